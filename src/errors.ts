@@ -1,0 +1,53 @@
+/**
+ * The one error class of edgeloop. `code` is stable and machine-readable; `message` names the
+ * argument and the allowed range; `cause` keeps the underlying error when there is one.
+ */
+export type ErrorCode =
+  // configuration and arguments
+  | 'BAD_CONFIG'
+  | 'BAD_ARGUMENT'
+  // network input (telemetry, commands, chunks) — also the quarantine reason codes
+  | 'BAD_TOPIC'
+  | 'BAD_NAME'
+  | 'NOT_JSON'
+  | 'BAD_PAYLOAD'
+  | 'BAD_TIMESTAMP'
+  | 'BAD_VALUE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'TOO_MANY_READINGS'
+  // storage and I/O
+  | 'STORE'
+  | 'NOT_FOUND'
+  | 'BAD_FILE'
+  // data pipeline
+  | 'BAD_SPEC'
+  | 'BAD_DATA'
+  // models, export, registry, devices
+  | 'MODEL_SIGNATURE'
+  | 'MODEL_UNSUPPORTED'
+  | 'MODEL_CORRUPT'
+  | 'MODEL_CHECKSUM'
+  | 'SMOKE_TEST'
+  | 'RUNTIME'
+  | 'TIMEOUT'
+  | 'ABORTED';
+
+export class EdgeloopError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EdgeloopError';
+    this.code = code;
+  }
+}
+
+export function isEdgeloopError(err: unknown, code?: ErrorCode): err is EdgeloopError {
+  return err instanceof EdgeloopError && (code === undefined || err.code === code);
+}
+
+/** Message of any thrown value, for logs. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
