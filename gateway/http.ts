@@ -1,0 +1,103 @@
+/**
+ * The gateway's HTTP server: telemetry for devices that speak HTTP rather than MQTT
+ * (POST /v1/telemetry/<fleet>/<device>, same JSON, same validation, same store and quarantine),
+ * health and ingest counters. Routes are added by other gateway parts through `route()`.
+ */
+import http from 'node:http';
+import { EdgeloopError, errorMessage } from '../src/errors.ts';
+import { silentLogger, type Logger } from '../src/log.ts';
+
+export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse, params: string[], body: Buffer) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: RouteHandler;
+}
+
+export interface HttpServerOptions {
+  host?: string;
+  port: number;
+  /** Largest accepted request body. */
+  maxBodyBytes?: number;
+  logger?: Logger;
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export class HttpServer {
+  readonly #routes: Route[] = [];
+  readonly #server: http.Server;
+  readonly #o: Required<HttpServerOptions>;
+  #port = 0;
+
+  constructor(options: HttpServerOptions) {
+    this.#o = { host: '127.0.0.1', maxBodyBytes: 1024 * 1024, logger: silentLogger, ...options };
+    this.#server = http.createServer((req, res) => void this.#handle(req, res));
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return `http://${this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host}:${this.#port}`;
+  }
+
+  route(method: string, pattern: RegExp, handler: RouteHandler): void {
+    this.#routes.push({ method, pattern, handler });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', (err) => reject(new EdgeloopError('BAD_CONFIG', `HTTP server cannot listen on ${this.#o.host}:${this.#o.port}: ${err.message}`, { cause: err })));
+      this.#server.listen(this.#o.port, this.#o.host, () => resolve());
+    });
+    this.#port = (this.#server.address() as { port: number }).port;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#server.listening) return;
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const candidates = this.#routes.filter((r) => r.pattern.test(path));
+      if (candidates.length === 0) return sendJson(res, 404, { error: 'NOT_FOUND', message: `no route for ${path}` });
+      const route = candidates.find((r) => r.method === req.method);
+      if (!route) return sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED', message: `${req.method} not allowed on ${path}` });
+      const body = await this.#readBody(req);
+      if (body === null) {
+        return sendJson(res, 413, { error: 'PAYLOAD_TOO_LARGE', message: `request body is larger than ${this.#o.maxBodyBytes} bytes` });
+      }
+      const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
+      await route.handler(req, res, params, body);
+    } catch (err) {
+      this.#o.logger.error(`HTTP ${req.method} ${req.url} failed: ${errorMessage(err)}`);
+      if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL', message: errorMessage(err) });
+      else res.destroy();
+    }
+  }
+
+  #readBody(req: http.IncomingMessage): Promise<Buffer | null> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooLarge = false;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > this.#o.maxBodyBytes) tooLarge = true;
+        else chunks.push(c);
+      });
+      req.on('end', () => resolve(tooLarge ? null : Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The one module that imports mqtt.js: publishers (replay, device agents, tests, benches) connect here.
+ * Gateway ingest uses gateway/mqtt-session.ts instead (it defers acknowledgements past a commit).
+ */
+import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient, IClientPublishOptions } from 'mqtt';
+import { EdgeloopError } from '../src/errors.ts';
+
+export type { MqttClient, IClientOptions };
+
+export async function connectMqtt(url: string, options: IClientOptions = {}, timeoutMs = 10_000): Promise<MqttClient> {
+  const client = mqtt.connect(url, { reconnectPeriod: 500, connectTimeout: timeoutMs, ...options });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new EdgeloopError('TIMEOUT', `no CONNACK from ${url} within ${timeoutMs} ms`)), timeoutMs);
+      client.once('connect', () => { clearTimeout(timer); resolve(); });
+      client.once('error', (err) => { clearTimeout(timer); reject(new EdgeloopError('BAD_CONFIG', `cannot connect to ${url}: ${err.message}`, { cause: err })); });
+    });
+  } catch (err) {
+    client.end(true);
+    throw err;
+  }
+  return client;
+}
+
+export function publishAsync(client: MqttClient, topic: string, payload: string | Uint8Array, options: IClientPublishOptions = { qos: 1 }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.publish(topic, Buffer.isBuffer(payload) || typeof payload === 'string' ? payload : Buffer.from(payload), options, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+export function endAsync(client: MqttClient, force = false): Promise<void> {
+  return new Promise((resolve) => client.end(force, {}, () => resolve()));
+}
