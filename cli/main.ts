@@ -1,0 +1,61 @@
+/** The `edgeloop` command line. Each subcommand lives in its own module. */
+import { EdgeloopError, isEdgeloopError, errorMessage } from '../src/errors.ts';
+import { gatewayCommand } from './commands-gateway.ts';
+import { dataCommand, replayCommand } from './commands-data.ts';
+import { demoCommand } from './demo.ts';
+import { loadConfig } from './config.ts';
+
+const HELP = `edgeloop — closed-loop machine learning for IoT fleets
+
+usage: edgeloop <command> [options]
+
+  gateway                 run the gateway (embedded MQTT broker unless --broker), ingest into SQLite
+  data import|export|quarantine|stats
+                          files in and out of the store; rejected input; per-series counts
+  replay <file>           publish a CSV/JSONL dataset as MQTT telemetry
+  demo                    the main job (npm start): the whole loop on the occupancy data
+  config check|print      validate and show the effective configuration
+
+Run 'edgeloop <command> --help' for a command's options. See README.md.`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(HELP);
+    return;
+  }
+  switch (command) {
+    case 'gateway':
+      return gatewayCommand(rest);
+    case 'data':
+      return dataCommand(rest);
+    case 'replay':
+      return replayCommand(rest);
+    case 'demo':
+      return demoCommand(rest);
+    case 'config': {
+      const file = rest.indexOf('--config') >= 0 ? rest[rest.indexOf('--config') + 1] : undefined;
+      const config = loadConfig({ file });
+      if (rest[0] === 'print') console.log(JSON.stringify(config, null, 2));
+      else console.log('configuration is valid');
+      return;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(HELP);
+      return;
+    default:
+      throw new EdgeloopError('BAD_ARGUMENT', `unknown command ${JSON.stringify(command)}\n\n${HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    if (isEdgeloopError(err)) console.error(`edgeloop: ${err.code}: ${err.message}`);
+    else console.error(`edgeloop: ${err instanceof Error && err.stack ? err.stack : errorMessage(err)}`);
+    process.exit(isEdgeloopError(err, 'BAD_ARGUMENT') || isEdgeloopError(err, 'BAD_CONFIG') ? 2 : 1);
+  },
+);
