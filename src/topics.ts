@@ -113,7 +113,7 @@ export function parseTopic(topic: string): ParsedTopic {
   }
   const fleet = nameOrThrow(topic, 'fleet', parts[1]);
   if (parts[2] === 'alerts' && parts.length === 3) return { kind: 'alerts', fleet };
-  if (parts[2] === 'models') {
+  if (parts[2] === 'models' && (parts[5] === 'manifest' || parts[5] === 'chunk')) {
     const model = nameOrThrow(topic, 'model', parts[3]);
     const version = intOrThrow(topic, 'version', parts[4]);
     if (parts.length === 6 && parts[5] === 'manifest') return { kind: 'modelManifest', fleet, model, version };
