@@ -22,11 +22,14 @@ export const SQLITE_STORE_DEFAULTS = {
 };
 
 const SCHEMA = `
+CREATE TABLE IF NOT EXISTS devices (id INTEGER PRIMARY KEY, fleet TEXT NOT NULL, device TEXT NOT NULL, UNIQUE (fleet, device));
+CREATE TABLE IF NOT EXISTS sensors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+-- Integer keys keep rows small and inserts cheap; (device, ts, sensor) order makes a device's time
+-- range one contiguous scan, already in export order.
 CREATE TABLE IF NOT EXISTS readings (
-  fleet TEXT NOT NULL, device TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
-  PRIMARY KEY (fleet, device, sensor, ts)
+  device_id INTEGER NOT NULL, ts INTEGER NOT NULL, sensor_id INTEGER NOT NULL, value REAL NOT NULL,
+  PRIMARY KEY (device_id, ts, sensor_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_by_time ON readings (fleet, device, ts);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY AUTOINCREMENT, received_at INTEGER NOT NULL, transport TEXT NOT NULL, topic TEXT NOT NULL,
   source TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL, payload_bytes INTEGER NOT NULL
@@ -34,46 +37,80 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE INDEX IF NOT EXISTS quarantine_by_reason ON quarantine (reason, id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '2');
 `;
+
+/** Rows per multi-row INSERT: fewer calls into SQLite per batch (well under SQLITE_MAX_VARIABLE_NUMBER). */
+const CHUNK_ROWS = 128;
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly #db: SqliteDatabase;
   readonly #opts: Required<Omit<SqliteStoreOptions, 'path'>>;
-  readonly #insertReading: SqliteStatement;
+  readonly #insertChunk: SqliteStatement;
+  readonly #insertOne: SqliteStatement;
   readonly #existingValue: SqliteStatement;
   readonly #insertReject: SqliteStatement;
   readonly #bump: SqliteStatement;
   readonly #evict: SqliteStatement;
-  readonly #write: (readings: readonly Reading[], rejects: readonly Reject[]) => WriteResult;
+  readonly #deviceId: SqliteStatement;
+  readonly #insertDevice: SqliteStatement;
+  readonly #sensorId: SqliteStatement;
+  readonly #insertSensor: SqliteStatement;
+  /** Committed ids only: ids created in a transaction that rolls back must not be remembered. */
+  readonly #devices = new Map<string, number>();
+  readonly #sensors = new Map<string, number>();
+  readonly #write: (readings: readonly Reading[], rejects: readonly Reject[], created: Map<string, number>) => WriteResult;
   #quarantineRows: number;
   #closed = false;
 
   private constructor(db: SqliteDatabase, opts: Required<Omit<SqliteStoreOptions, 'path'>>) {
     this.#db = db;
     this.#opts = opts;
-    this.#insertReading = db.prepare('INSERT OR IGNORE INTO readings (fleet, device, sensor, ts, value) VALUES (?, ?, ?, ?, ?)');
-    this.#existingValue = db.prepare('SELECT value FROM readings WHERE fleet = ? AND device = ? AND sensor = ? AND ts = ?').pluck();
+    const values = Array.from({ length: CHUNK_ROWS }, () => '(?, ?, ?, ?)').join(', ');
+    this.#insertChunk = db.prepare(`INSERT OR IGNORE INTO readings (device_id, ts, sensor_id, value) VALUES ${values}`);
+    this.#insertOne = db.prepare('INSERT OR IGNORE INTO readings (device_id, ts, sensor_id, value) VALUES (?, ?, ?, ?)');
+    this.#existingValue = db.prepare('SELECT value FROM readings WHERE device_id = ? AND ts = ? AND sensor_id = ?').pluck();
     this.#insertReject = db.prepare(
       'INSERT INTO quarantine (received_at, transport, topic, source, reason, detail, payload, payload_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#bump = db.prepare('INSERT INTO counters (name, n) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET n = n + excluded.n');
     this.#evict = db.prepare('DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?)');
+    this.#deviceId = db.prepare('SELECT id FROM devices WHERE fleet = ? AND device = ?').pluck();
+    this.#insertDevice = db.prepare('INSERT INTO devices (fleet, device) VALUES (?, ?)');
+    this.#sensorId = db.prepare('SELECT id FROM sensors WHERE name = ?').pluck();
+    this.#insertSensor = db.prepare('INSERT INTO sensors (name) VALUES (?)');
     this.#quarantineRows = db.prepare('SELECT count(*) FROM quarantine').pluck().get() as number;
-    this.#write = db.transaction((readings: readonly Reading[], rejects: readonly Reject[]): WriteResult => {
-      let inserted = 0;
-      let duplicates = 0;
-      let conflicts = 0;
-      for (const r of readings) {
-        if (this.#insertReading.run(r.fleet, r.device, r.sensor, r.ts, r.value).changes === 1) {
-          inserted++;
-        } else {
-          duplicates++;
-          const existing = this.#existingValue.get(r.fleet, r.device, r.sensor, r.ts) as number | undefined;
-          if (existing !== undefined && existing !== r.value) conflicts++;
-        }
+    this.#write = db.transaction((readings: readonly Reading[], rejects: readonly Reject[], created: Map<string, number>): WriteResult => {
+      const devIds = new Int32Array(readings.length);
+      const senIds = new Int32Array(readings.length);
+      for (let i = 0; i < readings.length; i++) {
+        const r = readings[i]!;
+        devIds[i] = this.#idOf('d', `${r.fleet}/${r.device}`, created, () => (this.#deviceId.get(r.fleet, r.device) as number | undefined) ?? Number(this.#insertDevice.run(r.fleet, r.device).lastInsertRowid));
+        senIds[i] = this.#idOf('s', r.sensor, created, () => (this.#sensorId.get(r.sensor) as number | undefined) ?? Number(this.#insertSensor.run(r.sensor).lastInsertRowid));
       }
+      let inserted = 0;
+      let conflicts = 0;
+      const params: number[] = new Array(CHUNK_ROWS * 4);
+      let i = 0;
+      for (; i + CHUNK_ROWS <= readings.length; i += CHUNK_ROWS) {
+        for (let k = 0; k < CHUNK_ROWS; k++) {
+          const r = readings[i + k]!;
+          params[4 * k] = devIds[i + k]!;
+          params[4 * k + 1] = r.ts;
+          params[4 * k + 2] = senIds[i + k]!;
+          params[4 * k + 3] = r.value;
+        }
+        const changes = this.#insertChunk.run(params).changes;
+        inserted += changes;
+        if (changes < CHUNK_ROWS) conflicts += this.#countConflicts(readings, devIds, senIds, i, i + CHUNK_ROWS);
+      }
+      for (; i < readings.length; i++) {
+        const r = readings[i]!;
+        if (this.#insertOne.run(devIds[i], r.ts, senIds[i], r.value).changes === 1) inserted++;
+        else conflicts += this.#countConflicts(readings, devIds, senIds, i, i + 1);
+      }
+      const duplicates = readings.length - inserted;
       const perReason = new Map<RejectReason, number>();
       for (const j of rejects) {
         const kept = j.payload.byteLength > this.#opts.maxQuarantinePayloadBytes ? j.payload.subarray(0, this.#opts.maxQuarantinePayloadBytes) : j.payload;
@@ -95,6 +132,28 @@ export class SqliteStore implements Store {
     });
   }
 
+  #idOf(kind: 'd' | 's', key: string, created: Map<string, number>, resolve: () => number): number {
+    const cache = kind === 'd' ? this.#devices : this.#sensors;
+    const known = cache.get(key) ?? created.get(kind + key);
+    if (known !== undefined) return known;
+    const id = resolve();
+    created.set(kind + key, id);
+    return id;
+  }
+
+  /**
+   * After an INSERT OR IGNORE skipped rows: a skipped row whose stored value differs from ours is a
+   * conflict (the first value is kept). Rows just inserted compare equal, so only real conflicts count.
+   */
+  #countConflicts(readings: readonly Reading[], devIds: Int32Array, senIds: Int32Array, from: number, to: number): number {
+    let n = 0;
+    for (let k = from; k < to; k++) {
+      const existing = this.#existingValue.get(devIds[k], readings[k]!.ts, senIds[k]) as number | undefined;
+      if (existing !== undefined && existing !== readings[k]!.value) n++;
+    }
+    return n;
+  }
+
   static async create(options: SqliteStoreOptions): Promise<SqliteStore> {
     const opts = { ...SQLITE_STORE_DEFAULTS, ...stripUndefined(options) };
     const db = openDatabase(options.path, { synchronous: opts.synchronous });
@@ -113,35 +172,44 @@ export class SqliteStore implements Store {
 
   async writeBatch(readings: readonly Reading[], rejects: readonly Reject[]): Promise<WriteResult> {
     if (readings.length === 0 && rejects.length === 0) return { inserted: 0, duplicates: 0, conflicts: 0, quarantined: 0 };
-    return this.#write(readings, rejects);
+    const created = new Map<string, number>();
+    const result = this.#write(readings, rejects, created);
+    for (const [key, id] of created) (key[0] === 'd' ? this.#devices : this.#sensors).set(key.slice(1), id);
+    return result;
   }
 
   #where(q: ReadingQuery): { sql: string; params: (string | number)[] } {
-    const clauses = ['fleet = ?'];
+    const clauses = ['d.fleet = ?'];
     const params: (string | number)[] = [q.fleet];
-    if (q.device !== undefined) { clauses.push('device = ?'); params.push(q.device); }
-    if (q.sensors && q.sensors.length > 0) { clauses.push(`sensor IN (${q.sensors.map(() => '?').join(', ')})`); params.push(...q.sensors); }
-    if (q.fromMs !== undefined) { clauses.push('ts >= ?'); params.push(q.fromMs); }
-    if (q.toMs !== undefined) { clauses.push('ts < ?'); params.push(q.toMs); }
+    if (q.device !== undefined) { clauses.push('d.device = ?'); params.push(q.device); }
+    if (q.sensors && q.sensors.length > 0) { clauses.push(`s.name IN (${q.sensors.map(() => '?').join(', ')})`); params.push(...q.sensors); }
+    if (q.fromMs !== undefined) { clauses.push('r.ts >= ?'); params.push(q.fromMs); }
+    if (q.toMs !== undefined) { clauses.push('r.ts < ?'); params.push(q.toMs); }
     return { sql: clauses.join(' AND '), params };
   }
 
   async *readings(query: ReadingQuery): AsyncIterable<Reading> {
     const { sql, params } = this.#where(query);
-    const stmt = this.#db.prepare(`SELECT fleet, device, sensor, ts, value FROM readings WHERE ${sql} ORDER BY device, ts, sensor`);
+    const stmt = this.#db.prepare(
+      `SELECT d.fleet AS fleet, d.device AS device, s.name AS sensor, r.ts AS ts, r.value AS value
+       FROM devices d JOIN readings r ON r.device_id = d.id JOIN sensors s ON s.id = r.sensor_id
+       WHERE ${sql} ORDER BY d.device, r.ts, r.sensor_id`,
+    );
     for (const row of stmt.iterate(...params)) yield row as Reading;
   }
 
   async countReadings(query: ReadingQuery): Promise<number> {
     const { sql, params } = this.#where(query);
-    return this.#db.prepare(`SELECT count(*) FROM readings WHERE ${sql}`).pluck().get(...params) as number;
+    return this.#db.prepare(`SELECT count(*) FROM devices d JOIN readings r ON r.device_id = d.id JOIN sensors s ON s.id = r.sensor_id WHERE ${sql}`).pluck().get(...params) as number;
   }
 
   async stats(fleet?: string): Promise<SeriesStats[]> {
     const rows = this.#db
       .prepare(
-        `SELECT fleet, device, sensor, count(*) AS count, min(ts) AS firstTsMs, max(ts) AS lastTsMs, min(value) AS min, max(value) AS max, avg(value) AS mean
-         FROM readings ${fleet === undefined ? '' : 'WHERE fleet = ?'} GROUP BY fleet, device, sensor ORDER BY fleet, device, sensor`,
+        `SELECT d.fleet AS fleet, d.device AS device, s.name AS sensor, count(*) AS count, min(r.ts) AS firstTsMs, max(r.ts) AS lastTsMs,
+                min(r.value) AS min, max(r.value) AS max, avg(r.value) AS mean
+         FROM devices d JOIN readings r ON r.device_id = d.id JOIN sensors s ON s.id = r.sensor_id
+         ${fleet === undefined ? '' : 'WHERE d.fleet = ?'} GROUP BY d.fleet, d.device, s.name ORDER BY d.fleet, d.device, s.name`,
       )
       .all(...(fleet === undefined ? [] : [fleet]));
     return rows as SeriesStats[];

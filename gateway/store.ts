@@ -72,7 +72,7 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Stores readings and rejects in one transaction; resolves after commit. */
   writeBatch(readings: readonly Reading[], rejects: readonly Reject[]): Promise<WriteResult>;
-  /** Readings ordered by device, ts, sensor — streamed so exports of any size use bounded memory. */
+  /** Readings ordered by device then ts (sensors of one instant in a fixed, unspecified order), streamed: exports of any size use bounded memory. */
   readings(query: ReadingQuery): AsyncIterable<Reading>;
   countReadings(query: ReadingQuery): Promise<number>;
   stats(fleet?: string): Promise<SeriesStats[]>;

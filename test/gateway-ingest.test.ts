@@ -25,6 +25,8 @@ test('telemetry JSON, batches and bare sensor values published over MQTT are sto
   await waitFor(async () => (await gw.store.countReadings({ fleet: 'lab' })) === 5, 5000, '5 readings');
   const rows = [];
   for await (const r of gw.store.readings({ fleet: 'lab', device: 'dev1' })) rows.push(r);
+  t.deepEqual(rows.map((r) => r.ts), [...rows.map((r) => r.ts)].sort((a, b) => a - b), 'ordered by time');
+  rows.sort((a, b) => a.ts - b.ts || a.sensor.localeCompare(b.sensor));
   t.deepEqual(rows, [
     { fleet: 'lab', device: 'dev1', sensor: 'co2', ts: 1_700_000_000_000, value: 412.75 },
     { fleet: 'lab', device: 'dev1', sensor: 'temp', ts: 1_700_000_000_000, value: 21.5 },
