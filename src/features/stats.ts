@@ -5,8 +5,9 @@
  */
 import { powerSpectrum } from './fft.ts';
 
+/** `last` is the newest reading of the window: raw readings alongside window statistics. */
 export const WINDOW_STATS = [
-  'mean', 'std', 'min', 'max', 'median', 'range', 'ptp', 'slope', 'rms', 'skew', 'kurt',
+  'last', 'mean', 'std', 'min', 'max', 'median', 'range', 'ptp', 'slope', 'rms', 'skew', 'kurt',
   'zero_crossings', 'mean_crossings', 'energy', 'dominant_freq',
 ] as const;
 export type WindowStat = (typeof WINDOW_STATS)[number];
@@ -32,7 +33,7 @@ export function minReadingsFor(stat: WindowStat, ddof: number): number {
     case 'skew': return 3;
     case 'kurt': return 4;
     case 'slope': return 2;
-    case 'mean': case 'min': case 'max': case 'median': case 'range': case 'ptp': case 'rms':
+    case 'last': case 'mean': case 'min': case 'max': case 'median': case 'range': case 'ptp': case 'rms':
     case 'zero_crossings': case 'mean_crossings': case 'energy': case 'dominant_freq':
       return 1;
     default: {
@@ -158,6 +159,7 @@ export function windowStats(
   for (const stat of stats) {
     let v: number;
     switch (stat) {
+      case 'last': v = n > 0 ? x[n - 1] : NaN; break;
       case 'mean': v = n > 0 ? mean : NaN; break;
       case 'std': v = n - options.ddof > 0 ? Math.sqrt(m2 / (n - options.ddof)) : NaN; break;
       case 'min': v = n > 0 ? mn : NaN; break;

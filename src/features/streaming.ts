@@ -40,7 +40,7 @@ export function windowFeatureColumns(config: Pick<WindowFeatureConfig, 'window' 
   return config.sensors.flatMap((s) => statColumns(s, config.stats, config.bands));
 }
 
-const ROLLING_STATS: ReadonlySet<WindowStat> = new Set(['mean', 'std', 'min', 'max', 'range', 'ptp', 'median']);
+const ROLLING_STATS: ReadonlySet<WindowStat> = new Set(['last', 'mean', 'std', 'min', 'max', 'range', 'ptp', 'median']);
 
 /** Windows of one device. */
 export class DeviceWindower {
@@ -188,6 +188,7 @@ export class DeviceWindower {
         const stat = stats[si];
         let v: number;
         switch (stat) {
+          case 'last': v = r.values.last(); break;
           case 'mean': v = r.mean(); break;
           case 'std': v = Math.sqrt(r.variance(ddof)); break;
           case 'min': v = r.min(); break;

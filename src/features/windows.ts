@@ -72,7 +72,7 @@ export function enumerateWindows(tsMs: readonly number[], breakBefore: readonly 
           const bucket = Math.floor(tsMs[s] / window.sizeMs);
           let e = s;
           while (e < seg.end && Math.floor(tsMs[e] / window.sizeMs) === bucket) e++;
-          if (e + 1 - s >= window.minReadings) out.push({ start: s, end: e });
+          if (e - s >= window.minReadings) out.push({ start: s, end: e });
           s = e;
         }
         break;
