@@ -39,7 +39,7 @@ export function storeContract(name: string, create: () => Promise<Store>): void 
     const rows = Array.from({ length: 1000 }, (_, i) => r(`d${i % 3}`, `s${i % 5}`, Math.floor(i / 15), i));
     const w = await s.writeBatch(rows, []);
     t.is(w.inserted, 1000);
-    const again = await s.writeBatch([...rows.slice(0, 300), r('new', 's', 1, 1)], []);
+    const again = await s.writeBatch([...rows.slice(0, 300), r('new', 's', 1, -1)], []);
     t.deepEqual(again, { inserted: 1, duplicates: 300, conflicts: 0, quarantined: 0 });
     const back = await all(s.readings({ fleet: 'f' }));
     t.is(back.length, 1001);
