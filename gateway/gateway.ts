@@ -2,7 +2,7 @@
  * The gateway: a store, an optional embedded broker, the durable MQTT ingest session and the HTTP
  * server, started and stopped together. No I/O happens before `start()`.
  */
-import { gatewayFilters } from '../src/topics.ts';
+import { gatewayFilters, gatewayStatusTopic } from '../src/topics.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import type { TelemetryLimits } from '../src/contracts/telemetry.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
@@ -88,6 +88,8 @@ export class Gateway {
         username: this.#o.username,
         password: this.#o.password,
         maxBatch: this.#o.maxBatch,
+        will: { topic: gatewayStatusTopic(this.#o.id), payload: JSON.stringify({ online: false, id: this.#o.id }), retain: true },
+        birth: { topic: gatewayStatusTopic(this.#o.id), payload: JSON.stringify({ online: true, id: this.#o.id, startedAtMs: now(), pid: process.pid }), retain: true },
         logger: this.#log.child('ingest'),
         now,
         onBatch: async (messages) => {

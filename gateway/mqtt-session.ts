@@ -38,6 +38,10 @@ export interface DurableSubscriberOptions {
   password?: string;
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
   keepaliveS?: number;
+  /** Last will, published by the broker if this session dies without DISCONNECT. */
+  will?: { topic: string; payload: string; retain: boolean };
+  /** Published (QoS 1) after every CONNACK: the "online" counterpart of the will. */
+  birth?: { topic: string; payload: string; retain: boolean };
   /** Most messages committed in one transaction. */
   maxBatch?: number;
   /** Messages held uncommitted before the socket is paused (backpressure to the broker). */
@@ -60,8 +64,8 @@ export const DURABLE_SUBSCRIBER_DEFAULTS = {
   retryCommitMs: 1000,
 };
 
-type ResolvedOptions = Required<Omit<DurableSubscriberOptions, 'username' | 'password' | 'tls'>> &
-  Pick<DurableSubscriberOptions, 'username' | 'password' | 'tls'>;
+type ResolvedOptions = Required<Omit<DurableSubscriberOptions, 'username' | 'password' | 'tls' | 'will' | 'birth'>> &
+  Pick<DurableSubscriberOptions, 'username' | 'password' | 'tls' | 'will' | 'birth'>;
 
 interface Pending {
   msg: ReceivedMessage;
@@ -168,6 +172,7 @@ export class DurableSubscriber {
         keepalive: this.#o.keepaliveS,
         username: this.#o.username,
         password: this.#o.password === undefined ? undefined : Buffer.from(this.#o.password),
+        will: this.#o.will ? { topic: this.#o.will.topic, payload: Buffer.from(this.#o.will.payload), qos: 1, retain: this.#o.will.retain } : undefined,
         ...props,
       });
     });
@@ -222,6 +227,10 @@ export class DurableSubscriber {
         this.#o.logger.info(`connected to ${this.#o.url} as ${this.#o.clientId} (session present: ${packet.sessionPresent})`);
         // Subscribing again is harmless when the session is present, and needed when the broker lost it.
         this.#send({ cmd: 'subscribe', messageId: 1, subscriptions: this.#o.filters.map((topic) => ({ topic, qos: 1 })) });
+        if (this.#o.birth) {
+          // Message id 2 is reserved for the birth message; its PUBACK needs no handling.
+          this.#send({ cmd: 'publish', topic: this.#o.birth.topic, payload: Buffer.from(this.#o.birth.payload), qos: 1, retain: this.#o.birth.retain, dup: false, messageId: 2 });
+        }
         this.#schedulePing();
         this.#firstConnack?.resolve();
         this.#firstConnack = null;

@@ -73,3 +73,35 @@ test('HTTP telemetry goes through the same validation and store', async (t) => {
   t.is(q[0]!.transport, 'http');
   t.is(await gw.store.countReadings({ fleet: 'lab' }), 2);
 });
+
+test('the gateway announces itself: retained online status, and its last will marks it offline when it dies', async (t) => {
+  const { startEmbeddedBroker } = await import('../gateway/broker.ts');
+  const { spawnGateway, killHard } = await import('./helpers/gateway-process.ts');
+  const broker = await startEmbeddedBroker({ port: 0 });
+  t.teardown(() => broker.stop());
+  const gw = await spawnGateway(['--broker', broker.url, '--db', join(tempDir(), 'will.db'), '--no-http', '--id', 'willy', '--log-level', 'error']);
+  const watcher = await connectMqtt(broker.url);
+  t.teardown(() => endAsync(watcher));
+  const seen: { online: boolean }[] = [];
+  watcher.on('message', (_topic, payload) => seen.push(JSON.parse(payload.toString()) as { online: boolean }));
+  await watcher.subscribeAsync('edgeloop/_gateway/willy/status', { qos: 1 });
+  await waitFor(() => seen.some((s) => s.online), 5000, 'online status');
+  await killHard(gw.child);
+  await waitFor(() => seen.some((s) => !s.online), 5000, 'offline will');
+  t.pass();
+});
+
+test('edgeloop replay publishes the occupancy file as it is, and every row is stored', async (t) => {
+  const gw = await startGateway(t);
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { fileURLToPath } = await import('node:url');
+  const bin = fileURLToPath(new URL('../bin/edgeloop.js', import.meta.url));
+  const file = fileURLToPath(new URL('../datasets/occupancy/datatest.txt', import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, 'replay', file, '--fleet', 'occ', '--device', 'r1', '--broker', gw.brokerUrl, '--as-fast-as-possible', '--batch', '10', '--time-zone', 'Europe/Brussels']);
+  t.regex(stdout, /replayed 2665 records in 267 messages/);
+  await waitFor(async () => (await gw.store.countReadings({ fleet: 'occ' })) === 2665 * 6, 10_000, 'all readings');
+  const first = [];
+  for await (const r of gw.store.readings({ fleet: 'occ', toMs: Date.UTC(2015, 1, 2, 13, 19, 1) })) first.push(r);
+  t.deepEqual(Object.fromEntries(first.map((r) => [r.sensor, r.value])), { Temperature: 23.7, Humidity: 26.272, Light: 585.2, CO2: 749.2, HumidityRatio: 0.00476416302416414, Occupancy: 1 });
+});
