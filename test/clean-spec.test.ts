@@ -146,7 +146,7 @@ test('property: fill never fills across a gap larger than maxGapMs or more than 
             t.is(out.num.x[i], f.num.x[i]);
           } else if (out.num.x[i] !== null) {
             t.true(last >= 0 && p - last <= maxRows && f.ts[i] - f.ts[idx[last]] <= maxGapMs);
-            t.is(out.num.x[i], last >= 0 ? f.num.x[idx[last]] : Number.NaN);
+            t.is<number | null, number | null>(out.num.x[i], last >= 0 ? f.num.x[idx[last]] : null);
           }
         });
       }
