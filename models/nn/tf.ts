@@ -85,6 +85,9 @@ async function initialize(prefer: readonly TfBackendName[], logger: Logger): Pro
 }
 
 async function switchBackend(tf: Tf, prefer: readonly TfBackendName[], logger: Logger): Promise<TfRuntime> {
+  // PROD silences tfjs's own console.warn calls (e.g. the cpu backend's "install tfjs-node" banner):
+  // library code reports through the injected logger only.
+  tf.env().set('PROD', true);
   const failures: string[] = [];
   for (const name of prefer) {
     try {
