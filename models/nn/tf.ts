@@ -60,8 +60,13 @@ export async function loadTf(options: LoadTfOptions = {}): Promise<TfRuntime> {
   }
   const runtime = await loading;
   if (options.prefer === undefined || prefer[0] === runtime.backend) return runtime;
-  loading = switchBackend(runtime.tf, prefer, logger);
-  return loading;
+  const attempt = switchBackend(runtime.tf, prefer, logger);
+  // A failed switch leaves the previous backend active and cached.
+  loading = attempt.catch(async () => {
+    await runtime.tf.setBackend(runtime.backend);
+    return runtime;
+  });
+  return attempt;
 }
 
 async function initialize(prefer: readonly TfBackendName[], logger: Logger): Promise<TfRuntime> {
