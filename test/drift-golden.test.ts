@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { logGamma, gammaP, gammaQ, chiSquareSf, kolmogorovSf } from '../src/drift/special.ts';
-import { ksTwoSample } from '../src/drift/ks.ts';
+import { ksTwoSample, type KsMethod } from '../src/drift/ks.ts';
 import { psi, jensenShannonDistance, wasserstein1 } from '../src/drift/divergence.ts';
 import { chiSquareGoodnessOfFit, chiSquareContingency } from '../src/drift/chi-square.ts';
 import { bonferroni, benjaminiHochberg } from '../src/drift/multiple-testing.ts';
@@ -12,7 +12,7 @@ interface Golden {
   gammainc: { a: number; x: number; p: number; q: number }[];
   chi2sf: { x: number; dof: number; expected: number }[];
   kolmogorov: { x: number; expected: number }[];
-  ks: { name: string; a: number[]; b: number[]; statistic: number; pValue: number; method: string }[];
+  ks: { name: string; a: number[]; b: number[]; statistic: number; pValue: number; method: KsMethod }[];
   ksAsymp: { statistic: number; scipyPValue: number; kstwobignPValue: number };
   psi: { expected: number[]; actual: number[]; psi: number }[];
   js: { p: number[]; q: number[]; distance: number }[];

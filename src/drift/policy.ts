@@ -1,0 +1,171 @@
+/**
+ * The drift policy: turns a DriftReport into a verdict. Pure; thresholds have defaults in one object.
+ *
+ * Per feature (level ok < warn < alert):
+ *   - PSI ≥ psiWarn → warn, ≥ psiAlert → alert (the usual 0.1 / 0.25 rule of thumb);
+ *   - KS (numeric) or chi-square (categorical) p-value, adjusted across features by `correction`,
+ *     below `alpha` → at least warn; together with PSI ≥ psiWarn → alert;
+ *   - missing rate above the reference's by ≥ missingIncreaseWarn / …Alert → warn / alert;
+ *   - out-of-range (numeric) or unseen-category (categorical) rate ≥ outOfRangeWarn / …Alert.
+ * Device: 'insufficient' below minSamples; 'alert' when the share of alert-level features is at least
+ * deviceAlertShare or the model output is at alert; 'warn' when the share of drifted (warn or alert)
+ * features is at least deviceWarnShare or the output is at warn; otherwise 'ok'.
+ */
+import { EdgeloopError } from '../errors.ts';
+import { adjustPValues, type PValueCorrection } from './multiple-testing.ts';
+import type { ReferenceProfile } from './profile.ts';
+import type { DriftReport, FeatureDrift } from './report.ts';
+
+export type DriftLevel = 'ok' | 'warn' | 'alert';
+export type DriftVerdict = DriftLevel | 'insufficient';
+
+export interface DriftPolicy {
+  minSamples: number;
+  psiWarn: number;
+  psiAlert: number;
+  alpha: number;
+  correction: PValueCorrection;
+  missingIncreaseWarn: number;
+  missingIncreaseAlert: number;
+  outOfRangeWarn: number;
+  outOfRangeAlert: number;
+  deviceWarnShare: number;
+  deviceAlertShare: number;
+}
+
+export const DEFAULT_DRIFT_POLICY: Readonly<DriftPolicy> = Object.freeze({
+  minSamples: 200,
+  psiWarn: 0.1,
+  psiAlert: 0.25,
+  alpha: 0.01,
+  correction: 'bh',
+  missingIncreaseWarn: 0.05,
+  missingIncreaseAlert: 0.2,
+  outOfRangeWarn: 0.01,
+  outOfRangeAlert: 0.05,
+  deviceWarnShare: 0.1,
+  deviceAlertShare: 0.2,
+});
+
+export interface DriftedFeature {
+  name: string;
+  level: Exclude<DriftLevel, 'ok'>;
+  reasons: string[];
+}
+
+export interface DriftEvaluation {
+  verdict: DriftVerdict;
+  drifted: DriftedFeature[];
+  /** Output drift is listed in `drifted` under the name 'prediction' (the output's profile name). */
+  reasons: string[];
+}
+
+/** Merges overrides onto the defaults and checks every threshold; all problems are listed. */
+export function resolveDriftPolicy(overrides: Partial<DriftPolicy> = {}): DriftPolicy {
+  const p: DriftPolicy = { ...DEFAULT_DRIFT_POLICY, ...overrides };
+  const problems: string[] = [];
+  const inUnit = (name: keyof DriftPolicy, open = false): void => {
+    const v = p[name] as number;
+    if (!(typeof v === 'number' && (open ? v > 0 && v < 1 : v >= 0 && v <= 1))) problems.push(`${name} must be in ${open ? '(0, 1)' : '[0, 1]'}, got ${String(v)}`);
+  };
+  if (!(Number.isInteger(p.minSamples) && p.minSamples >= 1)) problems.push(`minSamples must be an integer ≥ 1, got ${p.minSamples}`);
+  if (!(p.psiWarn > 0 && p.psiAlert > p.psiWarn)) problems.push(`psiWarn and psiAlert must satisfy 0 < psiWarn < psiAlert, got ${p.psiWarn} and ${p.psiAlert}`);
+  inUnit('alpha', true);
+  if (!['none', 'bonferroni', 'bh'].includes(p.correction)) problems.push(`correction must be 'none', 'bonferroni' or 'bh', got ${String(p.correction)}`);
+  inUnit('missingIncreaseWarn');
+  inUnit('missingIncreaseAlert');
+  inUnit('outOfRangeWarn');
+  inUnit('outOfRangeAlert');
+  inUnit('deviceWarnShare');
+  inUnit('deviceAlertShare');
+  if (p.missingIncreaseAlert < p.missingIncreaseWarn) problems.push(`missingIncreaseAlert (${p.missingIncreaseAlert}) must be ≥ missingIncreaseWarn (${p.missingIncreaseWarn})`);
+  if (p.outOfRangeAlert < p.outOfRangeWarn) problems.push(`outOfRangeAlert (${p.outOfRangeAlert}) must be ≥ outOfRangeWarn (${p.outOfRangeWarn})`);
+  if (problems.length > 0) throw new EdgeloopError('BAD_CONFIG', `drift policy is invalid: ${problems.join('; ')}`);
+  return p;
+}
+
+const RANK: Record<DriftLevel, number> = { ok: 0, warn: 1, alert: 2 };
+const max = (a: DriftLevel, b: DriftLevel): DriftLevel => (RANK[b] > RANK[a] ? b : a);
+
+function testPValue(f: FeatureDrift): number | null {
+  switch (f.kind) {
+    case 'numeric':
+      return f.ks?.pValue ?? null;
+    case 'categorical':
+      return f.chi2?.pValue ?? null;
+    default: {
+      const never: never = f;
+      throw new EdgeloopError('BAD_ARGUMENT', `unknown feature kind: ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function featureLevel(f: FeatureDrift, adjustedP: number | null, refMissingRate: number, p: DriftPolicy): { level: DriftLevel; reasons: string[] } {
+  let level: DriftLevel = 'ok';
+  const reasons: string[] = [];
+  const fmt = (x: number): string => x.toPrecision(3);
+  if (f.psi !== null && f.psi >= p.psiWarn) {
+    level = max(level, f.psi >= p.psiAlert ? 'alert' : 'warn');
+    reasons.push(`${f.name}: PSI ${fmt(f.psi)} ≥ ${f.psi >= p.psiAlert ? p.psiAlert : p.psiWarn}`);
+  }
+  if (adjustedP !== null && adjustedP < p.alpha) {
+    const test = f.kind === 'numeric' ? 'KS' : 'chi-square';
+    level = max(level, f.psi !== null && f.psi >= p.psiWarn ? 'alert' : 'warn');
+    reasons.push(`${f.name}: ${test} adjusted p ${adjustedP.toExponential(2)} < ${p.alpha}`);
+  }
+  const missingIncrease = f.missingRate - refMissingRate;
+  if (missingIncrease >= p.missingIncreaseWarn) {
+    level = max(level, missingIncrease >= p.missingIncreaseAlert ? 'alert' : 'warn');
+    reasons.push(`${f.name}: missing rate ${fmt(f.missingRate)} vs reference ${fmt(refMissingRate)}`);
+  }
+  const outRate = f.kind === 'numeric' ? f.outOfRangeRate : f.unseenRate;
+  if (outRate >= p.outOfRangeWarn) {
+    level = max(level, outRate >= p.outOfRangeAlert ? 'alert' : 'warn');
+    reasons.push(`${f.name}: ${f.kind === 'numeric' ? 'out-of-range' : 'unseen-category'} rate ${fmt(outRate)}`);
+  }
+  return { level, reasons };
+}
+
+/**
+ * Evaluates a report. `profile` supplies the reference missing rates (a report carries only the
+ * window's); features the profile does not know are compared against a missing rate of 0.
+ */
+export function evaluateDrift(report: DriftReport, profile: ReferenceProfile, policy: Partial<DriftPolicy> = {}): DriftEvaluation {
+  const p = resolveDriftPolicy(policy);
+  if (report.sampleCount < p.minSamples) {
+    return { verdict: 'insufficient', drifted: [], reasons: [`${report.sampleCount} samples < minSamples ${p.minSamples}`] };
+  }
+  const refMissing = new Map(profile.features.map((f) => [f.name, f.missingRate]));
+  const raw = report.features.map(testPValue);
+  const tested = raw.map((v, i) => (v === null ? -1 : i)).filter((i) => i >= 0);
+  const adjusted = adjustPValues(tested.map((i) => raw[i]!), p.correction);
+  const adjustedOf = new Map(tested.map((i, k) => [i, adjusted[k]!]));
+  const drifted: DriftedFeature[] = [];
+  const reasons: string[] = [];
+  let alerts = 0;
+  report.features.forEach((f, i) => {
+    const r = featureLevel(f, adjustedOf.get(i) ?? null, refMissing.get(f.name) ?? 0, p);
+    if (r.level === 'ok') return;
+    if (r.level === 'alert') alerts++;
+    drifted.push({ name: f.name, level: r.level, reasons: r.reasons });
+  });
+  const n = report.features.length;
+  let verdict: DriftLevel = 'ok';
+  if (n > 0 && alerts / n >= p.deviceAlertShare && alerts > 0) {
+    verdict = 'alert';
+    reasons.push(`${alerts} of ${n} features at alert (share ≥ ${p.deviceAlertShare})`);
+  } else if (n > 0 && drifted.length / n >= p.deviceWarnShare && drifted.length > 0) {
+    verdict = 'warn';
+    reasons.push(`${drifted.length} of ${n} features drifted (share ≥ ${p.deviceWarnShare})`);
+  }
+  if (report.output) {
+    // The output has its own test; it is not part of the feature family for the correction.
+    const o = featureLevel(report.output, testPValue(report.output), profile.output?.missingRate ?? 0, p);
+    if (o.level !== 'ok') {
+      drifted.push({ name: report.output.name, level: o.level, reasons: o.reasons });
+      verdict = max(verdict, o.level);
+      reasons.push(`model output drifted (${o.level})`);
+    }
+  }
+  return { verdict, drifted, reasons };
+}
