@@ -130,6 +130,10 @@ export function resolveOptions(input: NeuralNetInput): NeuralNetOptions {
   }
   if (problems.length > 0) throw new EdgeloopError('BAD_ARGUMENT', `bad neural network options: ${problems.join('; ')}`);
   if (o.earlyStopping !== null) o.earlyStopping = { patience: o.earlyStopping.patience, minDelta: o.earlyStopping.minDelta ?? 0 };
+  // Copies: a caller mutating its arrays later must not change a model's configuration.
+  o.layers = o.layers.map((layer) => ({ ...layer }));
+  if (Array.isArray(o.classWeight)) o.classWeight = [...o.classWeight];
+  if (o.classes) o.classes = [...o.classes];
   return o;
 }
 
