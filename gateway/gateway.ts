@@ -9,6 +9,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
 import { DurableSubscriber } from './mqtt-session.ts';
 import { Ingestor, type RawMessage } from './ingest.ts';
 import { HttpServer, sendJson } from './http.ts';
+import { Dashboard } from './dashboard.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import type { Store } from './store.ts';
 
@@ -44,6 +45,7 @@ export class Gateway {
   #subscriber: DurableSubscriber | null = null;
   #http: HttpServer | null = null;
   #ingestor: Ingestor | null = null;
+  #dashboard: Dashboard | null = null;
   #brokerUrl = '';
 
   constructor(options: GatewayOptions) {
@@ -103,7 +105,10 @@ export class Gateway {
       if (this.#o.http !== null) {
         this.#http = new HttpServer({ ...(this.#o.http ?? { host: '127.0.0.1', port: 8080 }), logger: this.#log.child('http') });
         this.#addRoutes(this.#http, ingestor, now);
+        this.#dashboard = new Dashboard({ store: this.#store, subscriberStats: () => this.#subscriber?.stats ?? null, logger: this.#log.child('dashboard'), now });
+        this.#dashboard.registerRoutes(this.#http);
         await this.#http.start();
+        this.#dashboard.start();
         this.#log.info(`HTTP API on ${this.#http.url}`);
       }
     } catch (err) {
@@ -132,7 +137,19 @@ export class Gateway {
     });
   }
 
+  /** The dashboard, for other parts to add panels and broadcast events (null when HTTP is off). */
+  get dashboard(): Dashboard | null {
+    return this.#dashboard;
+  }
+
+  /** The HTTP server, for other parts to add routes (null when HTTP is off). */
+  get http(): HttpServer | null {
+    return this.#http;
+  }
+
   async stop(): Promise<void> {
+    this.#dashboard?.stop();
+    this.#dashboard = null;
     await this.#http?.stop();
     this.#http = null;
     await this.#subscriber?.stop();
