@@ -1,0 +1,27 @@
+"""scikit-learn baseline for bench/train.ts: reads the matrices as JSON on stdin, prints JSON results.
+Same matrix, single thread (n_jobs=1), best of `repeats` fit times."""
+import json, sys, time
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import make_pipeline
+
+d = json.load(sys.stdin)
+X, y = np.array(d["X"]), np.array(d["y"])
+tests = [(np.array(t["X"]), np.array(t["y"])) for t in d["tests"]]
+models = {
+    "random-forest": lambda: RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1),
+    "logistic-regression": lambda: LogisticRegression(max_iter=10000),
+    "lda": lambda: LinearDiscriminantAnalysis(),
+    "mlp": lambda: make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, random_state=0)),
+}
+out = {}
+for name, make in models.items():
+    best = float("inf")
+    for _ in range(d["repeats"]):
+        m = make(); t0 = time.perf_counter(); m.fit(X, y); best = min(best, time.perf_counter() - t0)
+    out[name] = {"fitMs": best * 1000, "accuracy": [float(m.score(a, b)) for a, b in tests]}
+print(json.dumps(out))
