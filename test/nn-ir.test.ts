@@ -5,6 +5,8 @@
  * first so that biases are non-zero and a swapped gate or bias row cannot hide.
  */
 import test from 'ava';
+import fc from 'fast-check';
+import { networkToJson } from '../models/nn/codec.ts';
 import type { Activation, Layer, NetworkIR } from '../models/ir.ts';
 import { NeuralNet } from '../models/nn/neural-net.ts';
 import type { LayerSpec, NeuralNetInput } from '../models/nn/options.ts';
@@ -246,4 +248,50 @@ test('IR layouts: shapes of every weight as documented in models/ir.ts', async (
   t.is(dense.inputSize, 6);
   t.deepEqual([out.units, out.activation], [1, 'sigmoid']);
   net.dispose();
+});
+
+test('property: random conv1d/pool geometries loaded with fromJSON match the reference forward pass', async (t) => {
+  const geometry = fc.record({
+    steps: fc.integer({ min: 1, max: 12 }),
+    channels: fc.integer({ min: 1, max: 3 }),
+    filters: fc.integer({ min: 1, max: 3 }),
+    kernelSize: fc.integer({ min: 1, max: 5 }),
+    stride: fc.integer({ min: 1, max: 3 }),
+    padding: fc.constantFrom('valid' as const, 'same' as const),
+    pool: fc.constantFrom('none' as const, 'maxpool1d' as const, 'avgpool1d' as const),
+    poolSize: fc.integer({ min: 1, max: 3 }),
+    poolStride: fc.integer({ min: 1, max: 3 }),
+    poolPadding: fc.constantFrom('valid' as const, 'same' as const),
+    seed: fc.integer({ min: 0, max: 2 ** 31 }),
+  });
+  let checked = 0;
+  await fc.assert(
+    fc.asyncProperty(geometry, async (g) => {
+      const convSteps = g.padding === 'same' ? Math.ceil(g.steps / g.stride) : Math.floor((g.steps - g.kernelSize) / g.stride) + 1;
+      const poolSteps = g.poolPadding === 'same' ? Math.ceil(convSteps / g.poolStride) : Math.floor((convSteps - g.poolSize) / g.poolStride) + 1;
+      fc.pre(convSteps >= 1 && (g.pool === 'none' || poolSteps >= 1));
+      const random = createRandom(g.seed);
+      const values = (n: number): Float32Array => Float32Array.from({ length: n }, () => 2 * random.next() - 1);
+      const flat = (g.pool === 'none' ? convSteps : poolSteps) * g.filters;
+      const layers: Layer[] = [
+        { kind: 'conv1d', inChannels: g.channels, filters: g.filters, kernelSize: g.kernelSize, stride: g.stride, padding: g.padding,
+          kernel: values(g.kernelSize * g.channels * g.filters), bias: values(g.filters), activation: 'tanh' },
+        ...(g.pool === 'none' ? [] : [{ kind: g.pool, poolSize: g.poolSize, stride: g.poolStride, padding: g.poolPadding } as Layer]),
+        { kind: 'flatten' },
+        { kind: 'dense', inputSize: flat, units: 1, kernel: values(flat), bias: values(1), activation: 'sigmoid' },
+      ];
+      const ir: NetworkIR = { kind: 'network', task: 'classification', inputShape: [g.steps, g.channels], layers, classes: ['0', '1'] };
+      const net = await NeuralNet.fromJSON({ format: 'edgeloop-nn', version: 1, options: { task: 'classification', layers: [] }, network: networkToJson(ir) });
+      const probe = randomRows(random, 5, [g.steps, g.channels]);
+      const actual = net.predictProba(probe).map((p) => p[1]);
+      net.dispose();
+      probe.forEach((row, i) => {
+        const expected = referenceForward(ir, row)[0];
+        if (Math.abs(expected - actual[i]) > 1e-5) throw new Error(`${JSON.stringify(g)}: reference ${expected}, tfjs ${actual[i]}`);
+      });
+      checked++;
+    }),
+    { numRuns: 150, seed: 20240501 },
+  );
+  t.true(checked >= 50, `${checked} geometries checked`);
 });
