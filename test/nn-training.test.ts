@@ -245,3 +245,17 @@ test.serial('multiclass softmax: predictProba rows sum to 1 and predict is their
   t.true(net.score(X, y) > 0.9, `accuracy ${net.score(X, y)}`);
   net.dispose();
 });
+
+test.serial('the model keeps its own copy of the options (caller arrays may change afterwards)', async (t) => {
+  const layers = mlp([4]);
+  const classWeight = [1, 2];
+  const net = new NeuralNet({ task: 'classification', layers, classWeight, epochs: 1 });
+  (layers[0] as { units: number }).units = 99;
+  classWeight[1] = -5;
+  const { X, y } = blobs(16, 2, 81);
+  await net.fit(X, y);
+  const first = net.toIR().layers[0];
+  t.is(first.kind === 'dense' ? first.units : -1, 4);
+  t.deepEqual(net.options.classWeight, [1, 2]);
+  net.dispose();
+});
