@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type http from 'node:http';
 import { silentLogger, type Logger } from '../src/log.ts';
 import { isSafeName } from '../src/names.ts';
@@ -19,7 +20,8 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: fileURLToPath(new URL('../dashboard/index.html', import.meta.url)), type: 'text/html; charset=utf-8' },
   '/assets/app.js': { file: fileURLToPath(new URL('../dashboard/app.js', import.meta.url)), type: 'text/javascript; charset=utf-8' },
   '/assets/app.css': { file: fileURLToPath(new URL('../dashboard/app.css', import.meta.url)), type: 'text/css; charset=utf-8' },
-  '/vendor/chart.umd.min.js': { file: require.resolve('chart.js/dist/chart.umd.min.js'), type: 'text/javascript; charset=utf-8' },
+  // chart.js's exports map hides dist/; resolve the package root and read the UMD build from it.
+  '/vendor/chart.umd.min.js': { file: join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), type: 'text/javascript; charset=utf-8' },
 };
 
 export interface Panel {
