@@ -14,11 +14,11 @@ import { DataType, ML_DOMAIN, OnnxGraph, encodeModel } from './onnx-graph.ts';
 import { activation, assertNetworkExportable, buildNetwork, type OnnxCodec } from './onnx-network.ts';
 import { FIXED_PARAMS, activationParams, calibrateNetwork, quantizeWeights, toFloat16Array, type NetworkRanges, type QuantParams } from './quantize.ts';
 import { modelOutputShape } from './reference.ts';
-import { EXPORT_DEFAULTS, IO_NAMES, type ExportOptions, type ExportResult, type ExportVariant } from './types.ts';
+import { EXPORT_DEFAULTS, defaultFold, IO_NAMES, type ExportOptions, type ExportResult, type ExportVariant } from './types.ts';
 
 export function exportOnnx(model: ModelIR, options: ExportOptions): ExportResult {
   const variant = options.variant ?? EXPORT_DEFAULTS.variant;
-  const folded = foldPreprocess(model, options.foldPreprocess ?? EXPORT_DEFAULTS.foldPreprocess);
+  const folded = foldPreprocess(model, options.foldPreprocess ?? defaultFold(variant));
   const body = folded.body;
   const g = new OnnxGraph();
   const inShape = body.kind === 'network' ? body.inputShape : [body.nFeatures];

@@ -31,11 +31,11 @@ import {
   subOptions,
   type QuantSpec,
 } from './tflite-builder.ts';
-import { EXPORT_DEFAULTS, IO_NAMES, type ExportOptions, type ExportResult, type ExportVariant } from './types.ts';
+import { EXPORT_DEFAULTS, defaultFold, IO_NAMES, type ExportOptions, type ExportResult, type ExportVariant } from './types.ts';
 
 export function exportTflite(model: ModelIR, options: ExportOptions): ExportResult {
   const variant = options.variant ?? EXPORT_DEFAULTS.variant;
-  const folded = foldPreprocess(model, options.foldPreprocess ?? EXPORT_DEFAULTS.foldPreprocess);
+  const folded = foldPreprocess(model, options.foldPreprocess ?? defaultFold(variant));
   const body = folded.body;
   let net: NetworkIR;
   switch (body.kind) {

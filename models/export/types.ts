@@ -34,7 +34,12 @@ export interface ExportOptions {
   calibration?: Calibration;
   /** Per-channel (per output unit) weight scales; default per-tensor, the most portable. */
   perChannel?: boolean;
-  /** Fold the preprocess scaler into the first affine layer when possible (default true). */
+  /**
+   * Fold the preprocess scaler into the first affine layer when possible. Default: true for the
+   * float variants, false for the int8 ones — folding multiplies each input row of the first
+   * weight matrix by its feature's scale (1/std spans 1e-3…1e3 on real sensors), and one int8
+   * scale per tensor then rounds most rows to zero.
+   */
   foldPreprocess?: boolean;
 }
 
@@ -58,9 +63,19 @@ export interface ExportResult {
 export const EXPORT_DEFAULTS = {
   variant: 'float32' as ExportVariant,
   perChannel: false,
-  foldPreprocess: true,
   calibration: { kind: 'minmax' } as CalibrationMethod,
 };
+
+export function defaultFold(variant: ExportVariant): boolean {
+  switch (variant) {
+    case 'float32':
+    case 'float16':
+      return true;
+    case 'dynamic-int8':
+    case 'int8':
+      return false;
+  }
+}
 
 /** Tensor names every exported file uses (documented in docs/models-export.md). */
 export const IO_NAMES = {
