@@ -3,6 +3,7 @@ import { EdgeloopError, isEdgeloopError, errorMessage } from '../src/errors.ts';
 import { gatewayCommand } from './commands-gateway.ts';
 import { dataCommand, replayCommand } from './commands-data.ts';
 import { demoCommand } from './demo.ts';
+import { prepareCommand, datasetsCommand } from './commands-prepare.ts';
 import { loadConfig } from './config.ts';
 
 const HELP = `edgeloop — closed-loop machine learning for IoT fleets
@@ -13,6 +14,8 @@ usage: edgeloop <command> [options]
   data import|export|quarantine|stats
                           files in and out of the store; rejected input; per-series counts
   replay <file>           publish a CSV/JSONL dataset as MQTT telemetry
+  prepare                 clean, window, split and scale stored readings into a dataset (pipeline spec)
+  datasets list|show      prepared datasets
   demo                    the main job (npm start): the whole loop on the occupancy data
   config check|print      validate and show the effective configuration
 
@@ -33,6 +36,10 @@ async function main(argv: string[]): Promise<void> {
       return replayCommand(rest);
     case 'demo':
       return demoCommand(rest);
+    case 'prepare':
+      return prepareCommand(rest);
+    case 'datasets':
+      return datasetsCommand(rest);
     case 'config': {
       const file = rest.indexOf('--config') >= 0 ? rest[rest.indexOf('--config') + 1] : undefined;
       const config = loadConfig({ file });

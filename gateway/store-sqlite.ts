@@ -3,6 +3,7 @@
  * synchronous=FULL by default (a commit survives power loss); 'normal' survives process crashes only.
  */
 import type { Reading, RejectReason } from '../src/contracts/telemetry.ts';
+import { EdgeloopError } from '../src/errors.ts';
 import { openDatabase, type SqliteDatabase, type SqliteStatement } from '../io/sqlite.ts';
 import type { IngestCounters, QuarantineRow, ReadingQuery, Reject, SeriesStats, Store, WriteResult } from './store.ts';
 
@@ -21,6 +22,8 @@ export const SQLITE_STORE_DEFAULTS = {
   maxQuarantineRows: 100_000,
 };
 
+const SCHEMA_VERSION = '2';
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS devices (id INTEGER PRIMARY KEY, fleet TEXT NOT NULL, device TEXT NOT NULL, UNIQUE (fleet, device));
 CREATE TABLE IF NOT EXISTS sensors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -37,7 +40,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE INDEX IF NOT EXISTS quarantine_by_reason ON quarantine (reason, id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '2');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');
 `;
 
 /** Rows per multi-row INSERT: fewer calls into SQLite per batch (well under SQLITE_MAX_VARIABLE_NUMBER). */
@@ -157,6 +160,12 @@ export class SqliteStore implements Store {
   static async create(options: SqliteStoreOptions): Promise<SqliteStore> {
     const opts = { ...SQLITE_STORE_DEFAULTS, ...stripUndefined(options) };
     const db = openDatabase(options.path, { synchronous: opts.synchronous });
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    const version = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined) : undefined;
+    if (version !== undefined && version !== SCHEMA_VERSION) {
+      db.close();
+      throw new EdgeloopError('STORE', `database '${options.path}' has schema version ${version}, this edgeloop needs ${SCHEMA_VERSION}: export its data with the older version or start a new file`);
+    }
     db.exec(SCHEMA);
     return new SqliteStore(db, {
       synchronous: opts.synchronous,
