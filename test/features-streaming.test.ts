@@ -21,7 +21,7 @@ function near(a: number, b: number, scale: number): boolean {
 /** Runs the windower and the batch oracle over one device and compares every emitted value. */
 function compare(config: WindowFeatureConfig, tsMs: number[], rows: number[][], breaks: boolean[]): string | null {
   const windower = new DeviceWindower(config);
-  const got: { tsMs: number; lastSeq: number; features: Float64Array }[] = [];
+  const got: { tsMs: number; lastSeq: number; features: number[] }[] = [];
   for (let i = 0; i < tsMs.length; i++) {
     const e = windower.push(tsMs[i], rows[i], breaks[i]);
     if (e) got.push(e);
