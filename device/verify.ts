@@ -1,0 +1,109 @@
+/**
+ * Device-side model verification. A device pins the gateway's public key(s) at provisioning time and
+ * trusts a model only when (1) its manifest is well formed and signed by a pinned key and (2) every
+ * byte it received matches the hashes in that manifest. Since the signature covers the hashes, (1)+(2)
+ * means the bytes are the ones the gateway registered.
+ *
+ * Error codes: MODEL_SIGNATURE (missing, malformed, unknown-key or invalid signature), MODEL_CHECKSUM
+ * (hash mismatch), MODEL_CORRUPT (size mismatch, truncation, missing chunks), BAD_PAYLOAD (malformed manifest).
+ */
+import { EdgeloopError } from '../src/errors.ts';
+import type { ModelManifest } from '../src/manifest.ts';
+import { checkArtifact, checkChunk, chunkLength, manifestSigningBytes, parseManifest } from '../src/manifest-validate.ts';
+import { sha256Hex } from '../src/pipeline/hash.ts';
+import { parsePublicKey, verify, type PublicKey } from '../io/ed25519.ts';
+
+export type PinnedKeys = PublicKey | readonly PublicKey[];
+
+/** Pins keys from their text form (SPKI PEM or raw base64), as stored in device configuration. */
+export function pinKeys(texts: readonly string[]): PublicKey[] {
+  if (texts.length === 0) throw new EdgeloopError('BAD_ARGUMENT', 'pinKeys: at least one public key is required');
+  return texts.map((t) => parsePublicKey(t));
+}
+
+/**
+ * Parses an untrusted manifest and checks its signature against the pinned key(s).
+ * Returns the manifest; throws BAD_PAYLOAD or MODEL_SIGNATURE.
+ */
+export function verifyManifest(json: unknown, pinned: PinnedKeys): ModelManifest {
+  const keys: readonly PublicKey[] = Array.isArray(pinned) ? pinned : [pinned as PublicKey];
+  if (keys.length === 0) throw new EdgeloopError('BAD_ARGUMENT', 'verifyManifest: at least one pinned public key is required');
+  const m = parseManifest(json);
+  const what = `manifest ${m.model}@${m.version} ${m.artifact.format}/${m.artifact.variant}`;
+  if (m.signature === undefined) throw new EdgeloopError('MODEL_SIGNATURE', `${what} is not signed`);
+  const key = keys.find((k) => k.keyId === m.signature!.keyId);
+  if (key === undefined) {
+    throw new EdgeloopError('MODEL_SIGNATURE', `${what} is signed by unknown key ${m.signature.keyId}; pinned keys: ${keys.map((k) => k.keyId).join(', ')}`);
+  }
+  if (!verify(key, manifestSigningBytes(m), Buffer.from(m.signature.value, 'base64'))) {
+    throw new EdgeloopError('MODEL_SIGNATURE', `${what}: signature by key ${key.keyId} is invalid (the manifest was changed after signing or the signature is forged)`);
+  }
+  return m;
+}
+
+/** Checks a complete artifact against a verified manifest (MODEL_CORRUPT / MODEL_CHECKSUM). */
+export function verifyArtifact(manifest: ModelManifest, bytes: Uint8Array): void {
+  checkArtifact(manifest.artifact, bytes);
+}
+
+/** Checks one transfer chunk against a verified manifest (BAD_ARGUMENT / MODEL_CORRUPT / MODEL_CHECKSUM). */
+export function verifyChunk(manifest: ModelManifest, index: number, chunk: Uint8Array): void {
+  checkChunk(manifest.artifact, index, chunk);
+}
+
+/**
+ * Reassembles an artifact from chunks received in any order, verifying each chunk as it arrives so a
+ * bad chunk is re-requested at once instead of after the whole download. Repeated good chunks are
+ * accepted (retransmissions); a bad chunk is rejected and not kept.
+ */
+export class ArtifactAssembler {
+  readonly #manifest: ModelManifest;
+  readonly #buffer: Uint8Array;
+  readonly #have: Uint8Array;
+  #received = 0;
+
+  constructor(manifest: ModelManifest) {
+    this.#manifest = manifest;
+    this.#buffer = new Uint8Array(manifest.artifact.bytes);
+    this.#have = new Uint8Array(manifest.artifact.chunkSha256.length);
+  }
+
+  get chunkCount(): number {
+    return this.#have.length;
+  }
+
+  get receivedChunks(): number {
+    return this.#received;
+  }
+
+  /** Verifies and stores chunk `index`; returns true when it was new. */
+  add(index: number, chunk: Uint8Array): boolean {
+    checkChunk(this.#manifest.artifact, index, chunk);
+    if (this.#have[index]) return false;
+    this.#buffer.set(chunk, index * this.#manifest.artifact.chunkBytes);
+    this.#have[index] = 1;
+    this.#received++;
+    return true;
+  }
+
+  /** Indices still missing, in order. */
+  missing(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.#have.length; i++) if (!this.#have[i]) out.push(i);
+    return out;
+  }
+
+  /** The verified artifact; MODEL_CORRUPT while chunks are missing. */
+  finish(): Uint8Array {
+    const missing = this.missing();
+    if (missing.length > 0) {
+      const bytesMissing = missing.reduce((s, i) => s + chunkLength(this.#manifest.artifact, i), 0);
+      throw new EdgeloopError('MODEL_CORRUPT', `artifact incomplete: ${missing.length} of ${this.#have.length} chunks missing (${bytesMissing} bytes), first missing chunk ${missing[0]}`);
+    }
+    // Every chunk matched; the whole-file hash is checked too so a manifest whose chunk list and
+    // sha256 disagree cannot slip through.
+    const got = sha256Hex(this.#buffer);
+    if (got !== this.#manifest.artifact.sha256) throw new EdgeloopError('MODEL_CHECKSUM', `assembled artifact sha256 ${got.slice(0, 16)}… does not match the manifest's ${this.#manifest.artifact.sha256.slice(0, 16)}…`);
+    return this.#buffer;
+  }
+}
