@@ -1,0 +1,288 @@
+/**
+ * Device side of the model transfer: fetch the retained manifest, verify its signature against the
+ * pinned gateway key, then pull the artifact chunk by chunk over MQTT.
+ *
+ *   - Chunks are requested in windows (`windowChunks` indices per ChunkRequest on model/request) and
+ *     arrive as raw bytes on edgeloop/<fleet>/models/<model>/<version>/chunk/<n>.
+ *   - Each chunk is checked against the manifest's chunk sha256 as it arrives; a bad one (tampered,
+ *     truncated) is refused, counted, and asked for again. Chunks requested by other devices of the
+ *     fleet are accepted too when this device still needs them (they are verified the same way).
+ *   - Good chunks are written under <stateDir>/transfers/<model>/<version>/chunks/, so a disconnect or
+ *     a restart resumes with the missing chunks only. Chunk files are not fsynced: a chunk torn by a
+ *     power cut fails its hash on resume and is fetched again, which is cheaper than an fsync per chunk.
+ *   - The whole artifact is checked (size and sha256) before it is handed over. Nothing partial or
+ *     unverified ever leaves this module.
+ * Requests that go unanswered for `chunkTimeoutMs` are re-sent; after `maxStalledRounds` rounds without
+ * a single new chunk the transfer fails with TIMEOUT (and stays resumable).
+ */
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EdgeloopError, isEdgeloopError, errorMessage } from '../src/errors.ts';
+import { silentLogger, type Logger } from '../src/log.ts';
+import { assertSafeName } from '../src/names.ts';
+import type { ModelManifest } from '../src/manifest.ts';
+import { canonicalJson } from '../src/pipeline/hash.ts';
+import { chunkTopic, deviceTopic, manifestTopic, parseTopic } from '../src/topics.ts';
+import type { ChunkRequest, TransferStats } from '../src/contracts/device.ts';
+import { parseJsonPayload } from '../src/contracts/device.ts';
+import { publishAsync, type MqttClient } from '../io/mqtt-client.ts';
+import { ArtifactAssembler, verifyChunk, verifyManifest, type PinnedKeys } from './verify.ts';
+import { assertVersion, checkArtifact, readJsonFile, writeFileAtomic } from './model-store.ts';
+
+export interface TransferClientOptions {
+  client: MqttClient;
+  fleet: string;
+  device: string;
+  /** The agent's state folder; partial transfers live under <stateDir>/transfers. */
+  stateDir: string;
+  /** The gateway public key(s) pinned at provisioning. */
+  pinned: PinnedKeys;
+  /** Chunk indices per request (and most chunks outstanding at once). */
+  windowChunks?: number;
+  /** A requested chunk not received after this long is requested again. */
+  chunkTimeoutMs?: number;
+  /** Rounds of chunkTimeoutMs without any new chunk before giving up with TIMEOUT. */
+  maxStalledRounds?: number;
+  /** How long to wait for the retained manifest. */
+  manifestTimeoutMs?: number;
+  logger?: Logger;
+  now?: () => number;
+  /** Called after each new chunk (for heartbeats and progress lines). */
+  onProgress?: (p: { model: string; version: number; receivedChunks: number; totalChunks: number }) => void;
+}
+
+export const TRANSFER_CLIENT_DEFAULTS = { windowChunks: 16, chunkTimeoutMs: 2000, maxStalledRounds: 10, manifestTimeoutMs: 10_000 };
+
+export interface TransferResult {
+  manifest: ModelManifest;
+  bytes: Uint8Array;
+  stats: TransferStats;
+}
+
+/** The chunk topic filter of one model version: the chunkTopic builder with a '+' for the index. */
+function chunkFilter(fleet: string, model: string, version: number): string {
+  const one = chunkTopic(fleet, model, version, 0);
+  return `${one.slice(0, one.lastIndexOf('/') + 1)}+`;
+}
+
+function abortError(what: string): EdgeloopError {
+  return new EdgeloopError('ABORTED', `${what} was aborted`);
+}
+
+export class TransferClient {
+  private readonly o: Required<Omit<TransferClientOptions, 'onProgress' | 'logger' | 'now'>> & Pick<TransferClientOptions, 'onProgress'>;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+
+  constructor(options: TransferClientOptions) {
+    const d = TRANSFER_CLIENT_DEFAULTS;
+    this.o = {
+      ...options,
+      windowChunks: options.windowChunks ?? d.windowChunks,
+      chunkTimeoutMs: options.chunkTimeoutMs ?? d.chunkTimeoutMs,
+      maxStalledRounds: options.maxStalledRounds ?? d.maxStalledRounds,
+      manifestTimeoutMs: options.manifestTimeoutMs ?? d.manifestTimeoutMs,
+    };
+    for (const [k, min, max] of [['windowChunks', 1, 1024], ['chunkTimeoutMs', 10, 600_000], ['maxStalledRounds', 1, 10_000], ['manifestTimeoutMs', 10, 600_000]] as const) {
+      const v = this.o[k];
+      if (!Number.isInteger(v) || v < min || v > max) throw new EdgeloopError('BAD_ARGUMENT', `${k} must be an integer in ${min}..${max}, got ${v}`);
+    }
+    this.logger = (options.logger ?? silentLogger).child('transfer');
+    this.now = options.now ?? Date.now;
+  }
+
+  transferDir(model: string, version: number): string {
+    return join(this.o.stateDir, 'transfers', assertSafeName('model', model), String(assertVersion(version)));
+  }
+
+  /** Waits for the retained manifest of model@version and verifies its signature (MODEL_SIGNATURE, BAD_PAYLOAD). */
+  async fetchManifest(model: string, version: number, signal?: AbortSignal): Promise<ModelManifest> {
+    assertSafeName('model', model);
+    assertVersion(version);
+    const topic = manifestTopic(this.o.fleet, model, version);
+    const client = this.o.client;
+    let onMessage: ((t: string, payload: Buffer) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const raw = new Promise<Buffer>((resolve, reject) => {
+      onMessage = (t, payload) => {
+        if (t === topic && payload.length > 0) resolve(payload);
+      };
+      client.on('message', onMessage);
+      timer = setTimeout(() => reject(new EdgeloopError('TIMEOUT', `no manifest for ${model} v${version} on ${topic} within ${this.o.manifestTimeoutMs} ms (is it published?)`)), this.o.manifestTimeoutMs);
+      onAbort = () => reject(abortError(`fetching the manifest of ${model} v${version}`));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await client.subscribeAsync(topic, { qos: 1 });
+      const payload = await raw;
+      const manifest = verifyManifest(parseJsonPayload(payload, `manifest on ${topic}`), this.o.pinned);
+      if (manifest.model !== model || manifest.version !== version) {
+        throw new EdgeloopError('MODEL_SIGNATURE', `manifest on ${topic} describes ${manifest.model} v${manifest.version}, not ${model} v${version}`);
+      }
+      return manifest;
+    } finally {
+      if (onMessage) client.off('message', onMessage);
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      await client.unsubscribeAsync(topic).catch(() => undefined);
+    }
+  }
+
+  /** Chunk indices already on disk (verified) for a transfer, or [] when none is in progress. */
+  async receivedChunks(model: string, version: number): Promise<number[]> {
+    const dir = this.transferDir(model, version);
+    const manifest = (await readJsonFile(join(dir, 'manifest.json'))) as ModelManifest | undefined;
+    if (!manifest) return [];
+    const asm = new ArtifactAssembler(manifest);
+    await this.loadChunks(dir, manifest, asm);
+    const missing = new Set(asm.missing());
+    return Array.from({ length: asm.chunkCount }, (_, i) => i).filter((i) => !missing.has(i));
+  }
+
+  /** Deletes a transfer's partial state (after staging, or to start over). */
+  async discard(model: string, version: number): Promise<void> {
+    await rm(this.transferDir(model, version), { recursive: true, force: true });
+  }
+
+  /**
+   * Fetches and verifies model@version, resuming from chunks on disk. Returns only a complete artifact
+   * whose size and sha256 match the signed manifest.
+   */
+  async download(model: string, version: number, signal?: AbortSignal): Promise<TransferResult> {
+    const started = this.now();
+    const manifest = await this.fetchManifest(model, version, signal);
+    const dir = this.transferDir(model, version);
+    const chunkDir = join(dir, 'chunks');
+    // A transfer on disk for a different artifact (the version was re-registered) is useless.
+    const onDisk = (await readJsonFile(join(dir, 'manifest.json'))) as ModelManifest | undefined;
+    if (onDisk && canonicalJson(onDisk) !== canonicalJson(manifest)) {
+      this.logger.warn(`partial transfer of ${model} v${version} was for another manifest; starting over`);
+      await rm(dir, { recursive: true, force: true });
+    }
+    await mkdir(chunkDir, { recursive: true });
+    if (!onDisk || canonicalJson(onDisk) !== canonicalJson(manifest)) await writeFileAtomic(dir, 'manifest.json', JSON.stringify(manifest));
+
+    const asm = new ArtifactAssembler(manifest);
+    await this.loadChunks(dir, manifest, asm);
+    const stats: TransferStats = { totalChunks: asm.chunkCount, resumedChunks: asm.receivedChunks, requestedChunks: 0, tamperedChunks: 0, bytes: manifest.artifact.bytes, durationMs: 0 };
+    if (stats.resumedChunks > 0) this.logger.info(`resuming ${model} v${version}: ${stats.resumedChunks}/${stats.totalChunks} chunks on disk`);
+
+    if (asm.missing().length > 0) await this.pull(manifest, asm, chunkDir, stats, signal);
+    const bytes = asm.finish();
+    checkArtifact(manifest, bytes, `download of ${model} v${version}`);
+    stats.durationMs = this.now() - started;
+    this.logger.info(`downloaded ${model} v${version}: ${bytes.length} bytes, ${stats.requestedChunks} chunks requested, ${stats.tamperedChunks} refused`);
+    return { manifest, bytes, stats };
+  }
+
+  private async loadChunks(dir: string, manifest: ModelManifest, asm: ArtifactAssembler): Promise<void> {
+    const chunkDir = join(dir, 'chunks');
+    let names: string[];
+    try {
+      names = await readdir(chunkDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const name of names) {
+      const m = /^(0|[1-9][0-9]{0,8})\.bin$/.exec(name);
+      if (!m) continue;
+      const index = Number(m[1]);
+      try {
+        asm.add(index, await readFile(join(chunkDir, name)));
+      } catch (err) {
+        // Torn or foreign file: drop it, the chunk will be requested again.
+        this.logger.warn(`chunk file ${name} of ${manifest.model} v${manifest.version} is not valid (${errorMessage(err)}); fetching it again`);
+        await rm(join(chunkDir, name), { force: true });
+      }
+    }
+  }
+
+  private async pull(manifest: ModelManifest, asm: ArtifactAssembler, chunkDir: string, stats: TransferStats, signal?: AbortSignal): Promise<void> {
+    const { client, fleet, device } = this.o;
+    const { model, version } = manifest;
+    const filter = chunkFilter(fleet, model, version);
+    const arrivals: { index: number; payload: Buffer }[] = [];
+    let wake: (() => void) | undefined;
+    const onMessage = (topic: string, payload: Buffer): void => {
+      if (!topic.startsWith(filter.slice(0, -1))) return;
+      let parsed;
+      try {
+        parsed = parseTopic(topic);
+      } catch {
+        return;
+      }
+      if (parsed.kind !== 'modelChunk' || parsed.model !== model || parsed.version !== version) return;
+      arrivals.push({ index: parsed.index, payload });
+      wake?.();
+    };
+    const onAbort = (): void => wake?.();
+    client.on('message', onMessage);
+    signal?.addEventListener('abort', onAbort);
+    const inflight = new Map<number, number>(); // chunk index → when it was requested
+    try {
+      await client.subscribeAsync(filter, { qos: 1 });
+      let stalled = 0;
+      let lastProgressMs = this.now();
+      while (asm.missing().length > 0) {
+        if (signal?.aborted) throw abortError(`transfer of ${model} v${version}`);
+        // Ask for the next window of chunks that are neither here nor on their way.
+        const free = this.o.windowChunks - inflight.size;
+        if (free > 0) {
+          const ask = asm.missing().filter((i) => !inflight.has(i)).slice(0, free);
+          if (ask.length > 0) {
+            const req: ChunkRequest = { model, version, chunks: ask };
+            const t = this.now();
+            for (const i of ask) inflight.set(i, t);
+            stats.requestedChunks += ask.length;
+            await publishAsync(client, deviceTopic('modelRequest', fleet, device), JSON.stringify(req), { qos: 1 });
+          }
+        }
+        if (arrivals.length === 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.o.chunkTimeoutMs);
+            wake = () => { clearTimeout(timer); resolve(); };
+          });
+          wake = undefined;
+        }
+        let progressed = false;
+        for (const { index, payload } of arrivals.splice(0)) {
+          try {
+            verifyChunk(manifest, index, payload);
+          } catch (err) {
+            if (!isEdgeloopError(err, 'MODEL_CHECKSUM') && !isEdgeloopError(err, 'MODEL_CORRUPT') && !isEdgeloopError(err, 'BAD_ARGUMENT')) throw err;
+            stats.tamperedChunks++;
+            inflight.delete(index); // ask again at once
+            this.logger.warn(`refused chunk ${index} of ${model} v${version}: ${errorMessage(err)}`);
+            continue;
+          }
+          inflight.delete(index);
+          if (!asm.add(index, payload)) continue; // a retransmission of a chunk we have
+          const tmp = join(chunkDir, `${index}.bin.tmp`);
+          await writeFile(tmp, payload);
+          await rename(tmp, join(chunkDir, `${index}.bin`));
+          progressed = true;
+          this.o.onProgress?.({ model, version, receivedChunks: asm.receivedChunks, totalChunks: asm.chunkCount });
+        }
+        const now = this.now();
+        if (progressed) {
+          stalled = 0;
+          lastProgressMs = now;
+        } else if (now - lastProgressMs >= this.o.chunkTimeoutMs) {
+          stalled++;
+          lastProgressMs = now;
+          if (stalled >= this.o.maxStalledRounds) {
+            throw new EdgeloopError('TIMEOUT', `transfer of ${model} v${version} stalled: no new chunk in ${stalled} rounds of ${this.o.chunkTimeoutMs} ms (${asm.receivedChunks}/${asm.chunkCount} chunks on disk; it resumes from there)`);
+          }
+        }
+        // Requests unanswered for chunkTimeoutMs are sent again (a lost request or a dropped chunk).
+        for (const [i, t] of inflight) if (now - t >= this.o.chunkTimeoutMs) inflight.delete(i);
+      }
+    } finally {
+      client.off('message', onMessage);
+      signal?.removeEventListener('abort', onAbort);
+      await client.unsubscribeAsync(filter).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Gateway side of the model transfer. For each offered model version it publishes the signed manifest
+ * retained on edgeloop/<fleet>/models/<model>/<version>/manifest, and answers devices' ChunkRequests
+ * (edgeloop/<fleet>/<device>/model/request) by publishing the requested chunks as raw bytes on
+ * …/chunk/<n> with QoS 1.
+ *
+ * Bounds: at most `maxInflight` chunk publishes await their PUBACK at once; at most `maxQueuedChunks`
+ * chunks wait behind them (a request beyond that is refused with a Rejection and counted — the device
+ * asks again after its timeout); a chunk already queued is not queued twice, so a fleet asking for the
+ * same chunk at once costs one publish. `maxChunksPerS` caps the rate for thin links.
+ * Bad requests are never dropped silently: each is answered on the device's `rejected` topic and counted.
+ */
+import { EdgeloopError, errorMessage, isEdgeloopError } from '../src/errors.ts';
+import { silentLogger, type Logger } from '../src/log.ts';
+import type { ModelManifest } from '../src/manifest.ts';
+import { checkArtifact, parseManifest } from '../src/manifest-validate.ts';
+import { chunkTopic, deviceTopic, manifestTopic, parseTopic } from '../src/topics.ts';
+import { parseJsonPayload, validateChunkRequest, type ChunkRequest, type Rejection } from '../src/contracts/device.ts';
+import { publishAsync, type MqttClient } from '../io/mqtt-client.ts';
+
+export interface TransferServerOptions {
+  client: MqttClient;
+  fleet: string;
+  maxInflight?: number;
+  maxQueuedChunks?: number;
+  /** null: as fast as the broker acknowledges. */
+  maxChunksPerS?: number | null;
+  logger?: Logger;
+  now?: () => number;
+  /** Observes every valid request (metrics, tests). */
+  onRequest?: (device: string, request: ChunkRequest) => void;
+}
+
+export const TRANSFER_SERVER_DEFAULTS = { maxInflight: 8, maxQueuedChunks: 4096, maxChunksPerS: null as number | null };
+
+export interface TransferServerStats {
+  requests: number;
+  chunksRequested: number;
+  chunksPublished: number;
+  /** Requested chunks already waiting in the queue (one publish served several askers). */
+  chunksCoalesced: number;
+  rejected: number;
+  publishErrors: number;
+  /** Most chunk publishes awaiting their PUBACK at once (never above maxInflight). */
+  peakInflight: number;
+}
+
+interface Offer {
+  manifest: ModelManifest;
+  bytes: Uint8Array;
+}
+
+interface Job {
+  model: string;
+  version: number;
+  index: number;
+}
+
+const key = (model: string, version: number): string => `${model}@${version}`;
+
+export class TransferServer {
+  private readonly client: MqttClient;
+  private readonly fleet: string;
+  private readonly maxInflight: number;
+  private readonly maxQueued: number;
+  private readonly minIntervalMs: number;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly onRequestHook?: (device: string, request: ChunkRequest) => void;
+  private readonly offers = new Map<string, Offer>();
+  private readonly queue: Job[] = [];
+  private readonly queued = new Set<string>();
+  private inflight = 0;
+  private lastPublishMs = -Infinity;
+  private pacingTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly counters: TransferServerStats = { requests: 0, chunksRequested: 0, chunksPublished: 0, chunksCoalesced: 0, rejected: 0, publishErrors: 0, peakInflight: 0 };
+  private readonly onMessage = (topic: string, payload: Buffer): void => {
+    this.handle(topic, payload);
+  };
+
+  constructor(options: TransferServerOptions) {
+    const d = TRANSFER_SERVER_DEFAULTS;
+    this.client = options.client;
+    this.fleet = options.fleet;
+    this.maxInflight = options.maxInflight ?? d.maxInflight;
+    this.maxQueued = options.maxQueuedChunks ?? d.maxQueuedChunks;
+    const rate = options.maxChunksPerS ?? d.maxChunksPerS;
+    if (!Number.isInteger(this.maxInflight) || this.maxInflight < 1 || this.maxInflight > 1000) throw new EdgeloopError('BAD_ARGUMENT', `maxInflight must be an integer in 1..1000, got ${this.maxInflight}`);
+    if (!Number.isInteger(this.maxQueued) || this.maxQueued < 1) throw new EdgeloopError('BAD_ARGUMENT', `maxQueuedChunks must be a positive integer, got ${this.maxQueued}`);
+    if (rate !== null && !(rate > 0 && Number.isFinite(rate))) throw new EdgeloopError('BAD_ARGUMENT', `maxChunksPerS must be a positive number or null, got ${rate}`);
+    this.minIntervalMs = rate === null ? 0 : 1000 / rate;
+    this.logger = (options.logger ?? silentLogger).child('transfer-server');
+    this.now = options.now ?? Date.now;
+    this.onRequestHook = options.onRequest;
+  }
+
+  get stats(): TransferServerStats {
+    return { ...this.counters };
+  }
+
+  /** Subscribes to the fleet's chunk requests. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.client.on('message', this.onMessage);
+    await this.client.subscribeAsync(deviceTopic('modelRequest', this.fleet, '+'), { qos: 1 });
+  }
+
+  /** Stops answering, drops queued chunks, waits for in-flight publishes. Offers stay published. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.client.off('message', this.onMessage);
+    if (this.pacingTimer) clearTimeout(this.pacingTimer);
+    this.pacingTimer = null;
+    this.queue.length = 0;
+    this.queued.clear();
+    await this.client.unsubscribeAsync(deviceTopic('modelRequest', this.fleet, '+')).catch(() => undefined);
+    await this.idle();
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.inflight === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Offers a signed model version: checks the artifact against the manifest (a gateway must never serve
+   * bytes its own manifest disowns), then publishes the manifest retained.
+   */
+  async offer(manifestJson: unknown, bytes: Uint8Array): Promise<ModelManifest> {
+    const manifest = parseManifest(manifestJson);
+    if (manifest.signature === undefined) throw new EdgeloopError('MODEL_SIGNATURE', `manifest ${manifest.model}@${manifest.version} is not signed; sign it before offering it to devices`);
+    checkArtifact(manifest.artifact, bytes);
+    this.offers.set(key(manifest.model, manifest.version), { manifest, bytes });
+    await publishAsync(this.client, manifestTopic(this.fleet, manifest.model, manifest.version), JSON.stringify(manifest), { qos: 1, retain: true });
+    this.logger.info(`offering ${manifest.model} v${manifest.version}: ${bytes.length} bytes in ${manifest.artifact.chunkSha256.length} chunks`);
+    return manifest;
+  }
+
+  /** Stops offering a version and clears its retained manifest. */
+  async withdraw(model: string, version: number): Promise<void> {
+    this.offers.delete(key(model, version));
+    await publishAsync(this.client, manifestTopic(this.fleet, model, version), '', { qos: 1, retain: true });
+  }
+
+  private handle(topic: string, payload: Buffer): void {
+    let device: string;
+    try {
+      const parsed = parseTopic(topic);
+      if (parsed.kind !== 'modelRequest' || parsed.fleet !== this.fleet) return;
+      device = parsed.device;
+    } catch {
+      return; // not ours (the subscription filter only admits request topics)
+    }
+    let req: ChunkRequest;
+    try {
+      req = validateChunkRequest(parseJsonPayload(payload, `chunk request on ${topic}`));
+    } catch (err) {
+      this.reject(device, topic, isEdgeloopError(err) ? err.code : 'BAD_PAYLOAD', errorMessage(err));
+      return;
+    }
+    const offer = this.offers.get(key(req.model, req.version));
+    if (!offer) {
+      this.reject(device, topic, 'NOT_FOUND', `model ${req.model} version ${req.version} is not offered by this gateway`);
+      return;
+    }
+    const n = offer.manifest.artifact.chunkSha256.length;
+    const outside = req.chunks.find((c) => c >= n);
+    if (outside !== undefined) {
+      this.reject(device, topic, 'BAD_PAYLOAD', `chunk request.chunks: index ${outside} is outside 0..${n - 1} of ${req.model} v${req.version}`);
+      return;
+    }
+    const fresh = req.chunks.filter((c) => !this.queued.has(`${key(req.model, req.version)}#${c}`));
+    if (this.queue.length + fresh.length > this.maxQueued) {
+      this.reject(device, topic, 'TIMEOUT', `transfer queue is full (${this.queue.length} of ${this.maxQueued} chunks waiting); ask again later`);
+      return;
+    }
+    this.counters.requests++;
+    this.counters.chunksRequested += req.chunks.length;
+    this.counters.chunksCoalesced += req.chunks.length - fresh.length;
+    this.onRequestHook?.(device, req);
+    for (const index of fresh) {
+      this.queued.add(`${key(req.model, req.version)}#${index}`);
+      this.queue.push({ model: req.model, version: req.version, index });
+    }
+    this.pump();
+  }
+
+  private reject(device: string, topic: string, reason: string, detail: string): void {
+    this.counters.rejected++;
+    this.logger.warn(`rejected message on ${topic}: ${detail}`);
+    const rejection: Rejection = { topic, reason, detail, tsMs: this.now() };
+    publishAsync(this.client, deviceTopic('rejected', this.fleet, device), JSON.stringify(rejection), { qos: 0 }).catch((err: unknown) => {
+      this.logger.warn(`cannot publish rejection to ${device}: ${errorMessage(err)}`);
+    });
+  }
+
+  private pump(): void {
+    while (this.running && this.inflight < this.maxInflight && this.queue.length > 0) {
+      if (this.minIntervalMs > 0) {
+        const wait = this.lastPublishMs + this.minIntervalMs - this.now();
+        if (wait > 0) {
+          this.pacingTimer ??= setTimeout(() => {
+            this.pacingTimer = null;
+            this.pump();
+          }, wait);
+          return;
+        }
+        this.lastPublishMs = this.now();
+      }
+      const job = this.queue.shift()!;
+      this.queued.delete(`${key(job.model, job.version)}#${job.index}`);
+      const offer = this.offers.get(key(job.model, job.version));
+      if (!offer) continue; // withdrawn meanwhile
+      const spec = offer.manifest.artifact;
+      const start = job.index * spec.chunkBytes;
+      const chunk = offer.bytes.subarray(start, Math.min(start + spec.chunkBytes, spec.bytes));
+      this.inflight++;
+      this.counters.peakInflight = Math.max(this.counters.peakInflight, this.inflight);
+      publishAsync(this.client, chunkTopic(this.fleet, job.model, job.version, job.index), chunk, { qos: 1 })
+        .then(() => { this.counters.chunksPublished++; })
+        .catch((err: unknown) => {
+          // The device re-requests what it does not get; count and log.
+          this.counters.publishErrors++;
+          this.logger.warn(`publishing chunk ${job.index} of ${job.model} v${job.version} failed: ${errorMessage(err)}`);
+        })
+        .finally(() => {
+          this.inflight--;
+          this.pump();
+          if (this.inflight === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+        });
+    }
+    if (this.inflight === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}
