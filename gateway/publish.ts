@@ -1,0 +1,146 @@
+/**
+ * From a trained model to signed registry artifacts: export every requested format × variant, run
+ * each file in its real runtime on the dataset's evaluation splits (accuracy, agreement with the
+ * trained model, latency), build the smoke test and the drift reference profile, and register one
+ * version with all of them.
+ */
+import { EdgeloopError } from '../src/errors.ts';
+import { buildReferenceProfile } from '../src/drift/profile.ts';
+import type { FeatureMatrix } from '../src/frame.ts';
+import type { ModelFormat, ModelVariant, SmokeTest } from '../src/manifest.ts';
+import { silentLogger, type Logger } from '../src/log.ts';
+import { exportModel, type ExportResult } from '../models/export/index.ts';
+import { splitsOf, type TrainedModel, type NativeModel, type SplitData } from '../models/training.ts';
+import { createRunner } from '../device/runner.ts';
+import type { Registry, RegisterResult } from './registry.ts';
+
+export interface PublishTarget {
+  format: ModelFormat;
+  variant: ModelVariant;
+}
+
+export interface PublishRequest {
+  model: string;
+  trained: TrainedModel;
+  classes?: string[];
+  dataset: { name: string; spec: unknown; fitted: unknown; matrix: FeatureMatrix; dataHash: string; trainSplit?: string };
+  targets: PublishTarget[];
+  runId?: string;
+  parentVersion?: number;
+  createdBy: string;
+  /** Rows of the smoke test carried in the manifest. */
+  smokeRows?: number;
+}
+
+export interface ArtifactReport {
+  format: ModelFormat;
+  variant: ModelVariant;
+  bytes: number;
+  /** Metrics in the runtime, per evaluation split (accuracy or rmse), and agreement with the trained model. */
+  metrics: Record<string, number>;
+  p50Us: number;
+  p99Us: number;
+}
+
+export interface PublishResult extends RegisterResult {
+  artifacts: ArtifactReport[];
+}
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Runs a file on rows (batch 1 for TFLite, one batch for ONNX); returns the first output per row and latencies. */
+async function runRows(exported: ExportResult, X: number[][], outWidth: number): Promise<{ out: number[][]; latenciesUs: number[] }> {
+  const runner = await createRunner(exported.format, exported.bytes);
+  const width = X[0]?.length ?? 0;
+  const out: number[][] = [];
+  const latenciesUs: number[] = [];
+  try {
+    for (const row of X) {
+      const t0 = process.hrtime.bigint();
+      const [first] = await runner.run(Float32Array.from(row), [1, width]);
+      latenciesUs.push(Number(process.hrtime.bigint() - t0) / 1000);
+      out.push(Array.from(first!.subarray(0, outWidth)));
+    }
+  } finally {
+    await runner.close();
+  }
+  return { out, latenciesUs };
+}
+
+function argmax(v: number[]): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+  return best;
+}
+
+export async function publishModel(registry: Registry, req: PublishRequest, options: { logger?: Logger; maxEvalRows?: number } = {}): Promise<PublishResult> {
+  const log = (options.logger ?? silentLogger).child('publish');
+  const task = req.trained.task;
+  const splits = splitsOf(req.dataset.matrix, req.dataset.trainSplit ?? 'train');
+  const evalSets: [string, SplitData][] = Object.entries(splits.tests);
+  if (splits.val) evalSets.unshift(['val', splits.val]);
+  if (evalSets.length === 0) throw new EdgeloopError('BAD_DATA', `dataset '${req.dataset.name}' has no evaluation split besides train`);
+  const maxEval = options.maxEvalRows ?? 3000;
+  const ir = req.trained.toIR();
+  const outWidth = task === 'classification' ? Math.max(2, req.classes?.length ?? 2) : 1;
+  const calibRows = splits.train.X.filter((_, i) => i % Math.max(1, Math.floor(splits.train.X.length / 500)) === 0).slice(0, 500);
+  const calibration = { sample: Float32Array.from(calibRows.flat()), rows: calibRows.length, method: { kind: 'minmax' as const } };
+  const smokeX = evalSets[0]![1].X.slice(0, req.smokeRows ?? 8);
+
+  const artifacts: ArtifactReport[] = [];
+  const inputs: Parameters<Registry['register']>[0]['artifacts'] = [];
+  let floatSmoke: SmokeTest | null = null;
+  for (const target of req.targets) {
+    const exported = exportModel(ir, { format: target.format, variant: target.variant, calibration });
+    const metrics: Record<string, number> = {};
+    const latencies: number[] = [];
+    for (const [name, data] of evalSets) {
+      const X = data.X.slice(0, maxEval);
+      const y = data.y.slice(0, maxEval);
+      const { out, latenciesUs } = await runRows(exported, X, outWidth);
+      latencies.push(...latenciesUs);
+      const trainedPred = req.trained.predict(X);
+      if (task === 'classification') {
+        const pred = out.map(argmax);
+        metrics[`${name}_accuracy`] = pred.filter((p, i) => p === y[i]).length / y.length;
+        metrics[`${name}_agreement`] = pred.filter((p, i) => p === trainedPred[i]).length / y.length;
+      } else {
+        const pred = out.map((o) => o[0]!);
+        metrics[`${name}_rmse`] = Math.sqrt(pred.reduce((a, p, i) => a + (p - y[i]!) ** 2, 0) / y.length);
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    const smokeOut = (await runRows(exported, smokeX, outWidth)).out;
+    const quantized = target.variant !== 'float32';
+    const smokeTest: SmokeTest = { inputs: smokeX, expected: smokeOut, tolerance: quantized ? { abs: 0.05, rel: 0.05 } : { abs: 1e-4, rel: 1e-3 } };
+    if (!quantized) floatSmoke ??= smokeTest;
+    inputs.push({ format: target.format, variant: target.variant, bytes: exported.bytes, io: { inputs: exported.inputs, outputs: exported.outputs }, metrics, smokeTest });
+    const report: ArtifactReport = { format: target.format, variant: target.variant, bytes: exported.bytes.length, metrics, p50Us: percentile(latencies, 0.5), p99Us: percentile(latencies, 0.99) };
+    artifacts.push(report);
+    log.info(() => `${target.format}/${target.variant}: ${report.bytes} bytes, ${JSON.stringify(metrics)}`);
+  }
+
+  const m = req.dataset.matrix;
+  const outputs = req.trained.predict(m.X);
+  const profile = buildReferenceProfile(m.columns, m, {
+    split: req.dataset.trainSplit ?? 'train',
+    output: task === 'classification' ? { kind: 'classification', values: outputs } : { kind: 'regression', values: outputs },
+  });
+  const native: NativeModel = req.trained.toJSON();
+  const registered = await registry.register({
+    model: req.model,
+    task,
+    classes: req.classes,
+    artifacts: inputs,
+    pipeline: { spec: req.dataset.spec, fitted: req.dataset.fitted },
+    lineage: { runId: req.runId, dataset: req.dataset.name, datasetHash: req.dataset.dataHash, parentVersion: req.parentVersion },
+    smokeTest: floatSmoke ?? inputs[0]!.smokeTest!,
+    reference: { profile },
+    createdBy: req.createdBy,
+    nativeModel: native,
+  });
+  return { ...registered, artifacts };
+}

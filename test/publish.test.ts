@@ -1,0 +1,50 @@
+/** Train → export every variant → run in the real runtimes → signed registry version, on the occupancy data. */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseCsv, detectColumns, tableToTelemetry } from '../src/csv.ts';
+import { fitPipeline } from '../src/pipeline/index.ts';
+import type { Frame } from '../src/frame.ts';
+import { splitsOf, trainModel } from '../models/training.ts';
+import { SqliteStore } from '../gateway/store-sqlite.ts';
+import { Registry } from '../gateway/registry.ts';
+import { publishModel } from '../gateway/publish.ts';
+import { tempDir } from './helpers/tmp.ts';
+
+test('an occupancy classifier is published as ONNX and TFLite (float32, int8) with runtime-measured metrics', async (t) => {
+  const frame: Frame = { ts: [], device: [], num: {}, cat: {} };
+  for (const [file, device] of [['datatraining.txt', 'a'], ['datatest.txt', 'b']] as const) {
+    const table = parseCsv(readFileSync(new URL(`../datasets/occupancy/${file}`, import.meta.url), 'utf8'));
+    for (const rec of tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' })) {
+      frame.ts.push(rec.ts as number);
+      frame.device.push(device);
+      for (const [k, v] of Object.entries(rec.values)) (frame.num[k] ??= []).push(v);
+    }
+  }
+  const spec = JSON.parse(readFileSync(new URL('../src/pipeline/examples/occupancy.json', import.meta.url), 'utf8')) as { split: { ranges: unknown[] } };
+  spec.split.ranges = spec.split.ranges.slice(0, 2);
+  const { matrix, fitted } = fitPipeline(frame, spec);
+  const trained = await trainModel(splitsOf(matrix), { kind: 'logreg', task: 'classification' });
+  const dir = tempDir();
+  const store = await SqliteStore.create({ path: join(dir, 'p.db') });
+  t.teardown(() => store.close());
+  const registry = await Registry.create({ database: store.database, keyDir: join(dir, 'keys') });
+  const result = await publishModel(registry, {
+    model: 'occupancy', trained: trained.model, classes: ['0', '1'], createdBy: 'test',
+    dataset: { name: 'occ', spec, fitted, matrix, dataHash: 'a'.repeat(64) },
+    targets: [{ format: 'onnx', variant: 'float32' }, { format: 'tflite', variant: 'float32' }, { format: 'tflite', variant: 'int8' }, { format: 'onnx', variant: 'int8' }],
+  }, { maxEvalRows: 800 });
+  t.is(result.version, 1);
+  t.is(result.manifests.length, 4);
+  for (const a of result.artifacts) {
+    t.log(`${a.format}/${a.variant}: ${a.bytes} B, ${JSON.stringify(a.metrics)}, p50 ${a.p50Us.toFixed(1)} µs`);
+    t.true(a.metrics.test1_agreement! >= 0.99, `${a.format}/${a.variant} agrees with the trained model`);
+    t.true(a.metrics.test1_accuracy! > 0.95);
+  }
+  const m = result.manifests[0]!;
+  t.truthy(m.signature);
+  t.is(m.smokeTest.inputs.length, 8);
+  t.truthy((m.reference as { profile: { features: unknown[] } }).profile.features.length);
+  const verify = await registry.verify('occupancy@1');
+  t.true(JSON.stringify(verify).includes('"ok":true'));
+});
