@@ -105,3 +105,19 @@ test('time-series folds match scikit-learn TimeSeriesSplit (plain, gap, max_trai
   t.is((err as { code?: string }).code, 'BAD_ARGUMENT');
   t.is(err?.message, 'k=3 folds with testSize=1 and gap=3 need more than 6 rows, got 5');
 });
+
+test('the shared PRNG is deterministic, uniform enough, and rejects bad arguments', (t) => {
+  const a = createRandom(42);
+  const b = createRandom(42);
+  const xs = Array.from({ length: 10_000 }, () => a.next());
+  t.deepEqual(Array.from({ length: 10_000 }, () => b.next()), xs);
+  t.true(xs.every((x) => x >= 0 && x < 1));
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  t.true(Math.abs(mean - 0.5) < 0.01);
+  const e1 = t.throws(() => createRandom(Number.NaN));
+  t.is((e1 as { code?: string }).code, 'BAD_ARGUMENT');
+  t.is(e1?.message, 'seed must be a finite number, got NaN');
+  const e2 = t.throws(() => a.int(0));
+  t.is((e2 as { code?: string }).code, 'BAD_ARGUMENT');
+  t.is(e2?.message, 'n must be a positive integer, got 0');
+});

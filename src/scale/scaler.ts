@@ -92,15 +92,6 @@ export function fitScaler(X: readonly (readonly number[])[], spec: ScalerSpec): 
   return { type: spec.type, center, factor, offset };
 }
 
-export function checkScalerSpec(spec: ScalerSpec): string[] {
-  const problems: string[] = [];
-  if (spec.type === 'minmax' && !(spec.rangeMax > spec.rangeMin)) problems.push(`scale.rangeMax must be > scale.rangeMin, got [${spec.rangeMin}, ${spec.rangeMax}]`);
-  if (spec.type === 'robust' && !(spec.quantileLow >= 0 && spec.quantileLow < spec.quantileHigh && spec.quantileHigh <= 1)) {
-    problems.push(`scale quantiles must satisfy 0 ≤ quantileLow < quantileHigh ≤ 1, got ${spec.quantileLow}, ${spec.quantileHigh}`);
-  }
-  return problems;
-}
-
 /** Scales one row in place. */
 export function scaleRow(row: number[] | Float64Array, params: ScalerParams): void {
   if (row.length !== params.center.length) throw new EdgeloopError('BAD_ARGUMENT', `scaleRow: row must have ${params.center.length} values, got ${row.length}`);
