@@ -1,0 +1,450 @@
+/**
+ * The gateway side of drift monitoring (DriftService): subscribes durably to the devices' drift,
+ * predictions and labels topics, stores drift reports as a per-feature time series, judges each one
+ * with the drift policy against the reference profile of the model version the device runs,
+ * tracks performance from delayed labels, raises alerts on ok → warn/alert transitions (and on
+ * performance degradation), and serves /metrics and the /v1/drift, /v1/alerts, /v1/performance API.
+ *
+ * One MQTT batch = one SQLite transaction (reports, verdicts, joins, rejects and alert rows); the
+ * broker gets its PUBACKs only after that commit, and alerts leave (MQTT, webhook) only after it.
+ *
+ * Which model a device runs: set by the rollout (setDeviceModel) or learned from the newest
+ * prediction the device published. A DriftReport does not name its model (src/drift/report.ts),
+ * so a report from a device whose model is unknown, or whose version has no registered profile,
+ * is stored with the verdict 'no_profile' and raises nothing.
+ */
+import type http from 'node:http';
+import type { SqliteDatabase } from '../io/sqlite.ts';
+import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
+import { EdgeloopError, errorMessage, isEdgeloopError, type ErrorCode } from '../src/errors.ts';
+import { silentLogger, type Logger } from '../src/log.ts';
+import { assertSafeName } from '../src/names.ts';
+import { alertsTopic, parseTopic, TOPIC_ROOT } from '../src/topics.ts';
+import { parseDriftReport, type DriftReport } from '../src/drift/report.ts';
+import { evaluateDrift, resolveDriftPolicy, type DriftEvaluation, type DriftPolicy } from '../src/drift/policy.ts';
+import type { ReferenceProfile } from '../src/drift/profile.ts';
+import type { ModelManifest } from '../src/manifest.ts';
+import { decodeJsonPayload, parseLabelBatch, parsePredictionBatch, type LabelBatch, type PredictionBatch } from '../src/contracts/predictions.ts';
+import { DurableSubscriber, type ReceivedMessage } from './mqtt-session.ts';
+import { sendJson, type HttpServer } from './http.ts';
+import { DriftStore, type ModelTask, type StoredVerdict } from './drift-store.ts';
+import { PerformanceTracker, type PerformancePolicy, type PerformanceState, type TouchedGroup } from './performance.ts';
+import { AlertManager, ALERT_KINDS, type Alert, type AlertKind, type AlertPublisher, type WebhookOptions, type WebhookPost } from './alerts.ts';
+import { GatewayMetrics, type MetricsSources } from './metrics.ts';
+
+export interface DriftServiceOptions {
+  /** The gateway's SQLite handle (SqliteStore#database): drift tables live in the same file. */
+  database: SqliteDatabase;
+  brokerUrl: string;
+  /** Fleet to monitor, or '+' for every fleet. */
+  fleet: string;
+  policy?: Partial<DriftPolicy>;
+  performance?: Partial<PerformancePolicy>;
+  /** Same device + model + kind within this is counted, not re-sent. */
+  alertCooldownMs?: number;
+  webhookUrl?: string;
+  webhook?: Partial<WebhookOptions>;
+  logger?: Logger;
+  now?: () => number;
+  /** MQTT client id prefix (the subscriber uses it as is, the alert publisher adds '-alerts'). */
+  clientId?: string;
+  mqtt?: { username?: string; password?: string; protocolVersion?: 4 | 5 };
+  /** Largest accepted drift / predictions / labels payload. */
+  maxPayloadBytes?: number;
+  metricsSources?: MetricsSources;
+  /** Tests: replace the alert MQTT publisher (null: no MQTT alerts) or the webhook POST. */
+  alertPublisher?: AlertPublisher | null;
+  webhookPost?: WebhookPost;
+}
+
+export const DRIFT_SERVICE_DEFAULTS = { maxPayloadBytes: 1024 * 1024 };
+
+type Item =
+  | { kind: 'drift'; fleet: string; device: string; report: DriftReport; msg: ReceivedMessage }
+  | { kind: 'predictions'; fleet: string; device: string; batch: PredictionBatch; msg: ReceivedMessage }
+  | { kind: 'labels'; fleet: string; device: string; batch: LabelBatch; msg: ReceivedMessage }
+  | { kind: 'reject'; topicKind: string; reason: ErrorCode; detail: string; msg: ReceivedMessage };
+
+interface BatchEffects {
+  reports: { fleet: string; device: string; model: { model: string; version: number } | null; report: DriftReport; verdict: StoredVerdict }[];
+  perf: PerformanceState[];
+  rejects: { topicKind: string; reason: ErrorCode }[];
+  alerts: Alert[];
+}
+
+export interface BatchOutcome {
+  reports: number;
+  predictions: number;
+  labels: number;
+  rejected: number;
+  alertsSent: number;
+}
+
+const RANK: Record<'ok' | 'warn' | 'alert', number> = { ok: 0, warn: 1, alert: 2 };
+
+function profileProblem(p: unknown): string | null {
+  if (p === null || typeof p !== 'object') return 'must be an object';
+  const r = p as Partial<ReferenceProfile>;
+  if (r.version !== 1) return `version must be 1, got ${String(r.version)}`;
+  if (!Array.isArray(r.features) || r.features.length === 0) return 'features must be a non-empty array';
+  for (const [i, f] of r.features.entries()) {
+    if (f === null || typeof f !== 'object' || (f.kind !== 'numeric' && f.kind !== 'categorical') || typeof f.name !== 'string') {
+      return `features[${i}] must be a numeric or categorical feature profile with a name`;
+    }
+  }
+  return null;
+}
+
+export class DriftService {
+  readonly #o: DriftServiceOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #policy: DriftPolicy;
+  readonly #store: DriftStore;
+  readonly #perf: PerformanceTracker;
+  readonly #alerts: AlertManager;
+  readonly #metrics: GatewayMetrics;
+  readonly #commit: (items: readonly Item[]) => BatchEffects;
+  #subscriber: DurableSubscriber | null = null;
+  #client: MqttClient | null = null;
+
+  private constructor(o: DriftServiceOptions, policy: DriftPolicy, store: DriftStore, perf: PerformanceTracker, alerts: AlertManager) {
+    this.#o = o;
+    this.#log = (o.logger ?? silentLogger).child('drift');
+    this.#now = o.now ?? Date.now;
+    this.#policy = policy;
+    this.#store = store;
+    this.#perf = perf;
+    this.#alerts = alerts;
+    this.#metrics = new GatewayMetrics(
+      {
+        alerts: () => ({ byKind: alerts.countsByKind(), stats: alerts.stats }),
+        performance: () => ({ counters: perf.counters, pendingLabels: perf.pendingLabels() }),
+      },
+      { now: this.#now, sources: o.metricsSources },
+    );
+    this.#commit = o.database.transaction((items: readonly Item[]) => this.#apply(items));
+  }
+
+  /**
+   * Validates the options (BAD_CONFIG lists every problem) and creates the tables. No network I/O:
+   * that happens in start().
+   */
+  static async create(options: DriftServiceOptions): Promise<DriftService> {
+    const problems: string[] = [];
+    if (options.fleet !== '+') {
+      try {
+        assertSafeName('fleet', options.fleet);
+      } catch (err) {
+        problems.push(errorMessage(err));
+      }
+    }
+    if (!/^(mqtt|mqtts|tcp):\/\/[^/\s]+$/.test(options.brokerUrl)) problems.push(`brokerUrl ${JSON.stringify(options.brokerUrl)} must look like mqtt://host:port`);
+    const maxPayloadBytes = options.maxPayloadBytes ?? DRIFT_SERVICE_DEFAULTS.maxPayloadBytes;
+    if (!(Number.isInteger(maxPayloadBytes) && maxPayloadBytes >= 64)) problems.push(`maxPayloadBytes must be an integer ≥ 64, got ${maxPayloadBytes}`);
+    const attempt = <T>(f: () => T): T | null => {
+      try {
+        return f();
+      } catch (err) {
+        problems.push(errorMessage(err));
+        return null;
+      }
+    };
+    const policy = attempt(() => resolveDriftPolicy(options.policy));
+    const perf = attempt(() => PerformanceTracker.open(options.database, options.performance));
+    const alerts = attempt(() => AlertManager.open(options.database, {
+      topic: alertsTopic,
+      cooldownMs: options.alertCooldownMs,
+      webhookUrl: options.webhookUrl,
+      webhook: options.webhook,
+      publisher: options.alertPublisher ?? null,
+      post: options.webhookPost,
+      logger: options.logger,
+      now: options.now,
+    }));
+    if (problems.length > 0 || !policy || !perf || !alerts) throw new EdgeloopError('BAD_CONFIG', `drift service options are invalid: ${problems.join('; ')}`);
+    return new DriftService({ ...options, maxPayloadBytes }, policy, DriftStore.open(options.database), perf, alerts);
+  }
+
+  get store(): DriftStore {
+    return this.#store;
+  }
+
+  get performance(): PerformanceTracker {
+    return this.#perf;
+  }
+
+  get alerts(): AlertManager {
+    return this.#alerts;
+  }
+
+  get metrics(): GatewayMetrics {
+    return this.#metrics;
+  }
+
+  get subscriberStats() {
+    return this.#subscriber?.stats ?? null;
+  }
+
+  /** Ingest and rollout callbacks for /metrics (the Gateway wires its store counters here). */
+  setMetricsSources(sources: MetricsSources): void {
+    this.#metrics.setSources(sources);
+  }
+
+  /**
+   * Registers the reference profile of a model version (the registry calls this at publish time).
+   * `task` defaults from the profile's output (numeric → regression); `testMetrics` (the manifest's
+   * `metrics`, e.g. test_accuracy / test_mse) is the baseline of the performance check.
+   */
+  registerProfile(model: string, version: number, profile: ReferenceProfile, options: { task?: ModelTask; testMetrics?: Record<string, number> } = {}): void {
+    assertSafeName('model', model);
+    if (!(Number.isInteger(version) && version >= 1)) throw new EdgeloopError('BAD_ARGUMENT', `version must be an integer ≥ 1, got ${version}`);
+    const problem = profileProblem(profile);
+    if (problem) throw new EdgeloopError('BAD_ARGUMENT', `profile of ${model} v${version} is not a reference profile: ${problem}`);
+    const task = options.task ?? (profile.output?.kind === 'numeric' ? 'regression' : 'classification');
+    if (task !== 'classification' && task !== 'regression') throw new EdgeloopError('BAD_ARGUMENT', `task must be 'classification' or 'regression', got ${String(task)}`);
+    const testMetrics = options.testMetrics ?? {};
+    for (const [k, v] of Object.entries(testMetrics)) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new EdgeloopError('BAD_ARGUMENT', `testMetrics.${k} must be a finite number, got ${String(v)}`);
+    }
+    this.#store.putProfile({ model, version, task, profile, testMetrics, registeredAtMs: this.#now() });
+    this.#log.info(`registered reference profile of ${model} v${version} (${profile.features.length} features, ${task})`);
+  }
+
+  /** registerProfile from a model manifest (reference.profile, task, metrics). */
+  registerManifest(manifest: ModelManifest): void {
+    if (!manifest.reference) throw new EdgeloopError('BAD_ARGUMENT', `manifest of ${manifest.model} v${manifest.version} has no reference profile (reference is null)`);
+    this.registerProfile(manifest.model, manifest.version, manifest.reference.profile as ReferenceProfile, { task: manifest.task, testMetrics: manifest.metrics });
+  }
+
+  /** Records the model version a device runs (the rollout calls this when a device activates a version). */
+  setDeviceModel(fleet: string, device: string, model: string, version: number): void {
+    assertSafeName('fleet', fleet);
+    assertSafeName('device', device);
+    assertSafeName('model', model);
+    if (!(Number.isInteger(version) && version >= 1)) throw new EdgeloopError('BAD_ARGUMENT', `version must be an integer ≥ 1, got ${version}`);
+    this.#store.setDeviceModel(fleet, device, { model, version }, this.#now());
+  }
+
+  async start(): Promise<void> {
+    const fleet = this.#o.fleet;
+    const clientId = this.#o.clientId ?? `edgeloop-drift-${fleet === '+' ? 'all' : fleet}`;
+    try {
+      if (this.#o.alertPublisher === undefined) {
+        const client = await connectMqtt(this.#o.brokerUrl, { clientId: `${clientId}-alerts`, username: this.#o.mqtt?.username, password: this.#o.mqtt?.password, protocolVersion: this.#o.mqtt?.protocolVersion });
+        this.#client = client;
+        this.#alerts.setPublisher({ publish: (topic, payload) => publishAsync(client, topic, payload, { qos: 1 }) });
+      }
+      this.#alerts.start();
+      this.#subscriber = new DurableSubscriber({
+        url: this.#o.brokerUrl,
+        clientId,
+        filters: ['drift', 'predictions', 'labels'].map((k) => `${TOPIC_ROOT}/${fleet}/+/${k}`),
+        protocolVersion: this.#o.mqtt?.protocolVersion,
+        username: this.#o.mqtt?.username,
+        password: this.#o.mqtt?.password,
+        logger: this.#log.child('mqtt'),
+        now: this.#now,
+        onBatch: async (messages) => {
+          await this.handleMessages(messages);
+        },
+      });
+      await this.#subscriber.start();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscriber?.stop();
+    this.#subscriber = null;
+    await this.#alerts.stop();
+    if (this.#client) await endAsync(this.#client);
+    this.#client = null;
+  }
+
+  /**
+   * Validates, stores and judges a batch in one transaction, then updates the metrics and delivers
+   * the alerts it raised. Rejects only when the transaction fails (the caller retries the batch).
+   */
+  async handleMessages(messages: readonly ReceivedMessage[]): Promise<BatchOutcome> {
+    const items = messages.map((m) => this.#validate(m));
+    const effects = this.#commit(items);
+    for (const r of effects.reports) this.#metrics.recordDriftReport(r.fleet, r.device, r.model, r.report, r.verdict);
+    for (const s of effects.perf) this.#metrics.recordPerformance(s);
+    for (const r of effects.rejects) this.#metrics.recordReject(r.topicKind, r.reason);
+    for (const a of effects.alerts) this.#alerts.deliver(a);
+    const count = (k: Item['kind']): number => items.filter((i) => i.kind === k).length;
+    if (effects.rejects.length > 0) this.#log.warn(() => `quarantined ${effects.rejects.length} of ${messages.length} messages in drift_rejects: ${effects.rejects.map((r) => r.reason).join(', ')}`);
+    return { reports: count('drift'), predictions: count('predictions'), labels: count('labels'), rejected: count('reject'), alertsSent: effects.alerts.length };
+  }
+
+  #validate(msg: ReceivedMessage): Item {
+    let topicKind = 'unknown';
+    try {
+      const t = parseTopic(msg.topic);
+      topicKind = t.kind;
+      if (t.kind !== 'drift' && t.kind !== 'predictions' && t.kind !== 'labels') {
+        throw new EdgeloopError('BAD_TOPIC', `topic ${JSON.stringify(msg.topic)} is a '${t.kind}' topic, not drift, predictions or labels`);
+      }
+      const max = this.#o.maxPayloadBytes ?? DRIFT_SERVICE_DEFAULTS.maxPayloadBytes;
+      if (msg.payload.byteLength > max) throw new EdgeloopError('PAYLOAD_TOO_LARGE', `payload is ${msg.payload.byteLength} bytes, the limit is ${max}`);
+      const doc = decodeJsonPayload(msg.payload);
+      switch (t.kind) {
+        case 'drift':
+          return { kind: 'drift', fleet: t.fleet, device: t.device, report: parseDriftReport(doc), msg };
+        case 'predictions':
+          return { kind: 'predictions', fleet: t.fleet, device: t.device, batch: parsePredictionBatch(doc), msg };
+        case 'labels':
+          return { kind: 'labels', fleet: t.fleet, device: t.device, batch: parseLabelBatch(doc), msg };
+        default: {
+          const never: never = t.kind;
+          throw new EdgeloopError('BAD_TOPIC', `unexpected topic kind ${String(never)}`);
+        }
+      }
+    } catch (err) {
+      const reason: ErrorCode = isEdgeloopError(err) ? err.code : 'BAD_PAYLOAD';
+      return { kind: 'reject', topicKind, reason, detail: errorMessage(err), msg };
+    }
+  }
+
+  /** Runs inside the batch transaction. */
+  #apply(items: readonly Item[]): BatchEffects {
+    const fx: BatchEffects = { reports: [], perf: [], rejects: [], alerts: [] };
+    const raise = (input: Parameters<AlertManager['record']>[0]): void => {
+      const r = this.#alerts.record(input);
+      if (r.sent) fx.alerts.push(r.alert);
+    };
+    const touchedAll: TouchedGroup[] = [];
+    for (const item of items) {
+      switch (item.kind) {
+        case 'reject':
+          this.#store.insertReject({ receivedAtMs: item.msg.receivedAtMs, topic: item.msg.topic, reason: item.reason, detail: item.detail, payload: item.msg.payload });
+          fx.rejects.push({ topicKind: item.topicKind, reason: item.reason });
+          break;
+        case 'drift':
+          this.#applyReport(item, fx, raise);
+          break;
+        case 'predictions': {
+          // The newest prediction names the model version the device runs now.
+          const newest = item.batch.reduce((a, b) => (b.ts > a.ts ? b : a));
+          this.#store.setDeviceModel(item.fleet, item.device, { model: newest.model, version: newest.version }, item.msg.receivedAtMs);
+          touchedAll.push(...this.#perf.addPredictions(item.fleet, item.device, item.batch, item.msg.receivedAtMs));
+          break;
+        }
+        case 'labels':
+          touchedAll.push(...this.#perf.addLabels(item.fleet, item.device, item.batch, item.msg.receivedAtMs));
+          break;
+        default: {
+          const never: never = item;
+          throw new EdgeloopError('BAD_ARGUMENT', `unknown item ${JSON.stringify(never)}`);
+        }
+      }
+    }
+    const seen = new Set<string>();
+    for (const g of touchedAll) {
+      const key = `${g.fleet}/${g.device}/${g.model}/${g.version}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const rec = this.#store.getProfile(g.model, g.version);
+      const { state, previous } = this.#perf.evaluate(g, { task: rec?.task ?? null, testMetrics: rec?.testMetrics ?? {} }, this.#now());
+      fx.perf.push(state);
+      if (state.status === 'degraded' && previous !== 'degraded') {
+        const absolute = state.reasons.some((r) => r.includes('minAccuracy') || r.includes('maxMse'));
+        raise({
+          fleet: g.fleet, device: g.device, model: g.model, version: g.version, kind: 'performance', severity: absolute ? 'critical' : 'warning',
+          message: `${g.model} v${g.version} performance degraded: ${state.reasons.join('; ')}`,
+          details: { task: state.task, samples: state.samples, accuracy: state.accuracy, f1: state.f1, mse: state.mse, baseline: state.baseline, reasons: state.reasons },
+        });
+      }
+    }
+    return fx;
+  }
+
+  #applyReport(item: Extract<Item, { kind: 'drift' }>, fx: BatchEffects, raise: (input: Parameters<AlertManager['record']>[0]) => void): void {
+    const { fleet, device, report } = item;
+    const model = this.#store.getDeviceModel(fleet, device);
+    const rec = model ? this.#store.getProfile(model.model, model.version) : null;
+    let evaluation: DriftEvaluation | null = null;
+    if (rec) evaluation = evaluateDrift(report, rec.profile, this.#policy);
+    const previous = this.#store.lastDecidedVerdict(fleet, device);
+    const reportId = this.#store.insertReport({ fleet, device, model, receivedAtMs: item.msg.receivedAtMs, report, evaluation });
+    const verdict: StoredVerdict = evaluation?.verdict ?? 'no_profile';
+    fx.reports.push({ fleet, device, model, report, verdict });
+    if ((verdict === 'warn' || verdict === 'alert') && RANK[verdict] > RANK[previous ?? 'ok']) {
+      raise({
+        fleet, device, model: model?.model ?? null, version: model?.version ?? null, kind: 'drift', severity: verdict === 'alert' ? 'critical' : 'warning',
+        message: `drift ${previous ?? 'ok'} → ${verdict}: ${[...evaluation!.reasons, ...evaluation!.drifted.flatMap((d) => d.reasons)].join('; ')}`,
+        details: { verdict, previous, reportId, generatedAtMs: report.generatedAtMs, sampleCount: report.sampleCount, drifted: evaluation!.drifted },
+      });
+    }
+  }
+
+  /** GET /metrics, /v1/drift, /v1/drift/<device>, /v1/alerts, /v1/performance. */
+  registerRoutes(server: HttpServer): void {
+    const query = (req: http.IncomingMessage): URLSearchParams => new URL(req.url ?? '/', 'http://x').searchParams;
+    const intParam = (q: URLSearchParams, name: string, def: number, max: number): number => {
+      const v = q.get(name);
+      if (v === null) return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > max) throw new EdgeloopError('BAD_ARGUMENT', `query parameter ${name} must be an integer in 1..${max}, got ${JSON.stringify(v)}`);
+      return n;
+    };
+    const guard = (handler: (req: http.IncomingMessage, res: http.ServerResponse, params: string[]) => Promise<void> | void) =>
+      async (req: http.IncomingMessage, res: http.ServerResponse, params: string[]): Promise<void> => {
+        try {
+          await handler(req, res, params);
+        } catch (err) {
+          if (isEdgeloopError(err, 'BAD_ARGUMENT') || isEdgeloopError(err, 'BAD_NAME')) return sendJson(res, 400, { error: err.code, message: err.message });
+          if (isEdgeloopError(err, 'NOT_FOUND')) return sendJson(res, 404, { error: err.code, message: err.message });
+          throw err;
+        }
+      };
+    const fleetOf = (q: URLSearchParams): string | undefined => {
+      const f = q.get('fleet') ?? (this.#o.fleet === '+' ? undefined : this.#o.fleet);
+      return f === undefined ? undefined : assertSafeName('fleet', f);
+    };
+
+    server.route('GET', /^\/metrics$/, async (_req, res) => {
+      const text = await this.#metrics.metrics();
+      res.writeHead(200, { 'content-type': this.#metrics.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    });
+    server.route('GET', /^\/v1\/drift$/, guard((req, res) => {
+      const fleet = fleetOf(query(req));
+      sendJson(res, 200, { policy: this.#policy, devices: this.#store.latestPerDevice(fleet), profiles: this.#store.listProfiles() });
+    }));
+    server.route('GET', /^\/v1\/drift\/([^/]+)$/, guard((req, res, [device]) => {
+      const q = query(req);
+      assertSafeName('device', device);
+      let fleet = fleetOf(q);
+      if (fleet === undefined) {
+        const fleets = this.#store.latestPerDevice().filter((r) => r.device === device).map((r) => r.fleet);
+        if (fleets.length > 1) throw new EdgeloopError('BAD_ARGUMENT', `device ${device} reports in several fleets (${fleets.join(', ')}): add ?fleet=`);
+        fleet = fleets[0];
+      }
+      const reports = fleet === undefined ? [] : this.#store.reports(fleet, device!, intParam(q, 'limit', 20, 10_000));
+      if (fleet === undefined || reports.length === 0) throw new EdgeloopError('NOT_FOUND', `no drift report from device ${device}${fleet ? ` in fleet ${fleet}` : ''}`);
+      const feature = q.get('feature') ?? undefined;
+      sendJson(res, 200, {
+        fleet, device, model: this.#store.getDeviceModel(fleet, device!), reports,
+        series: this.#store.series(fleet, device!, { feature, limit: intParam(q, 'points', 100, 10_000) }),
+      });
+    }));
+    server.route('GET', /^\/v1\/alerts$/, guard((req, res) => {
+      const q = query(req);
+      const kind = q.get('kind') ?? undefined;
+      if (kind !== undefined && !ALERT_KINDS.includes(kind as AlertKind)) throw new EdgeloopError('BAD_ARGUMENT', `query parameter kind must be one of ${ALERT_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+      const device = q.get('device') ?? undefined;
+      if (device !== undefined) assertSafeName('device', device);
+      sendJson(res, 200, { alerts: this.#alerts.list({ fleet: fleetOf(q), device, kind: kind as AlertKind | undefined, limit: intParam(q, 'limit', 100, 10_000) }), stats: this.#alerts.stats });
+    }));
+    server.route('GET', /^\/v1\/performance$/, guard((req, res) => {
+      const q = query(req);
+      const device = q.get('device') ?? undefined;
+      if (device !== undefined) assertSafeName('device', device);
+      sendJson(res, 200, { policy: this.#perf.policy, states: this.#perf.states({ fleet: fleetOf(q), device }), counters: this.#perf.counters, pendingLabels: this.#perf.pendingLabels() });
+    }));
+  }
+}
