@@ -13,6 +13,12 @@ import { replay } from '../device/replay.ts';
 import { connectMqtt, publishAsync, endAsync } from '../io/mqtt-client.ts';
 import { parse } from './args.ts';
 import { ProgressBar } from './progress.ts';
+import { DatasetStore } from '../gateway/datasets.ts';
+import { Registry } from '../gateway/registry.ts';
+import { publishModel, type PublishResult } from '../gateway/publish.ts';
+import { splitsOf, trainModel, type TrainResult } from '../models/training.ts';
+import type { SqliteStore } from '../gateway/store-sqlite.ts';
+import { prepareDataset, readSpec, formatFitReport } from './commands-prepare.ts';
 
 const USAGE = 'edgeloop demo [--data-dir dir] [--dataset dir] [--http-port N]';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -82,9 +88,44 @@ export async function demoCommand(argv: string[]): Promise<void> {
   for (const s of summary) s.readings = stats.filter((x) => x.device === s.device).reduce((a, x) => a + x.count, 0);
   const counters = await gateway.store.counters();
 
+  stage(4, 'Prepare: clean, window (sliding 5 readings), time features, split by recording (train, test1, test2), scale (fitted on train only)');
+  const db = (gateway.store as SqliteStore).database;
+  const datasets = await DatasetStore.create(db);
+  const prepared = await prepareDataset(gateway.store, datasets, { spec: readSpec('occupancy'), fleet: 'demo', out: 'occupancy' });
+  console.log(formatFitReport(prepared.report).split('\n').map((l) => '  ' + l).join('\n'));
+
+  stage(5, 'Train and tune: a search per family (3-fold CV on train); test1 (an earlier recording) picks the family, test2 stays held out');
+  const data = splitsOf(prepared.matrix);
+  const families: { kind: string; space?: Parameters<typeof trainModel>[1]['tune'] }[] = [
+    { kind: 'lda', space: { strategy: 'grid', space: { shrinkage: { type: 'categorical', values: [null, 0.01, 0.1] } } } },
+    { kind: 'logreg', space: { strategy: 'random', space: { C: { type: 'log-float', min: 0.01, max: 100 } }, maxTrials: 5 } },
+  ];
+  const results: (TrainResult & { cv: number })[] = [];
+  for (const f of families) {
+    const bar = new ProgressBar(f.kind.padEnd(8), f.space?.maxTrials ?? 3, process.stdout);
+    const r = await trainModel(data, { kind: f.kind, task: 'classification', classes: ['0', '1'], seed: 7, tune: f.space, onProgress: (d) => bar.update(d) });
+    const cv = r.metrics.test1!.accuracy!;
+    bar.done(`cv ${Math.max(...r.trials.map((x) => x.score)).toFixed(4)} test1 ${r.metrics.test1!.accuracy!.toFixed(4)} test2 ${r.metrics.test2!.accuracy!.toFixed(4)} ${JSON.stringify(r.params).slice(0, 60)}`);
+    results.push({ ...r, cv });
+  }
+  const best = results.reduce((a, b) => (b.cv > a.cv ? b : a));
+  console.log(`  chosen on test1: ${best.kind} (test1 accuracy ${best.cv.toFixed(4)}); held-out test2 accuracy ${best.metrics.test2!.accuracy!.toFixed(4)}`);
+
+  stage(6, 'Quantize and export: ONNX and TFLite, float32 and int8, each run in its real runtime; signed registry version');
+  const registry = await Registry.create({ database: db, keyDir: join(dataDir, 'keys') });
+  const published: PublishResult = await publishModel(registry, {
+    model: 'occupancy', trained: best.model, classes: ['0', '1'], createdBy: 'demo',
+    dataset: { name: prepared.name, spec: readSpec('occupancy'), fitted: datasets.load(prepared.name).fitted, matrix: prepared.matrix, dataHash: prepared.dataHash },
+    targets: [{ format: 'onnx', variant: 'float32' }, { format: 'onnx', variant: 'int8' }, { format: 'tflite', variant: 'float32' }, { format: 'tflite', variant: 'int8' }],
+  });
+  await registry.promote(`occupancy@${published.version}`, 'production', { by: 'demo' });
+  console.log(`  registered occupancy@${published.version} (promoted to production), signed with key ${registry.publicKey().keyId}`);
+
   console.log('\n■ Summary');
   console.table(summary.map((s) => ({ device: s.device, role: s.role, records: s.records, 'readings stored': s.readings, 'replay s': +s.seconds.toFixed(1) })));
   console.log(`  stored ${counters.inserted} readings, ${counters.duplicates} duplicates, rejected ${JSON.stringify(counters.rejected)}`);
+  console.table(results.map((r) => ({ model: r.kind, 'cv accuracy': +Math.max(...r.trials.map((x) => x.score)).toFixed(4), 'test1 accuracy': +r.metrics.test1!.accuracy!.toFixed(4), 'test2 accuracy': +r.metrics.test2!.accuracy!.toFixed(4), 'fit s': +(r.durationMs / 1000).toFixed(2) })));
+  console.table(published.artifacts.map((a) => ({ artifact: `${a.format}/${a.variant}`, bytes: a.bytes, 'test1 acc': +(a.metrics.test1_accuracy ?? 0).toFixed(4), 'test2 acc': +(a.metrics.test2_accuracy ?? 0).toFixed(4), 'agreement': +(a.metrics.test2_agreement ?? 0).toFixed(4), 'p50 µs': +a.p50Us.toFixed(1), 'p99 µs': +a.p99Us.toFixed(1) })));
   console.log(`  finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Inspect: edgeloop data stats --db ${join(dataDir, 'gateway.db')}`);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);

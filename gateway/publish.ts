@@ -4,7 +4,7 @@
  * trained model, latency), build the smoke test and the drift reference profile, and register one
  * version with all of them.
  */
-import { EdgeloopError } from '../src/errors.ts';
+import { EdgeloopError, isEdgeloopError } from '../src/errors.ts';
 import { buildReferenceProfile } from '../src/drift/profile.ts';
 import type { FeatureMatrix } from '../src/frame.ts';
 import type { ModelFormat, ModelVariant, SmokeTest } from '../src/manifest.ts';
@@ -44,6 +44,8 @@ export interface ArtifactReport {
 
 export interface PublishResult extends RegisterResult {
   artifacts: ArtifactReport[];
+  /** Targets with no exporter for this model kind (MODEL_UNSUPPORTED), with the reason. */
+  skipped: { format: ModelFormat; variant: ModelVariant; reason: string }[];
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -83,7 +85,7 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
   const evalSets: [string, SplitData][] = Object.entries(splits.tests);
   if (splits.val) evalSets.unshift(['val', splits.val]);
   if (evalSets.length === 0) throw new EdgeloopError('BAD_DATA', `dataset '${req.dataset.name}' has no evaluation split besides train`);
-  const maxEval = options.maxEvalRows ?? 3000;
+  const maxEval = options.maxEvalRows ?? 20_000;
   const ir = req.trained.toIR();
   const outWidth = task === 'classification' ? Math.max(2, req.classes?.length ?? 2) : 1;
   const calibRows = splits.train.X.filter((_, i) => i % Math.max(1, Math.floor(splits.train.X.length / 500)) === 0).slice(0, 500);
@@ -93,8 +95,17 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
   const artifacts: ArtifactReport[] = [];
   const inputs: Parameters<Registry['register']>[0]['artifacts'] = [];
   let floatSmoke: SmokeTest | null = null;
+  const skipped: PublishResult['skipped'] = [];
   for (const target of req.targets) {
-    const exported = exportModel(ir, { format: target.format, variant: target.variant, calibration });
+    let exported: ExportResult;
+    try {
+      exported = exportModel(ir, { format: target.format, variant: target.variant, calibration });
+    } catch (err) {
+      if (!isEdgeloopError(err, 'MODEL_UNSUPPORTED')) throw err;
+      skipped.push({ ...target, reason: err.message });
+      log.warn(`skipping ${target.format}/${target.variant}: ${err.message}`);
+      continue;
+    }
     const metrics: Record<string, number> = {};
     const latencies: number[] = [];
     for (const [name, data] of evalSets) {
@@ -123,6 +134,7 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
     log.info(() => `${target.format}/${target.variant}: ${report.bytes} bytes, ${JSON.stringify(metrics)}`);
   }
 
+  if (inputs.length === 0) throw new EdgeloopError('MODEL_UNSUPPORTED', `no requested target can be exported for this model: ${skipped.map((x) => x.reason).join('; ')}`);
   const m = req.dataset.matrix;
   const outputs = req.trained.predict(m.X);
   const profile = buildReferenceProfile(m.columns, m, {
@@ -142,5 +154,5 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
     createdBy: req.createdBy,
     nativeModel: native,
   });
-  return { ...registered, artifacts };
+  return { ...registered, artifacts, skipped };
 }
