@@ -1,0 +1,380 @@
+/**
+ * Training runs and their hyper-parameter trials, in the gateway's SQLite file. A run records what was
+ * trained (model kind, params), on what (dataset name and hash, pipeline spec hash), by which code
+ * (git commit, else package version), how long it took and how it scored on train/val/test.
+ * Trials are stored as they finish, so an interrupted search resumes from `trials(runId)`.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { EdgeloopError } from '../src/errors.ts';
+import { canonicalJson } from '../src/pipeline/hash.ts';
+import type { SqliteDatabase } from '../io/sqlite.ts';
+
+export const RUN_STATUSES = ['running', 'completed', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const METRIC_SPLITS = ['train', 'val', 'test'] as const;
+export type MetricSplit = (typeof METRIC_SPLITS)[number];
+export type SplitMetrics = Partial<Record<MetricSplit, Record<string, number>>>;
+
+export interface RunInput {
+  modelKind: string;
+  params?: Record<string, unknown>;
+  dataset?: string;
+  datasetHash?: string;
+  specHash?: string;
+  /** Defaults to the store's code version (git commit, else package version). */
+  codeVersion?: string;
+  /** Defaults to a generated id. */
+  id?: string;
+}
+
+export interface RunRecord {
+  id: string;
+  modelKind: string;
+  params: Record<string, unknown>;
+  dataset: string | null;
+  datasetHash: string | null;
+  specHash: string | null;
+  metrics: SplitMetrics;
+  durationMs: number | null;
+  codeVersion: string;
+  status: RunStatus;
+  error: string | null;
+  createdAtMs: number;
+  finishedAtMs: number | null;
+  trialCount: number;
+}
+
+export interface TrialInput {
+  /** Trial number within the run (0-based or 1-based, the caller's choice; unique per run). */
+  trial: number;
+  params: Record<string, unknown>;
+  metrics: Record<string, number>;
+  /** The search objective when it is not one of the metrics. */
+  score?: number;
+  durationMs: number;
+}
+
+export interface TrialRecord extends TrialInput {
+  runId: string;
+  createdAtMs: number;
+}
+
+export interface RunComparison {
+  runs: { id: string; modelKind: string; dataset: string | null; status: RunStatus; durationMs: number | null }[];
+  /** One row per `split.metric` seen in any run; null where a run lacks it. */
+  metrics: { name: string; values: (number | null)[] }[];
+  /** One row per parameter seen in any run, values as canonical JSON; null where a run lacks it. */
+  params: { name: string; values: (string | null)[] }[];
+}
+
+export interface RunStoreOptions {
+  database: SqliteDatabase;
+  now?: () => number;
+  newId?: () => string;
+  /** Defaults to detectCodeVersion(process.cwd()). */
+  codeVersion?: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS training_runs (
+  id TEXT PRIMARY KEY, model_kind TEXT NOT NULL, params TEXT NOT NULL, dataset TEXT, dataset_hash TEXT, spec_hash TEXT,
+  metrics TEXT NOT NULL, duration_ms REAL, code_version TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
+  created_at INTEGER NOT NULL, finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS training_runs_by_time ON training_runs (created_at);
+CREATE TABLE IF NOT EXISTS training_trials (
+  run_id TEXT NOT NULL REFERENCES training_runs (id), trial INTEGER NOT NULL, params TEXT NOT NULL, metrics TEXT NOT NULL,
+  score REAL, duration_ms REAL NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (run_id, trial)
+);
+`;
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+interface RunRow {
+  id: string; model_kind: string; params: string; dataset: string | null; dataset_hash: string | null; spec_hash: string | null; metrics: string;
+  duration_ms: number | null; code_version: string; status: RunStatus; error: string | null; created_at: number; finished_at: number | null; trial_count: number;
+}
+
+interface TrialRow { run_id: string; trial: number; params: string; metrics: string; score: number | null; duration_ms: number; created_at: number }
+
+/** `run-20240131-142501-3fa9c2`: sortable by time, unique enough for one gateway. */
+export function defaultRunId(nowMs: number): string {
+  const iso = new Date(nowMs).toISOString();
+  return `run-${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * The commit checked out in the git work tree containing `cwd` (read from .git without running git),
+ * else the version in the nearest package.json, else 'unknown'.
+ */
+export function detectCodeVersion(cwd: string): string {
+  let packageVersion: string | undefined;
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, '.git'))) {
+      const commit = gitCommit(join(dir, '.git'));
+      if (commit) return commit;
+    }
+    if (packageVersion === undefined && existsSync(join(dir, 'package.json'))) {
+      try {
+        const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version;
+        if (typeof version === 'string') packageVersion = version;
+      } catch {
+        // an unreadable package.json is no reason to fail a training run
+      }
+    }
+    if (dirname(dir) === dir) return packageVersion ?? 'unknown';
+  }
+}
+
+function gitCommit(gitPath: string): string | undefined {
+  try {
+    let gitDir = gitPath;
+    if (statSync(gitPath).isFile()) {
+      // A worktree or submodule: ".git" is a file "gitdir: <path>".
+      const m = /^gitdir:\s*(.+)$/m.exec(readFileSync(gitPath, 'utf8'));
+      if (!m) return undefined;
+      gitDir = resolve(dirname(gitPath), m[1]!.trim());
+    }
+    const head = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim();
+    if (/^[0-9a-f]{40}$/.test(head)) return head;
+    const ref = /^ref:\s*(\S+)$/.exec(head)?.[1];
+    if (!ref) return undefined;
+    // Linked worktrees keep shared refs in the common dir.
+    const common = existsSync(join(gitDir, 'commondir')) ? resolve(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').trim()) : gitDir;
+    for (const base of [gitDir, common]) {
+      const loose = join(base, ref);
+      if (existsSync(loose)) return readFileSync(loose, 'utf8').trim();
+      const packed = join(base, 'packed-refs');
+      if (existsSync(packed)) {
+        const line = readFileSync(packed, 'utf8').split('\n').find((l) => l.endsWith(` ${ref}`));
+        if (line) return line.slice(0, 40);
+      }
+    }
+  } catch {
+    // fall through to the package version
+  }
+  return undefined;
+}
+
+function assertObject(what: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EdgeloopError('BAD_ARGUMENT', `${what} must be an object, got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}`);
+  return v as Record<string, unknown>;
+}
+
+function assertJsonObject(what: string, v: unknown): Record<string, unknown> {
+  assertObject(what, v);
+  try {
+    canonicalJson(v);
+  } catch (err) {
+    throw new EdgeloopError('BAD_ARGUMENT', `${what} must be plain JSON: ${(err as Error).message}`);
+  }
+  return v as Record<string, unknown>;
+}
+
+function assertMetrics(what: string, v: unknown): Record<string, number> {
+  const o = assertObject(what, v);
+  for (const [k, x] of Object.entries(o)) {
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new EdgeloopError('BAD_ARGUMENT', `${what}.${k} must be a finite number, got ${typeof x === 'number' ? x : typeof x}`);
+  }
+  return o as Record<string, number>;
+}
+
+function assertSplitMetrics(v: unknown): SplitMetrics {
+  const o = assertObject('metrics', v);
+  for (const [split, m] of Object.entries(o)) {
+    if (!(METRIC_SPLITS as readonly string[]).includes(split)) throw new EdgeloopError('BAD_ARGUMENT', `metrics.${split}: split must be one of ${METRIC_SPLITS.join(', ')}`);
+    assertMetrics(`metrics.${split}`, m);
+  }
+  return o as SplitMetrics;
+}
+
+function assertDuration(what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new EdgeloopError('BAD_ARGUMENT', `${what} must be a finite number of milliseconds >= 0, got ${String(v)}`);
+  return v;
+}
+
+function optionalText(what: string, v: unknown): string | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw new EdgeloopError('BAD_ARGUMENT', `${what} must be a string of 1-256 characters`);
+  return v;
+}
+
+export class RunStore {
+  readonly #db: SqliteDatabase;
+  readonly #now: () => number;
+  readonly #newId: () => string;
+  readonly #codeVersion: string;
+
+  private constructor(options: RunStoreOptions, codeVersion: string) {
+    this.#db = options.database;
+    this.#now = options.now ?? Date.now;
+    this.#newId = options.newId ?? (() => defaultRunId(this.#now()));
+    this.#codeVersion = codeVersion;
+  }
+
+  static async create(options: RunStoreOptions): Promise<RunStore> {
+    options.database.exec(SCHEMA);
+    return new RunStore(options, options.codeVersion ?? detectCodeVersion(process.cwd()));
+  }
+
+  get codeVersion(): string {
+    return this.#codeVersion;
+  }
+
+  /** Records a run that has started (status 'running'). */
+  async start(input: RunInput): Promise<RunRecord> {
+    return this.#get(this.#insertRun(input));
+  }
+
+  #insertRun(input: RunInput): string {
+    const id = input.id ?? this.#newId();
+    if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new EdgeloopError('BAD_ARGUMENT', `run id ${JSON.stringify(id)} must be 1-128 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit`);
+    if (typeof input.modelKind !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(input.modelKind)) {
+      throw new EdgeloopError('BAD_ARGUMENT', `modelKind ${JSON.stringify(input.modelKind)} must be 1-64 characters of A-Z a-z 0-9 _ -`);
+    }
+    const params = assertJsonObject('params', input.params ?? {});
+    const dataset = optionalText('dataset', input.dataset);
+    const datasetHash = optionalText('datasetHash', input.datasetHash);
+    const specHash = optionalText('specHash', input.specHash);
+    const codeVersion = optionalText('codeVersion', input.codeVersion) ?? this.#codeVersion;
+    try {
+      this.#db.prepare(
+        `INSERT INTO training_runs (id, model_kind, params, dataset, dataset_hash, spec_hash, metrics, duration_ms, code_version, status, error, created_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, '{}', NULL, ?, 'running', NULL, ?, NULL)`,
+      ).run(id, input.modelKind, JSON.stringify(params), dataset, datasetHash, specHash, codeVersion, this.#now());
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new EdgeloopError('BAD_ARGUMENT', `run ${id} already exists`, { cause: err });
+      throw new EdgeloopError('STORE', `cannot record run ${id}: ${(err as Error).message}`, { cause: err });
+    }
+    return id;
+  }
+
+  /** Marks a running run completed with its metrics. */
+  async finish(id: string, result: { metrics: SplitMetrics; durationMs: number }): Promise<RunRecord> {
+    const metrics = assertSplitMetrics(result.metrics);
+    const durationMs = assertDuration('durationMs', result.durationMs);
+    this.#transition(id, () => this.#db.prepare("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ? WHERE id = ?").run(JSON.stringify(metrics), durationMs, this.#now(), id));
+    return this.#get(id);
+  }
+
+  /** Marks a running run failed, keeping the reason. */
+  async fail(id: string, failure: { error: string; durationMs?: number }): Promise<RunRecord> {
+    if (typeof failure.error !== 'string' || failure.error.length === 0) throw new EdgeloopError('BAD_ARGUMENT', 'fail: error must be a non-empty string saying why the run failed');
+    const durationMs = failure.durationMs === undefined ? null : assertDuration('durationMs', failure.durationMs);
+    this.#transition(id, () => this.#db.prepare("UPDATE training_runs SET status = 'failed', error = ?, duration_ms = ?, finished_at = ? WHERE id = ?").run(failure.error.slice(0, 4096), durationMs, this.#now(), id));
+    return this.#get(id);
+  }
+
+  /** A finished run in one call (start + finish, one transaction). */
+  async record(input: RunInput & { metrics: SplitMetrics; durationMs: number }): Promise<RunRecord> {
+    const metrics = assertSplitMetrics(input.metrics);
+    const durationMs = assertDuration('durationMs', input.durationMs);
+    const id = this.#db.transaction(() => {
+      const runId = this.#insertRun(input);
+      this.#db.prepare("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ? WHERE id = ?").run(JSON.stringify(metrics), durationMs, this.#now(), runId);
+      return runId;
+    }).immediate();
+    return this.#get(id);
+  }
+
+  #transition(id: string, update: () => void): void {
+    this.#db.transaction(() => {
+      const status = this.#db.prepare('SELECT status FROM training_runs WHERE id = ?').pluck().get(id) as RunStatus | undefined;
+      if (status === undefined) throw new EdgeloopError('NOT_FOUND', `run ${id} not found`);
+      if (status !== 'running') throw new EdgeloopError('BAD_ARGUMENT', `run ${id} is ${status}, not running`);
+      update();
+    }).immediate();
+  }
+
+  /** Stores one finished trial; a trial number is recorded once per run. */
+  async addTrial(runId: string, trial: TrialInput): Promise<TrialRecord> {
+    if (!Number.isInteger(trial.trial) || trial.trial < 0) throw new EdgeloopError('BAD_ARGUMENT', `trial number must be an integer >= 0, got ${trial.trial}`);
+    const params = assertJsonObject('trial params', trial.params);
+    const metrics = assertMetrics('trial metrics', trial.metrics);
+    const durationMs = assertDuration('trial durationMs', trial.durationMs);
+    if (trial.score !== undefined && !Number.isFinite(trial.score)) throw new EdgeloopError('BAD_ARGUMENT', `trial score must be a finite number, got ${trial.score}`);
+    const createdAtMs = this.#now();
+    this.#db.transaction(() => {
+      if (this.#db.prepare('SELECT 1 FROM training_runs WHERE id = ?').pluck().get(runId) === undefined) throw new EdgeloopError('NOT_FOUND', `run ${runId} not found`);
+      if (this.#db.prepare('SELECT 1 FROM training_trials WHERE run_id = ? AND trial = ?').pluck().get(runId, trial.trial) !== undefined) {
+        throw new EdgeloopError('BAD_ARGUMENT', `trial ${trial.trial} of run ${runId} is already recorded`);
+      }
+      this.#db.prepare('INSERT INTO training_trials (run_id, trial, params, metrics, score, duration_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(runId, trial.trial, JSON.stringify(params), JSON.stringify(metrics), trial.score ?? null, durationMs, createdAtMs);
+    }).immediate();
+    const rec: TrialRecord = { runId, trial: trial.trial, params, metrics, durationMs, createdAtMs };
+    if (trial.score !== undefined) rec.score = trial.score;
+    return rec;
+  }
+
+  /** Trials of a run in trial order (what a resumed search skips). */
+  async trials(runId: string): Promise<TrialRecord[]> {
+    this.#get(runId);
+    const rows = this.#db.prepare('SELECT * FROM training_trials WHERE run_id = ? ORDER BY trial').all(runId) as TrialRow[];
+    return rows.map((r) => {
+      const rec: TrialRecord = { runId: r.run_id, trial: r.trial, params: JSON.parse(r.params) as Record<string, unknown>, metrics: JSON.parse(r.metrics) as Record<string, number>, durationMs: r.duration_ms, createdAtMs: r.created_at };
+      if (r.score !== null) rec.score = r.score;
+      return rec;
+    });
+  }
+
+  #select(where: string): string {
+    return `SELECT r.*, (SELECT count(*) FROM training_trials t WHERE t.run_id = r.id) AS trial_count FROM training_runs r ${where}`;
+  }
+
+  #toRecord(r: RunRow): RunRecord {
+    return {
+      id: r.id, modelKind: r.model_kind, params: JSON.parse(r.params) as Record<string, unknown>, dataset: r.dataset, datasetHash: r.dataset_hash, specHash: r.spec_hash,
+      metrics: JSON.parse(r.metrics) as SplitMetrics, durationMs: r.duration_ms, codeVersion: r.code_version, status: r.status, error: r.error,
+      createdAtMs: r.created_at, finishedAtMs: r.finished_at, trialCount: r.trial_count,
+    };
+  }
+
+  #get(id: string): RunRecord {
+    const row = this.#db.prepare(this.#select('WHERE r.id = ?')).get(id) as RunRow | undefined;
+    if (row === undefined) throw new EdgeloopError('NOT_FOUND', `run ${JSON.stringify(id)} not found`);
+    return this.#toRecord(row);
+  }
+
+  async show(id: string): Promise<RunRecord & { trials: TrialRecord[] }> {
+    const run = this.#get(id);
+    return { ...run, trials: await this.trials(id) };
+  }
+
+  /** Runs, newest first. */
+  async list(filter: { modelKind?: string; dataset?: string; status?: RunStatus; limit?: number } = {}): Promise<RunRecord[]> {
+    const clauses: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.modelKind !== undefined) { clauses.push('r.model_kind = ?'); params.push(filter.modelKind); }
+    if (filter.dataset !== undefined) { clauses.push('r.dataset = ?'); params.push(filter.dataset); }
+    if (filter.status !== undefined) {
+      if (!RUN_STATUSES.includes(filter.status)) throw new EdgeloopError('BAD_ARGUMENT', `status must be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(filter.status)}`);
+      clauses.push('r.status = ?');
+      params.push(filter.status);
+    }
+    const limit = filter.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new EdgeloopError('BAD_ARGUMENT', `limit must be an integer in 1..100000, got ${limit}`);
+    params.push(limit);
+    const rows = this.#db.prepare(this.#select(`${clauses.length ? 'WHERE ' + clauses.join(' AND ') : ''} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?`)).all(...params) as RunRow[];
+    return rows.map((r) => this.#toRecord(r));
+  }
+
+  /** Side-by-side metrics and params of runs, in the order given. */
+  async compare(ids: readonly string[]): Promise<RunComparison> {
+    if (ids.length < 2) throw new EdgeloopError('BAD_ARGUMENT', `compare needs at least 2 run ids, got ${ids.length}`);
+    const runs = ids.map((id) => this.#get(id));
+    const metricNames = new Set<string>();
+    for (const split of METRIC_SPLITS) for (const r of runs) for (const k of Object.keys(r.metrics[split] ?? {})) metricNames.add(`${split}.${k}`);
+    const paramNames = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
+    return {
+      runs: runs.map((r) => ({ id: r.id, modelKind: r.modelKind, dataset: r.dataset, status: r.status, durationMs: r.durationMs })),
+      metrics: [...metricNames].map((name) => {
+        const [split, metric] = [name.slice(0, name.indexOf('.')) as MetricSplit, name.slice(name.indexOf('.') + 1)];
+        return { name, values: runs.map((r) => r.metrics[split]?.[metric] ?? null) };
+      }),
+      params: paramNames.map((name) => ({ name, values: runs.map((r) => (name in r.params ? canonicalJson(r.params[name]) : null)) })),
+    };
+  }
+}
