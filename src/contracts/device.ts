@@ -87,7 +87,7 @@ export const COMMAND_TYPES: readonly CommandType[] = ['install', 'activate', 'ro
 
 export type CommandResult =
   | { id: string | null; type: CommandType | null; ok: true; tsMs: number; detail: string; models: ModelSlotStatus[]; transfer?: TransferStats }
-  | { id: string | null; type: CommandType | null; ok: false; tsMs: number; error: { code: string; message: string }; models: ModelSlotStatus[]; rolledBack?: boolean };
+  | { id: string | null; type: CommandType | null; ok: false; tsMs: number; error: { code: string; message: string }; models: ModelSlotStatus[] };
 
 export interface TransferStats {
   totalChunks: number;
@@ -321,12 +321,7 @@ export function validateCommandResult(value: unknown): CommandResult {
   if (rec.ok !== false) throw bad('command result.ok', `must be true or false, got ${typeName(rec.ok)}`);
   const err = record(rec.error, 'command result.error');
   if (typeof err.code !== 'string' || typeof err.message !== 'string') throw bad('command result.error', 'must be {"code": string, "message": string}');
-  const out: Extract<CommandResult, { ok: false }> = { id, type, ok: false, tsMs, error: { code: err.code, message: err.message }, models };
-  if (rec.rolledBack !== undefined) {
-    if (typeof rec.rolledBack !== 'boolean') throw bad('command result.rolledBack', `must be a boolean, got ${typeName(rec.rolledBack)}`);
-    out.rolledBack = rec.rolledBack;
-  }
-  return out;
+  return { id, type, ok: false, tsMs, error: { code: err.code, message: err.message }, models };
 }
 
 /** Parses UTF-8 JSON from the network; NOT_JSON with the parser's reason otherwise. */
