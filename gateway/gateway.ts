@@ -10,6 +10,7 @@ import { DurableSubscriber } from './mqtt-session.ts';
 import { Ingestor, type RawMessage } from './ingest.ts';
 import { HttpServer, sendJson } from './http.ts';
 import { Dashboard } from './dashboard.ts';
+import { DriftService, type DriftServiceOptions } from './drift-monitor.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import type { Store } from './store.ts';
 
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   now?: () => number;
   /** Use this store instead of opening dbPath (tests of other implementations). */
   store?: Store;
+  /** Drift monitoring, performance tracking and alerts (on by default with a SQLite store); false disables it. */
+  drift?: false | Pick<DriftServiceOptions, 'policy' | 'performance' | 'alertCooldownMs' | 'webhookUrl' | 'webhook'>;
 }
 
 export class Gateway {
@@ -46,6 +49,7 @@ export class Gateway {
   #http: HttpServer | null = null;
   #ingestor: Ingestor | null = null;
   #dashboard: Dashboard | null = null;
+  #drift: DriftService | null = null;
   #brokerUrl = '';
 
   constructor(options: GatewayOptions) {
@@ -102,11 +106,29 @@ export class Gateway {
         },
       });
       await this.#subscriber.start();
+      if (this.#o.drift !== false && this.#store instanceof SqliteStore) {
+        const store = this.#store;
+        this.#drift = await DriftService.create({
+          ...(this.#o.drift ?? {}),
+          database: store.database,
+          brokerUrl: this.#brokerUrl,
+          fleet: this.#o.fleet ?? '+',
+          clientId: `edgeloop-drift-${this.#o.id}`,
+          mqtt: { username: this.#o.username, password: this.#o.password, protocolVersion: this.#o.protocolVersion },
+          logger: this.#log,
+          now,
+        });
+        this.#drift.setMetricsSources({
+          ingest: async () => ({ counters: await store.counters(), pendingMessages: this.#subscriber?.stats.pending ?? 0 }),
+        });
+        await this.#drift.start();
+      }
       if (this.#o.http !== null) {
         this.#http = new HttpServer({ ...(this.#o.http ?? { host: '127.0.0.1', port: 8080 }), logger: this.#log.child('http') });
         this.#addRoutes(this.#http, ingestor, now);
         this.#dashboard = new Dashboard({ store: this.#store, subscriberStats: () => this.#subscriber?.stats ?? null, logger: this.#log.child('dashboard'), now });
         this.#dashboard.registerRoutes(this.#http);
+        this.#drift?.registerRoutes(this.#http);
         await this.#http.start();
         this.#dashboard.start();
         this.#log.info(`HTTP API on ${this.#http.url}`);
@@ -142,6 +164,11 @@ export class Gateway {
     return this.#dashboard;
   }
 
+  /** Drift monitoring, performance tracking and alerts (null when disabled). */
+  get drift(): DriftService | null {
+    return this.#drift;
+  }
+
   /** The HTTP server, for other parts to add routes (null when HTTP is off). */
   get http(): HttpServer | null {
     return this.#http;
@@ -152,6 +179,8 @@ export class Gateway {
     this.#dashboard = null;
     await this.#http?.stop();
     this.#http = null;
+    await this.#drift?.stop();
+    this.#drift = null;
     await this.#subscriber?.stop();
     this.#subscriber = null;
     await this.#broker?.stop();

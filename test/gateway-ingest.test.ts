@@ -105,3 +105,14 @@ test('edgeloop replay publishes the occupancy file as it is, and every row is st
   for await (const r of gw.store.readings({ fleet: 'occ', toMs: Date.UTC(2015, 1, 2, 13, 19, 1) })) first.push(r);
   t.deepEqual(Object.fromEntries(first.map((r) => [r.sensor, r.value])), { Temperature: 23.7, Humidity: 26.272, Light: 585.2, CO2: 749.2, HumidityRatio: 0.00476416302416414, Occupancy: 1 });
 });
+
+test('the gateway serves Prometheus /metrics with its ingest counters and the drift API', async (t) => {
+  const gw = await startGateway(t);
+  await fetch(`${gw.httpUrl}/v1/telemetry/lab/m1`, { method: 'POST', body: JSON.stringify({ ts: 1_700_000_000_000, values: { a: 1, b: 2 } }) });
+  await fetch(`${gw.httpUrl}/v1/telemetry/lab/m1`, { method: 'POST', body: 'nope' });
+  const text = await (await fetch(`${gw.httpUrl}/metrics`)).text();
+  t.regex(text, /edgeloop_ingest_readings_total\{outcome="inserted"\} 2/);
+  t.regex(text, /NOT_JSON/);
+  const drift = (await (await fetch(`${gw.httpUrl}/v1/drift`)).json()) as { policy: { psiAlert: number } };
+  t.is(drift.policy.psiAlert, 0.25);
+});
