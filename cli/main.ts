@@ -4,6 +4,7 @@ import { gatewayCommand } from './commands-gateway.ts';
 import { dataCommand, replayCommand } from './commands-data.ts';
 import { demoCommand } from './demo.ts';
 import { prepareCommand, datasetsCommand } from './commands-prepare.ts';
+import { deviceCommand } from './commands-device.ts';
 import { loadConfig } from './config.ts';
 
 const HELP = `edgeloop — closed-loop machine learning for IoT fleets
@@ -16,6 +17,10 @@ usage: edgeloop <command> [options]
   replay <file>           publish a CSV/JSONL dataset as MQTT telemetry
   prepare                 clean, window, split and scale stored readings into a dataset (pipeline spec)
   datasets list|show      prepared datasets
+  models list|show|promote|verify|key
+                          the model registry (signed artifacts, aliases)
+  runs list|show|compare  training runs
+  device                  run the device agent (Raspberry Pi, Jetson, any linux/arm64 or x64)
   demo                    the main job (npm start): the whole loop on the occupancy data
   config check|print      validate and show the effective configuration
 
@@ -38,6 +43,12 @@ async function main(argv: string[]): Promise<void> {
       return demoCommand(rest);
     case 'prepare':
       return prepareCommand(rest);
+    case 'device':
+      return deviceCommand(rest);
+    case 'models':
+      return (await import('./commands-models.ts')).modelsCommand(rest);
+    case 'runs':
+      return (await import('./commands-models.ts')).runsCommand(rest);
     case 'datasets':
       return datasetsCommand(rest);
     case 'config': {
