@@ -221,7 +221,7 @@ export class ModelStore {
     const previous = [old.active, ...old.previous].filter((v): v is number => v !== null && v !== version).slice(0, this.keepPrevious);
     const next: ModelPointer = { active: version, shadow: old.shadow === version ? null : old.shadow, previous, activatedAtMs: this.now() };
     await this.writePointer(name, next);
-    await this.prune(name, next);
+    await this.prune(name, next, [old.active, ...old.previous, old.shadow]);
     return next;
   }
 
@@ -239,7 +239,7 @@ export class ModelStore {
     await this.requireSlot(name, target);
     const next: ModelPointer = { active: target, shadow: old.shadow, previous: old.previous.filter((v) => v !== target), activatedAtMs: this.now() };
     await this.writePointer(name, next);
-    await this.prune(name, next);
+    await this.prune(name, next, [old.active]);
     return next;
   }
 
@@ -248,7 +248,7 @@ export class ModelStore {
     const old = await this.pointer(name);
     const next: ModelPointer = { ...old, shadow: version };
     await this.writePointer(name, next);
-    await this.prune(name, next);
+    await this.prune(name, next, [old.shadow]);
     return next;
   }
 
@@ -265,11 +265,15 @@ export class ModelStore {
     }
   }
 
-  /** Deletes every slot the pointer no longer references. */
-  private async prune(name: string, p: ModelPointer): Promise<void> {
+  /**
+   * Deletes the candidate slots (versions the pointer just let go of) that it no longer references.
+   * Staged versions never referenced yet are left alone: they are waiting for their activation.
+   */
+  private async prune(name: string, p: ModelPointer, candidates: (number | null)[]): Promise<void> {
     const keep = new Set([p.active, p.shadow, ...p.previous].filter((v): v is number => v !== null));
-    for (const v of await this.versions(name)) {
-      if (!keep.has(v)) {
+    const installed = new Set(await this.versions(name));
+    for (const v of candidates) {
+      if (v !== null && installed.has(v) && !keep.has(v)) {
         await rm(this.slotDir(name, v), { recursive: true, force: true });
         this.logger.debug(() => `pruned ${name} v${v}`);
       }
