@@ -17,6 +17,8 @@ usage: edgeloop <command> [options]
   replay <file>           publish a CSV/JSONL dataset as MQTT telemetry
   prepare                 clean, window, split and scale stored readings into a dataset (pipeline spec)
   datasets list|show      prepared datasets
+  train                   train (and tune) a model on a prepared dataset; records a run
+  export                  export a run to TFLite/ONNX variants, measured in the runtimes; signed registry version
   models list|show|promote|verify|key
                           the model registry (signed artifacts, aliases)
   runs list|show|compare  training runs
@@ -45,6 +47,10 @@ async function main(argv: string[]): Promise<void> {
       return prepareCommand(rest);
     case 'device':
       return deviceCommand(rest);
+    case 'train':
+      return (await import('./commands-train.ts')).trainCommand(rest);
+    case 'export':
+      return (await import('./commands-train.ts')).exportCommand(rest);
     case 'models':
       return (await import('./commands-models.ts')).modelsCommand(rest);
     case 'runs':
