@@ -32,7 +32,7 @@ export interface RolloutPlan {
   minFinished: number;
 }
 
-export const ROLLOUT_PLAN_DEFAULTS: Readonly<Omit<RolloutPlan, 'target'>> = Object.freeze({
+const PLAN_DEFAULTS: Omit<RolloutPlan, 'target'> = {
   strategy: 'canary',
   canary: { kind: 'percent', percent: 10 },
   waveSize: { kind: 'percent', percent: 25 },
@@ -41,7 +41,8 @@ export const ROLLOUT_PLAN_DEFAULTS: Readonly<Omit<RolloutPlan, 'target'>> = Obje
   timeoutMs: 5 * 60_000,
   mode: { kind: 'active' },
   minFinished: 1,
-});
+};
+export const ROLLOUT_PLAN_DEFAULTS: Readonly<Omit<RolloutPlan, 'target'>> = Object.freeze(PLAN_DEFAULTS);
 
 const TARGET_FORMS = "'all', 'tag:<tag>' or 'device:<id>[,<id>…]'";
 

@@ -1,0 +1,180 @@
+/**
+ * The fleet registry: one row per device, kept from its retained `status` and its `heartbeat`s
+ * (and the model slots its command results report). It shares the gateway's SQLite file.
+ * Health is computed at read time from the age of the last message, so a device that vanished without
+ * its last will (a power cut behind a NAT that keeps the TCP session) still turns stale, then offline.
+ */
+import { EdgeloopError } from '../src/errors.ts';
+import { assertSafeName } from '../src/names.ts';
+import type { DeviceHardware, DeviceStatus, Heartbeat, ModelSlotStatus, RuntimeName } from '../src/contracts/device.ts';
+import type { SqliteDatabase, SqliteStatement } from '../io/sqlite.ts';
+
+export type DeviceHealth = 'online' | 'stale' | 'offline';
+
+export interface FleetDevice {
+  fleet: string;
+  device: string;
+  tags: string[];
+  health: DeviceHealth;
+  /** What the device last said about itself (false after its last will). */
+  reportedOnline: boolean;
+  hardware: DeviceHardware | null;
+  runtimes: RuntimeName[];
+  agentVersion: string | null;
+  startedAtMs: number | null;
+  /** Installed models: active, shadow and previous versions per model. */
+  models: ModelSlotStatus[];
+  lastSeenMs: number;
+  lastStatusMs: number | null;
+  lastHeartbeatMs: number | null;
+  heartbeatSeq: number | null;
+  /** Heartbeats missed, from gaps in their sequence numbers since the agent started. */
+  heartbeatsMissed: number;
+  transfer: Heartbeat['transfer'];
+}
+
+export interface FleetOptions {
+  database: SqliteDatabase;
+  /** No message for this long: stale. */
+  staleAfterMs?: number;
+  /** No message for this long: offline (also at once when the last will arrives). */
+  offlineAfterMs?: number;
+  now?: () => number;
+}
+
+/** Heartbeats come every 15 s by default in the agent: stale after ~3 missed, offline after ~10. */
+export const FLEET_DEFAULTS = { staleAfterMs: 45_000, offlineAfterMs: 150_000 };
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS fleet_devices (
+  fleet TEXT NOT NULL, device TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '[]', reported_online INTEGER NOT NULL DEFAULT 0,
+  hardware TEXT, runtimes TEXT NOT NULL DEFAULT '[]', agent_version TEXT, started_at INTEGER, models TEXT NOT NULL DEFAULT '[]',
+  last_seen INTEGER NOT NULL, last_status INTEGER, last_heartbeat INTEGER, heartbeat_seq INTEGER,
+  heartbeats_missed INTEGER NOT NULL DEFAULT 0, transfer TEXT,
+  PRIMARY KEY (fleet, device)
+);
+`;
+
+interface Row {
+  fleet: string; device: string; tags: string; reported_online: number; hardware: string | null; runtimes: string; agent_version: string | null;
+  started_at: number | null; models: string; last_seen: number; last_status: number | null; last_heartbeat: number | null;
+  heartbeat_seq: number | null; heartbeats_missed: number; transfer: string | null;
+}
+
+export class FleetRegistry {
+  readonly #db: SqliteDatabase;
+  readonly #staleAfterMs: number;
+  readonly #offlineAfterMs: number;
+  readonly #now: () => number;
+  readonly #upsertOnline: SqliteStatement;
+  readonly #markOffline: SqliteStatement;
+  readonly #heartbeat: SqliteStatement;
+  readonly #models: SqliteStatement;
+  readonly #get: SqliteStatement;
+
+  private constructor(options: FleetOptions) {
+    this.#db = options.database;
+    this.#staleAfterMs = options.staleAfterMs ?? FLEET_DEFAULTS.staleAfterMs;
+    this.#offlineAfterMs = options.offlineAfterMs ?? FLEET_DEFAULTS.offlineAfterMs;
+    if (!(this.#staleAfterMs > 0 && this.#offlineAfterMs >= this.#staleAfterMs)) {
+      throw new EdgeloopError('BAD_ARGUMENT', `fleet health: staleAfterMs (${this.#staleAfterMs}) must be > 0 and offlineAfterMs (${this.#offlineAfterMs}) >= staleAfterMs`);
+    }
+    this.#now = options.now ?? Date.now;
+    this.#db.exec(SCHEMA);
+    this.#upsertOnline = this.#db.prepare(`INSERT INTO fleet_devices (fleet, device, tags, reported_online, hardware, runtimes, agent_version, started_at, models, last_seen, last_status)
+      VALUES (@fleet, @device, @tags, 1, @hardware, @runtimes, @agentVersion, @startedAt, @models, @at, @at)
+      ON CONFLICT (fleet, device) DO UPDATE SET tags = excluded.tags, reported_online = 1, hardware = excluded.hardware, runtimes = excluded.runtimes,
+        agent_version = excluded.agent_version, models = excluded.models, last_seen = max(last_seen, excluded.last_seen), last_status = excluded.last_status,
+        heartbeat_seq = CASE WHEN started_at IS excluded.started_at THEN heartbeat_seq ELSE NULL END, started_at = excluded.started_at`);
+    this.#markOffline = this.#db.prepare(`INSERT INTO fleet_devices (fleet, device, reported_online, last_seen, last_status) VALUES (?, ?, 0, ?, ?)
+      ON CONFLICT (fleet, device) DO UPDATE SET reported_online = 0, last_status = excluded.last_status, transfer = NULL`);
+    this.#heartbeat = this.#db.prepare(`INSERT INTO fleet_devices (fleet, device, reported_online, last_seen, last_heartbeat, heartbeat_seq, transfer)
+      VALUES (@fleet, @device, 1, @at, @at, @seq, @transfer)
+      ON CONFLICT (fleet, device) DO UPDATE SET reported_online = 1, last_seen = max(last_seen, excluded.last_seen), last_heartbeat = excluded.last_heartbeat,
+        heartbeats_missed = heartbeats_missed + CASE WHEN heartbeat_seq IS NOT NULL AND excluded.heartbeat_seq > heartbeat_seq + 1 THEN excluded.heartbeat_seq - heartbeat_seq - 1 ELSE 0 END,
+        heartbeat_seq = excluded.heartbeat_seq, transfer = excluded.transfer`);
+    this.#models = this.#db.prepare('UPDATE fleet_devices SET models = ?, last_seen = max(last_seen, ?) WHERE fleet = ? AND device = ?');
+    this.#get = this.#db.prepare('SELECT * FROM fleet_devices WHERE fleet = ? AND device = ?');
+  }
+
+  static async create(options: FleetOptions): Promise<FleetRegistry> {
+    return new FleetRegistry(options);
+  }
+
+  /** Applies a retained status (or the last will). The status must name the device of its topic. */
+  applyStatus(fleet: string, device: string, status: DeviceStatus, atMs = this.#now()): void {
+    if (!status.online) {
+      this.#markOffline.run(fleet, device, atMs, atMs);
+      return;
+    }
+    if (status.fleet !== fleet || status.device !== device) {
+      throw new EdgeloopError('BAD_PAYLOAD', `status names ${status.fleet}/${status.device} but was published on the topic of ${fleet}/${device}`);
+    }
+    this.#upsertOnline.run({
+      fleet, device, tags: JSON.stringify([...new Set(status.tags)].sort()), hardware: JSON.stringify(status.hardware), runtimes: JSON.stringify(status.runtimes),
+      agentVersion: status.agentVersion, startedAt: status.startedAtMs, models: JSON.stringify(status.models), at: atMs,
+    });
+  }
+
+  applyHeartbeat(fleet: string, device: string, heartbeat: Heartbeat, atMs = this.#now()): void {
+    this.#heartbeat.run({ fleet, device, at: atMs, seq: heartbeat.seq, transfer: heartbeat.transfer ? JSON.stringify(heartbeat.transfer) : null });
+  }
+
+  /** Model slots from a command result (fresher than the retained status until the agent republishes it). */
+  applyModels(fleet: string, device: string, models: ModelSlotStatus[], atMs = this.#now()): void {
+    this.#models.run(JSON.stringify(models), atMs, fleet, device);
+  }
+
+  get(fleet: string, device: string): FleetDevice | null {
+    const row = this.#get.get(assertSafeName('fleet', fleet), assertSafeName('device', device)) as Row | undefined;
+    return row ? this.#toDevice(row, this.#now()) : null;
+  }
+
+  /** Devices sorted by fleet then id; `fleet` and `tag` filter. */
+  list(filter: { fleet?: string; tag?: string } = {}): FleetDevice[] {
+    const now = this.#now();
+    const rows = (filter.fleet === undefined
+      ? this.#db.prepare('SELECT * FROM fleet_devices ORDER BY fleet, device').all()
+      : this.#db.prepare('SELECT * FROM fleet_devices WHERE fleet = ? ORDER BY device').all(assertSafeName('fleet', filter.fleet))) as Row[];
+    const out = rows.map((r) => this.#toDevice(r, now));
+    return filter.tag === undefined ? out : out.filter((d) => d.tags.includes(filter.tag!));
+  }
+
+  fleets(): string[] {
+    return (this.#db.prepare('SELECT DISTINCT fleet FROM fleet_devices ORDER BY fleet').all() as { fleet: string }[]).map((r) => r.fleet);
+  }
+
+  healthOf(reportedOnline: boolean, lastSeenMs: number, nowMs = this.#now()): DeviceHealth {
+    if (!reportedOnline) return 'offline';
+    const age = nowMs - lastSeenMs;
+    if (age <= this.#staleAfterMs) return 'online';
+    return age <= this.#offlineAfterMs ? 'stale' : 'offline';
+  }
+
+  #toDevice(r: Row, nowMs: number): FleetDevice {
+    return {
+      fleet: r.fleet,
+      device: r.device,
+      tags: JSON.parse(r.tags) as string[],
+      health: this.healthOf(r.reported_online === 1, r.last_seen, nowMs),
+      reportedOnline: r.reported_online === 1,
+      hardware: r.hardware === null ? null : (JSON.parse(r.hardware) as DeviceHardware),
+      runtimes: JSON.parse(r.runtimes) as RuntimeName[],
+      agentVersion: r.agent_version,
+      startedAtMs: r.started_at,
+      models: JSON.parse(r.models) as ModelSlotStatus[],
+      lastSeenMs: r.last_seen,
+      lastStatusMs: r.last_status,
+      lastHeartbeatMs: r.last_heartbeat,
+      heartbeatSeq: r.heartbeat_seq,
+      heartbeatsMissed: r.heartbeats_missed,
+      transfer: r.transfer === null ? null : (JSON.parse(r.transfer) as Heartbeat['transfer']),
+    };
+  }
+}
+
+/** The active and previous version of one model on a device (null when the device does not have it). */
+export function modelVersionsOf(device: Pick<FleetDevice, 'models'>, model: string): { active: number | null; shadow: number | null; previous: number | null } {
+  const slot = device.models.find((m) => m.model === model);
+  return { active: slot?.active ?? null, shadow: slot?.shadow ?? null, previous: slot?.previous[0] ?? null };
+}

@@ -1,0 +1,251 @@
+/**
+ * The gateway side of model rollouts, wired to MQTT: a durable session (acks after commit) follows the
+ * devices' status, heartbeat, cmd/result and prediction messages into the fleet registry and the rollout
+ * controller; an mqtt.js client publishes install/rollback commands and, unless the gateway provides its
+ * own, runs one TransferServer per fleet that answers the devices' chunk requests.
+ * `RolloutService.create()` does no I/O beyond SQLite schema set-up; `start()` connects.
+ */
+import { EdgeloopError, errorMessage, isEdgeloopError } from '../src/errors.ts';
+import { silentLogger, type Logger } from '../src/log.ts';
+import type { ModelManifest } from '../src/manifest.ts';
+import { deviceTopic, parseTopic, TOPIC_ROOT } from '../src/topics.ts';
+import {
+  parseJsonPayload, validateCommandResult, validateDeviceStatus, validateHeartbeat, type Command, type Rejection,
+} from '../src/contracts/device.ts';
+import { parsePredictionBatch } from '../src/contracts/predictions.ts';
+import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
+import type { SqliteDatabase } from '../io/sqlite.ts';
+import { DurableSubscriber, type ReceivedMessage } from './mqtt-session.ts';
+import { TransferServer, type TransferServerOptions } from './transfer-server.ts';
+import { FleetRegistry, type FleetOptions } from './fleet.ts';
+import { RolloutStore } from './rollout-store.ts';
+import { RolloutController, type ModelSource } from './rollout-controller.ts';
+import { ShadowPairing } from './rollout-shadow.ts';
+import { registerRolloutRoutes, rolloutPanels } from './rollout-http.ts';
+import type { HttpServer } from './http.ts';
+import type { Panel } from './dashboard.ts';
+
+/** Something that serves a model version's chunks to a fleet (gateway/transfer-server.ts). */
+export interface ModelOffering {
+  offer(manifestJson: unknown, bytes: Uint8Array): Promise<unknown>;
+}
+
+export interface Timers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export interface RolloutServiceOptions {
+  database: SqliteDatabase;
+  brokerUrl: string;
+  /** The model registry (gateway/registry.ts); without it rollouts cannot be created. */
+  registry?: ModelSource;
+  /** The fleet's transfer server; default: one TransferServer per fleet on this service's own client. */
+  transfer?: (fleet: string) => ModelOffering | Promise<ModelOffering>;
+  /** Options for the TransferServers this service creates itself. */
+  transferOptions?: Omit<TransferServerOptions, 'client' | 'fleet' | 'logger' | 'now'>;
+  logger?: Logger;
+  now?: () => number;
+  timers?: Timers;
+  gatewayId?: string;
+  /** How often the controller steps (timeouts, waves, abort rule). */
+  tickMs?: number;
+  /** After start, per-device timeouts wait this long so results queued in the broker arrive first. */
+  resumeGraceMs?: number;
+  fleetHealth?: Pick<FleetOptions, 'staleAfterMs' | 'offlineAfterMs'>;
+  newId?: () => string;
+  /** Called on every rollout change (the gateway broadcasts it to dashboards). */
+  onChange?: (rolloutId: string) => void;
+}
+
+export const ROLLOUT_SERVICE_DEFAULTS = { gatewayId: 'gw1', tickMs: 250, resumeGraceMs: 2000 };
+
+export interface RolloutServiceStats {
+  messages: number;
+  rejected: number;
+  commandsSent: number;
+}
+
+const defaultTimers: Timers = {
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
+export class RolloutService {
+  readonly fleet: FleetRegistry;
+  readonly controller: RolloutController;
+  readonly #o: RolloutServiceOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #timers: Timers;
+  readonly #shadow = new ShadowPairing();
+  readonly #transfers = new Map<string, Promise<ModelOffering>>();
+  readonly #ownTransfers: TransferServer[] = [];
+  readonly #stats: RolloutServiceStats = { messages: 0, rejected: 0, commandsSent: 0 };
+  #client: MqttClient | null = null;
+  #subscriber: DurableSubscriber | null = null;
+  #timer: unknown = null;
+
+  private constructor(options: RolloutServiceOptions, fleet: FleetRegistry) {
+    this.#o = options;
+    this.#log = (options.logger ?? silentLogger).child('rollouts');
+    this.#now = options.now ?? Date.now;
+    this.#timers = options.timers ?? defaultTimers;
+    this.fleet = fleet;
+    this.controller = new RolloutController({
+      store: new RolloutStore(options.database),
+      fleet,
+      models: options.registry ?? null,
+      send: (f, d, c) => this.#sendCommand(f, d, c),
+      offer: (f, m, b) => this.#offer(f, m, b),
+      logger: options.logger,
+      now: this.#now,
+      newId: options.newId,
+      onChange: options.onChange,
+    });
+  }
+
+  static async create(options: RolloutServiceOptions): Promise<RolloutService> {
+    if (!/^(mqtts?|tcp):\/\//.test(options.brokerUrl)) throw new EdgeloopError('BAD_ARGUMENT', `brokerUrl ${JSON.stringify(options.brokerUrl)} must start with mqtt:// or mqtts://`);
+    const fleet = await FleetRegistry.create({ database: options.database, now: options.now, ...options.fleetHealth });
+    return new RolloutService(options, fleet);
+  }
+
+  get stats(): RolloutServiceStats {
+    return { ...this.#stats };
+  }
+
+  async start(): Promise<void> {
+    const id = this.#o.gatewayId ?? ROLLOUT_SERVICE_DEFAULTS.gatewayId;
+    try {
+      this.#client = await connectMqtt(this.#o.brokerUrl, { clientId: `edgeloop-rollout-cmd-${id}-${process.pid}-${Math.floor(this.#now() % 1e6)}` });
+      const any = `${TOPIC_ROOT}/+/+`;
+      this.#subscriber = new DurableSubscriber({
+        url: this.#o.brokerUrl,
+        clientId: `edgeloop-rollout-${id}`,
+        filters: [`${any}/status`, `${any}/heartbeat`, `${any}/cmd/result`, `${any}/predictions`],
+        onBatch: async (messages) => this.#onBatch(messages),
+        logger: this.#log.child('session'),
+        now: this.#now,
+      });
+      await this.#subscriber.start();
+      await this.controller.resume(this.#o.resumeGraceMs ?? ROLLOUT_SERVICE_DEFAULTS.resumeGraceMs);
+      this.#timer = this.#timers.setInterval(() => this.controller.tick(), this.#o.tickMs ?? ROLLOUT_SERVICE_DEFAULTS.tickMs);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== null) this.#timers.clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#subscriber?.stop();
+    this.#subscriber = null;
+    for (const t of this.#ownTransfers.splice(0)) await t.stop();
+    this.#transfers.clear();
+    if (this.#client) await endAsync(this.#client);
+    this.#client = null;
+  }
+
+  registerRoutes(http: HttpServer): void {
+    registerRolloutRoutes(http, this);
+  }
+
+  dashboardPanels(): Panel[] {
+    return rolloutPanels();
+  }
+
+  async #sendCommand(fleet: string, device: string, command: Command): Promise<void> {
+    if (!this.#client) throw new EdgeloopError('ABORTED', 'rollout service is stopped');
+    await publishAsync(this.#client, deviceTopic('cmd', fleet, device), JSON.stringify(command), { qos: 1 });
+    this.#stats.commandsSent++;
+  }
+
+  async #offer(fleet: string, manifest: ModelManifest, bytes: Uint8Array): Promise<void> {
+    let offering = this.#transfers.get(fleet);
+    if (!offering) {
+      offering = this.#transferFor(fleet);
+      this.#transfers.set(fleet, offering);
+      offering.catch(() => this.#transfers.delete(fleet));
+    }
+    await (await offering).offer(manifest, bytes);
+  }
+
+  async #transferFor(fleet: string): Promise<ModelOffering> {
+    if (this.#o.transfer) return this.#o.transfer(fleet);
+    if (!this.#client) throw new EdgeloopError('ABORTED', 'rollout service is stopped');
+    const server = new TransferServer({ ...this.#o.transferOptions, client: this.#client, fleet, logger: this.#log, now: this.#now });
+    await server.start();
+    this.#ownTransfers.push(server);
+    return server;
+  }
+
+  /** Everything of a batch is applied in one transaction; the session acks after it commits. */
+  async #onBatch(messages: ReceivedMessage[]): Promise<void> {
+    const rejections: { fleet: string; device: string; rejection: Rejection }[] = [];
+    const db = this.#o.database;
+    db.transaction(() => {
+      for (const m of messages) {
+        this.#stats.messages++;
+        const r = this.#apply(m);
+        if (r) rejections.push(r);
+      }
+    })();
+    this.controller.tick();
+    for (const { fleet, device, rejection } of rejections) {
+      this.#stats.rejected++;
+      this.#log.warn(`rejected ${rejection.topic}: ${rejection.reason}: ${rejection.detail}`);
+      if (this.#client) {
+        publishAsync(this.#client, deviceTopic('rejected', fleet, device), JSON.stringify(rejection), { qos: 0 })
+          .catch((err: unknown) => this.#log.warn(`cannot publish rejection: ${errorMessage(err)}`));
+      }
+    }
+  }
+
+  #apply(m: ReceivedMessage): { fleet: string; device: string; rejection: Rejection } | null {
+    let topic;
+    try {
+      topic = parseTopic(m.topic);
+    } catch (err) {
+      this.#stats.rejected++;
+      this.#log.warn(`ignored message on unusable topic ${JSON.stringify(m.topic)}: ${errorMessage(err)}`);
+      return null;
+    }
+    if (!('device' in topic)) return null;
+    const { fleet, device } = topic;
+    try {
+      switch (topic.kind) {
+        case 'status':
+          // An empty retained payload clears the status (a decommissioned device): nothing to apply.
+          if (m.payload.length === 0) return null;
+          this.fleet.applyStatus(fleet, device, validateDeviceStatus(parseJsonPayload(m.payload, 'status')), m.receivedAtMs);
+          return null;
+        case 'heartbeat': {
+          const hb = validateHeartbeat(parseJsonPayload(m.payload, 'heartbeat'));
+          this.fleet.applyHeartbeat(fleet, device, hb, m.receivedAtMs);
+          this.controller.onHeartbeat(fleet, device, hb);
+          return null;
+        }
+        case 'cmdResult':
+          this.controller.onCommandResult(fleet, device, validateCommandResult(parseJsonPayload(m.payload, 'command result')));
+          return null;
+        case 'predictions':
+          this.#onPredictions(fleet, device, parsePredictionBatch(parseJsonPayload(m.payload, 'predictions')));
+          return null;
+        default:
+          return null;
+      }
+    } catch (err) {
+      if (!isEdgeloopError(err)) throw err; // a database failure: the batch is retried, nothing acked
+      return { fleet, device, rejection: { topic: m.topic, reason: err.code, detail: err.message, tsMs: this.#now() } };
+    }
+  }
+
+  #onPredictions(fleet: string, device: string, batch: ReturnType<typeof parsePredictionBatch>): void {
+    const latest = this.controller.store.latestForDevice(fleet, device);
+    if (!latest || latest.installMode !== 'shadow' || latest.state !== 'active') return;
+    const pairs = this.#shadow.add(`${latest.rolloutId}|${device}`, batch, latest.model, latest.fromVersion, latest.version);
+    if (pairs.total > 0) this.controller.addShadowAgreement(latest.rolloutId, device, pairs.agree, pairs.total);
+  }
+}
