@@ -19,7 +19,7 @@ import { tempDir, waitFor } from './helpers/tmp.ts';
 const FLEET = 'lab';
 const CHUNK_BYTES = 32;
 
-test('SIGKILL mid-transfer: last will published, restart resumes requesting only the missing chunks', async (t) => {
+test.serial('SIGKILL mid-transfer: last will published, restart resumes requesting only the missing chunks', async (t) => {
   const pair = keyPair();
   const fixture = mlpFixture();
   const total = Math.ceil(fixture.bytes.length / CHUNK_BYTES);
@@ -74,4 +74,24 @@ test('SIGKILL mid-transfer: last will published, restart resumes requesting only
   t.deepEqual(res.models, [{ model: 'occ', active: 1, shadow: null, previous: [] }]);
   await waitFor(() => { const s = obs.lastStatus; return s?.online === true && s.models[0]?.active === 1; }, 10_000, 'status with v1 active');
   t.false(existsSync(join(dir, 'state', 'pending.json')));
+});
+
+test.serial('edgeloop device refuses to start without required flags or a pinned key', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const { cliRoutesDevice } = await import('./helpers/device-child.ts');
+  if (!cliRoutesDevice()) return t.pass('CLI does not route `device` yet');
+  const bin = fileURLToPath(new URL('../bin/edgeloop.js', import.meta.url));
+  const dir = tempDir();
+  const noBroker = spawnSync(process.execPath, [bin, 'device', '--fleet', 'lab', '--id', 'pi1', '--dir', dir], { encoding: 'utf8' });
+  t.is(noBroker.status, 2);
+  t.regex(noBroker.stderr, /BAD_ARGUMENT: --broker is required/);
+  const noKey = spawnSync(process.execPath, [bin, 'device', '--broker', 'mqtt://127.0.0.1:1', '--fleet', 'lab', '--id', 'pi1', '--dir', dir], { encoding: 'utf8' });
+  t.is(noKey.status, 2);
+  t.regex(noKey.stderr, /BAD_CONFIG: no pinned gateway public key at .*gateway\.pub: pass --public-key/);
+  const badKey = join(dir, 'bad.pub');
+  writeFileSync(badKey, 'not a key\n');
+  const bad = spawnSync(process.execPath, [bin, 'device', '--broker', 'mqtt://127.0.0.1:1', '--fleet', 'lab', '--id', 'pi1', '--dir', dir, '--public-key', badKey], { encoding: 'utf8' });
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /BAD_ARGUMENT: public key: expected a SPKI PEM or the raw 32-byte ed25519 key in base64/);
 });
