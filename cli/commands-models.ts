@@ -9,7 +9,7 @@ import { SqliteStore } from '../gateway/store-sqlite.ts';
 import { Registry, type VersionRecord } from '../gateway/registry.ts';
 import { RunStore, RUN_STATUSES, type RunRecord, type RunStatus } from '../gateway/runs.ts';
 import { parse, requireFlag, intFlag } from './args.ts';
-import { loadConfig, dbPathOf, type Config } from './config.ts';
+import { loadConfig, dbPathOf, keyDirOf, type Config } from './config.ts';
 
 const MODELS_USAGE = `edgeloop models list [--format table|json]
        edgeloop models show <ref> [--format table|json]
@@ -20,7 +20,7 @@ const MODELS_USAGE = `edgeloop models list [--format table|json]
        edgeloop models artifact <ref> --artifact FORMAT/VARIANT --out file
        edgeloop models key [--format text|json|pem|base64]
   <ref> is name (latest), name@3 (version) or name@alias (e.g. name@production).
-  Common: [--config file] [--db path] [--log-level L]; the signing key lives in <dataDir>/keys.`;
+  Common: [--config file] [--db path] [--log-level L]; the signing key lives in keys/ next to the database.`;
 
 const RUNS_USAGE = `edgeloop runs list [--model-kind K] [--dataset D] [--status running|completed|failed] [--limit N] [--format table|json]
        edgeloop runs show <id> [--format table|json]
@@ -95,7 +95,7 @@ export async function modelsCommand(argv: string[]): Promise<void> {
   const { config, store } = await openStore(values);
   try {
     const logger = createLogger({ level, sink: (l) => process.stderr.write(l + '\n') });
-    const registry = await Registry.create({ database: store.database, keyDir: join(config.dataDir, 'keys'), logger });
+    const registry = await Registry.create({ database: store.database, keyDir: keyDirOf(config), logger });
     switch (sub) {
       case 'list': {
         const format = outputFormat(values.format, ['table', 'json']);

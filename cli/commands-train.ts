@@ -1,5 +1,4 @@
 /** `edgeloop train` (a recorded training run) and `edgeloop export` (a run → signed registry artifacts). */
-import { join } from 'node:path';
 import { EdgeloopError } from '../src/errors.ts';
 import { assertSafeName } from '../src/names.ts';
 import { EXPORT_FORMATS, EXPORT_VARIANTS, type ExportFormat, type ExportVariant } from '../models/export/index.ts';
@@ -12,7 +11,7 @@ import { RunModelStore } from '../gateway/run-models.ts';
 import { Registry } from '../gateway/registry.ts';
 import { publishModel } from '../gateway/publish.ts';
 import { parse, requireFlag, intFlag } from './args.ts';
-import { loadConfig, dbPathOf } from './config.ts';
+import { loadConfig, dbPathOf, keyDirOf } from './config.ts';
 import { ProgressBar } from './progress.ts';
 
 const TRAIN_USAGE = `edgeloop train --dataset D --model lda|logreg|rf|gbm|tree|knn|svm|mlp|<kind> [--params '{"C": 1}'] [--tune grid|random] [--space '{"C": {"type": "log-float", "min": 0.01, "max": 100}}'] [--trials N] [--seed N] [--db path]`;
@@ -112,7 +111,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
     const saved = (await RunModelStore.create(store.database)).load(runId);
     const dataset = (await DatasetStore.create(store.database)).load(run.dataset);
     const trained = await loadNative(saved.native, saved.task);
-    const registry = await Registry.create({ database: store.database, keyDir: join(config.dataDir, 'keys') });
+    const registry = await Registry.create({ database: store.database, keyDir: keyDirOf(config) });
     const name = values.model ?? dataset.name;
     assertSafeName('model', name);
     const result = await publishModel(registry, {

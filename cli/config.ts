@@ -156,3 +156,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 export function dbPathOf(config: Config): string {
   return config.gateway.db ?? `${config.dataDir}/edgeloop.db`;
 }
+
+/** The gateway's signing keys live next to its database, so a database and its keys travel together. */
+export function keyDirOf(config: Config): string {
+  const db = dbPathOf(config);
+  const slash = db.lastIndexOf('/');
+  return `${slash >= 0 ? db.slice(0, slash) : '.'}/keys`;
+}
