@@ -4,14 +4,14 @@ import { openDatabase } from '../io/sqlite.ts';
 import { DriftService } from '../gateway/drift-monitor.ts';
 import type { ReceivedMessage } from '../gateway/mqtt-session.ts';
 import { parseLabelBatch, parsePredictionBatch, decodeJsonPayload } from '../src/contracts/predictions.ts';
-import { EdgeloopError } from '../src/errors.ts';
+import { EdgeloopError, type ErrorCode } from '../src/errors.ts';
 import type { ReferenceProfile } from '../src/drift/profile.ts';
 
 const T = Date.UTC(2024, 0, 1);
 const raw = (topic: string, payload: string): ReceivedMessage => ({ topic, payload: Buffer.from(payload), qos: 1, dup: false, receivedAtMs: T });
 const create = () => DriftService.create({ database: openDatabase(':memory:'), brokerUrl: 'mqtt://127.0.0.1:1', fleet: 'f', alertPublisher: null });
 
-function throwsPayload(t: import('ava').ExecutionContext, f: () => unknown, code: string, message: string): void {
+function throwsPayload(t: import('ava').ExecutionContext, f: () => unknown, code: ErrorCode, message: string): void {
   const err = t.throws(f, { instanceOf: EdgeloopError });
   t.is(err?.code, code);
   t.is(err?.message, message);
@@ -76,7 +76,7 @@ test('bad service calls fail with their code and message', async (t) => {
     + 'alert options are invalid: cooldownMs must be a finite number ≥ 0, got -5');
   const svc = await create();
   const profile = { version: 1, rows: 1, features: [{ kind: 'categorical', name: 'x', count: 1, missingRate: 0, categories: ['a'], counts: [1] }] } as ReferenceProfile;
-  const bad = (f: () => void, code: string, message: string) => {
+  const bad = (f: () => void, code: ErrorCode, message: string) => {
     const e = t.throws(f, { instanceOf: EdgeloopError });
     t.is(e?.code, code);
     t.is(e?.message, message);
