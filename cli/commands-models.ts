@@ -1,6 +1,5 @@
 /** `edgeloop models …` (registry: list, show, promote, verify, key, history, manifest, artifact) and `edgeloop runs …`. */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { EdgeloopError } from '../src/errors.ts';
 import { createLogger, type LogLevel } from '../src/log.ts';
 import type { ModelFormat, ModelVariant } from '../src/manifest.ts';

@@ -59,41 +59,37 @@ test('models list / show / promote / history / verify / key / manifest / artifac
   t.is(list.code, 0, list.stderr);
   t.regex(list.stdout, /^model\s+task\s+versions\s+latest/m);
   t.regex(list.stdout, /occupancy\s+classification\s+2\s+2/);
-  const json = JSON.parse((await edgeloop(['models', 'list', '--format', 'json'], dir)).stdout) as { model: string; latest: number }[];
-  t.deepEqual(json.map((m) => [m.model, m.latest]), [['occupancy', 2]]);
 
   const promote = await edgeloop(['models', 'promote', 'occupancy@1', '--alias', 'production', '--by', 'ci'], dir);
   t.is(promote.stdout.trim(), 'occupancy@production: (new) → version 1');
   const again = await edgeloop(['models', 'promote', 'occupancy@1', '--alias', 'production'], dir);
   t.is(again.stdout.trim(), 'occupancy@production already points at version 1');
-  const show = await edgeloop(['models', 'show', 'occupancy@production'], dir);
+  // Read-only commands, run side by side (each child pays tsx start-up).
+  const out = join(dir, 'model.onnx');
+  const manifestOut = join(dir, 'manifest.json');
+  const [show, history, verify, key, keyText, art] = await Promise.all([
+    edgeloop(['models', 'show', 'occupancy@production', '--format', 'table'], dir),
+    edgeloop(['models', 'history', 'occupancy'], dir),
+    edgeloop(['models', 'verify', 'occupancy@1'], dir),
+    edgeloop(['models', 'key', '--format', 'json'], dir),
+    edgeloop(['models', 'key'], dir),
+    edgeloop(['models', 'artifact', 'occupancy@production', '--artifact', 'onnx/float32', '--out', out], dir),
+    edgeloop(['models', 'manifest', 'occupancy@production', '--artifact', 'onnx/float32', '--out', manifestOut], dir),
+  ]);
   t.regex(show.stdout, /^occupancy@1 {2}classification/);
   t.regex(show.stdout, /aliases: {3}production/);
   t.regex(show.stdout, /onnx\/float32\s+200766\s+[0-9a-f]{16}…\s+0\.9780/);
   t.regex(show.stdout, /tflite\/int8\s+40000/);
   t.regex(show.stdout, /native: {4}stored/);
-  const shownJson = JSON.parse((await edgeloop(['models', 'show', 'occupancy', '--format', 'json'], dir)).stdout) as { version: number };
-  t.is(shownJson.version, 2);
-  const history = await edgeloop(['models', 'history', 'occupancy'], dir);
   t.regex(history.stdout, /production\s+-\s+1\s+ci/);
-
-  const verify = await edgeloop(['models', 'verify', 'occupancy@1'], dir);
   t.is(verify.code, 0);
   t.regex(verify.stdout, /onnx\/float32\s+OK/);
   t.regex(verify.stdout, /occupancy@1: all artifacts verified/);
-
-  const key = await edgeloop(['models', 'key', '--format', 'json'], dir);
   const k = JSON.parse(key.stdout) as { keyId: string; rawBase64: string; pem: string };
   t.is(statSync(join(dir, 'keys', 'ed25519.key')).mode & 0o777, 0o600);
-  t.is((await edgeloop(['models', 'key', '--format', 'base64'], dir)).stdout.trim(), k.rawBase64);
-  t.regex((await edgeloop(['models', 'key'], dir)).stdout, new RegExp(`keyId: {2}${k.keyId}[\\s\\S]*BEGIN PUBLIC KEY`));
-
-  // What an operator hands a device verifies against the printed key.
-  const out = join(dir, 'model.onnx');
-  const art = await edgeloop(['models', 'artifact', 'occupancy@production', '--artifact', 'onnx/float32', '--out', out], dir);
+  t.regex(keyText.stdout, new RegExp(`keyId: {2}${k.keyId}\\nraw: {4}${k.rawBase64.replace(/[+/]/g, '\\$&')}\\n[\\s\\S]*BEGIN PUBLIC KEY`));
   t.is(art.stdout.trim(), `wrote 200766 bytes of occupancy@1 onnx/float32 to ${out}`);
-  const manifestOut = join(dir, 'manifest.json');
-  await edgeloop(['models', 'manifest', 'occupancy@production', '--artifact', 'onnx/float32', '--out', manifestOut], dir);
+  // What an operator hands a device verifies against the printed key.
   const m = verifyManifest(JSON.parse(readFileSync(manifestOut, 'utf8')), parsePublicKey(k.rawBase64));
   t.notThrows(() => verifyArtifact(m, new Uint8Array(readFileSync(out))));
 });
@@ -116,15 +112,18 @@ test('models verify exits 1 and names the code when the file was tampered with; 
 
 test('runs list / show / compare', async (t) => {
   const dir = await seed();
-  const list = await edgeloop(['runs', 'list'], dir);
+  const [list, listJson, show, compare] = await Promise.all([
+    edgeloop(['runs', 'list'], dir),
+    edgeloop(['runs', 'list', '--model-kind', 'logistic', '--format', 'json'], dir),
+    edgeloop(['runs', 'show', 'r2'], dir),
+    edgeloop(['runs', 'compare', 'r1', 'r2'], dir),
+  ]);
   t.is(list.code, 0, list.stderr);
   t.regex(list.stdout, /^r2\s+random-forest\s+occ\s+completed\s+\S+\s+4\.0\s+1\s+accuracy=0\.9500$/m);
   t.regex(list.stdout, /^r1\s+logistic/m);
-  t.deepEqual((JSON.parse((await edgeloop(['runs', 'list', '--model-kind', 'logistic', '--format', 'json'], dir)).stdout) as { id: string }[]).map((r) => r.id), ['r1']);
-  const show = await edgeloop(['runs', 'show', 'r2'], dir);
+  t.deepEqual((JSON.parse(listJson.stdout) as { id: string }[]).map((r) => r.id), ['r1']);
   t.regex(show.stdout, /code c0ffee/);
   t.regex(show.stdout, /1 trials:\n.*\n.*\n0\s+-\s+300\s+\{"nTrees":10\}\s+val_accuracy=0\.9300/);
-  const compare = await edgeloop(['runs', 'compare', 'r1', 'r2'], dir);
   t.regex(compare.stdout, /^\s+r1\s+r2$/m);
   t.regex(compare.stdout, /^test\.accuracy\s+0\.9100\s+0\.9500$/m);
   t.regex(compare.stdout, /^val\.accuracy\s+-\s+0\.9600$/m);
