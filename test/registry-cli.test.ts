@@ -1,7 +1,6 @@
 /**
- * `edgeloop models …` and `edgeloop runs …` as a user runs them, in a child process against a real
- * data folder. Until cli/main.ts routes them, the child calls the exported command functions the way
- * main.ts does (same output streams, exit codes and error format).
+ * `edgeloop models …` and `edgeloop runs …` as a user runs them (bin/edgeloop.js in a child process)
+ * against a real data folder; bad calls in process, asserting code and message.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -20,16 +19,8 @@ import { tempDir } from './helpers/tmp.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = readFileSync(join(ROOT, 'cli/main.ts'), 'utf8');
-const WIRED = MAIN.includes('modelsCommand') && MAIN.includes('runsCommand');
-const RUNNER = `
-const [cmd, ...args] = process.argv.slice(1);
-const m = await import(${JSON.stringify(join(ROOT, 'cli/commands-models.ts'))});
-try { await (cmd === 'models' ? m.modelsCommand(args) : m.runsCommand(args)); }
-catch (err) { console.error('edgeloop: ' + (err.code ? err.code + ': ' : '') + err.message); process.exitCode = err.code === 'BAD_ARGUMENT' ? 2 : 1; }`;
-
 async function edgeloop(args: string[], dataDir: string): Promise<{ stdout: string; stderr: string; code: number }> {
-  const argv = WIRED ? [join(ROOT, 'bin/edgeloop.js'), ...args] : ['--import', 'tsx', '--input-type=module', '-e', RUNNER, ...args];
+  const argv = [join(ROOT, 'bin/edgeloop.js'), ...args];
   try {
     const r = await run(process.execPath, argv, { cwd: ROOT, env: { ...process.env, EDGELOOP_DATA_DIR: dataDir, EDGELOOP_LOG_LEVEL: 'error' } });
     return { ...r, code: 0 };
