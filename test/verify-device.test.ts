@@ -1,5 +1,6 @@
 /** Device-side verification against a pinned key: manifest signature, whole artifact, chunk by chunk. */
 import test from 'ava';
+import fc from 'fast-check';
 import { generateKeyPair, sign, type KeyPair } from '../io/ed25519.ts';
 import { manifestSigningBytes } from '../src/manifest-validate.ts';
 import type { ModelManifest } from '../src/manifest.ts';
@@ -101,3 +102,32 @@ test('a manifest whose chunk hashes and whole-file hash disagree cannot pass the
   for (let i = 0; i < 5; i++) asm.add(i, BYTES.subarray(i * 1024, Math.min(5000, (i + 1) * 1024)));
   t.throws(() => asm.finish(), { code: 'MODEL_CHECKSUM', message: /^assembled artifact sha256/ });
 });
+
+test('property: any single flipped byte is caught with the right chunk; any chunking reassembles exactly', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 1100 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (size, chunkBytes, where, mask) => {
+      const bytes = randomBytes(size, size ^ chunkBytes);
+      const m = signed(unsignedManifest(bytes, chunkBytes));
+      const pinnedOk = verifyManifest(m, gateway.publicKey);
+      const asm = new ArtifactAssembler(pinnedOk);
+      for (let i = asm.chunkCount - 1; i >= 0; i--) asm.add(i, bytes.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+      if (!bytesEqual(asm.finish(), bytes)) return false;
+      const pos = where % size;
+      const bad = bytes.slice();
+      bad[pos]! ^= mask;
+      try {
+        verifyArtifact(pinnedOk, bad);
+        return false;
+      } catch (err) {
+        const e = err as { code: string; message: string };
+        return e.code === 'MODEL_CHECKSUM' && e.message.includes(`first bad chunk ${Math.floor(pos / chunkBytes)} of ${asm.chunkCount}`);
+      }
+    }),
+    { numRuns: 60, seed: 42 },
+  );
+  t.pass();
+});
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
