@@ -337,17 +337,32 @@ export class Agent {
   private async install(cmd: Extract<Command, { type: 'install' }>): Promise<{ detail: string; transfer: TransferStats }> {
     const runtime: RuntimeName = cmd.format === 'onnx' ? 'onnxruntime-node' : 'tflite';
     if (!this.runtimes.includes(runtime)) throw new EdgeloopError('MODEL_UNSUPPORTED', `install ${cmd.model} v${cmd.version}: this device has no ${runtime} runtime (available: ${this.runtimes.join(', ') || 'none'})`);
-    await writeFileAtomic(this.o.stateDir, 'pending.json', JSON.stringify(cmd));
     const transfer = this.transfer!;
-    const { manifest, bytes, stats } = await transfer.download(cmd.model, cmd.version, this.abort.signal);
-    this.progress = null;
-    const got = `${manifest.artifact.format}/${manifest.artifact.variant}`;
-    if (got !== `${cmd.format}/${cmd.variant}`) {
+    let stats: TransferStats;
+    if ((await this.store.versions(cmd.model)).includes(cmd.version)) {
+      // Already on disk (kept for rollback, or the shadow): no transfer; load() re-verifies the bytes.
+      const { manifest, bytes } = await this.store.load(cmd.model, cmd.version);
+      this.checkVariant(cmd, manifest);
+      const chunks = manifest.artifact.chunkSha256.length;
+      stats = { totalChunks: chunks, resumedChunks: chunks, requestedChunks: 0, tamperedChunks: 0, bytes: bytes.length, durationMs: 0 };
+    } else {
+      await writeFileAtomic(this.o.stateDir, 'pending.json', JSON.stringify(cmd));
+      let result;
+      try {
+        result = await transfer.download(cmd.model, cmd.version, this.abort.signal);
+      } finally {
+        this.progress = null;
+      }
+      stats = result.stats;
+      try {
+        this.checkVariant(cmd, result.manifest);
+      } catch (err) {
+        await transfer.discard(cmd.model, cmd.version);
+        throw err;
+      }
+      await this.store.stage(result.manifest, result.bytes);
       await transfer.discard(cmd.model, cmd.version);
-      throw new EdgeloopError('BAD_PAYLOAD', `install command asks for ${cmd.model} v${cmd.version} as ${cmd.format}/${cmd.variant}, but its signed manifest is ${got}`);
     }
-    await this.store.stage(manifest, bytes);
-    await transfer.discard(cmd.model, cmd.version);
     const loaded = await this.loadAndTest(cmd.model, cmd.version).catch(async (err: unknown) => {
       await this.store.discard(cmd.model, cmd.version);
       const serving = (await this.store.pointer(cmd.model)).active;
@@ -364,6 +379,13 @@ export class Agent {
     await this.swap(this.active, cmd.model, loaded);
     if (this.shadow.get(cmd.model)?.version === cmd.version) await this.swap(this.shadow, cmd.model, null);
     return { detail: `installed and activated ${cmd.model} v${cmd.version}${before === null ? '' : ` (previous v${before} kept for rollback)`}`, transfer: stats };
+  }
+
+  private checkVariant(cmd: Extract<Command, { type: 'install' }>, manifest: ModelManifest): void {
+    const got = `${manifest.artifact.format}/${manifest.artifact.variant}`;
+    if (got !== `${cmd.format}/${cmd.variant}`) {
+      throw new EdgeloopError('BAD_PAYLOAD', `install command asks for ${cmd.model} v${cmd.version} as ${cmd.format}/${cmd.variant}, but its signed manifest is ${got}`);
+    }
   }
 
   private async activate(model: string, version: number): Promise<string> {

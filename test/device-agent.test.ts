@@ -138,6 +138,11 @@ test('installs a signed ONNX model end to end, runs it, upgrades, rolls back and
   t.is(act.ok && act.detail, 'activated occ v5 (was v4)');
   t.deepEqual(act.models, [{ model: 'occ', active: 5, shadow: null, previous: [4] }]);
   await waitFor(() => { const s = r.obs.lastStatus; return s?.online === true && s.models[0]?.active === 5; }, 5000, 'status shows v5');
+  // Re-installing a version kept on disk needs no transfer.
+  const again = await r.obs.command(install(4));
+  t.true(again.ok);
+  t.is(again.ok && again.transfer?.requestedChunks, 0);
+  t.deepEqual(again.models, [{ model: 'occ', active: 4, shadow: null, previous: [5] }]);
   const st = await r.obs.command({ type: 'status' });
   t.is(st.ok && st.detail, 'status published');
 });
