@@ -1,0 +1,108 @@
+/**
+ * Child process of bench/rollout.ts: hosts `count` simulated device agents, one MQTT connection each.
+ * They speak the device contract (retained status with a last will, heartbeats, install commands
+ * answered on cmd/result) and fetch the model through the real transfer protocol (device/transfer-client.ts:
+ * signed manifest, chunk requests, per-chunk sha256, whole-artifact check). They do not load a runtime:
+ * the bench measures distribution, not inference.
+ *
+ * argv: brokerUrl fleet firstIndex count floorChunks stateRoot; env BENCH_PUBKEY_PEM.
+ * stdout: one JSON line per event ({"ready"}, {"floorDone"}, {"error"}).
+ */
+import { join } from 'node:path';
+import { connectMqtt, publishAsync, endAsync, type MqttClient } from '../io/mqtt-client.ts';
+import { deviceTopic } from '../src/topics.ts';
+import { validateCommand, type CommandResult, type DeviceStatusOnline, type ModelSlotStatus } from '../src/contracts/device.ts';
+import { TransferClient } from '../device/transfer-client.ts';
+import { pinKeys } from '../device/verify.ts';
+
+const [brokerUrl, fleet, firstArg, countArg, floorArg, stateRoot] = process.argv.slice(2) as [string, string, string, string, string, string];
+const first = Number(firstArg);
+const count = Number(countArg);
+const floorChunks = Number(floorArg);
+const pinned = pinKeys([process.env.BENCH_PUBKEY_PEM ?? '']);
+const emit = (doc: object): void => { process.stdout.write(JSON.stringify(doc) + "\n"); };
+
+interface Sim {
+  id: string;
+  client: MqttClient;
+  models: ModelSlotStatus[];
+  floorSeen: Set<string>;
+}
+
+function status(s: Sim): DeviceStatusOnline {
+  return {
+    online: true, fleet, device: s.id, tsMs: Date.now(), startedAtMs: Date.now(), agentVersion: 'bench-sim', runtimes: ['onnxruntime-node'], tags: ['bench'],
+    models: s.models, hardware: { arch: 'arm64', platform: 'linux', nodeVersion: process.versions.node, cpus: 4, memoryBytes: 4 * 2 ** 30 },
+  };
+}
+
+let floorDone = 0;
+
+async function startSim(i: number): Promise<Sim> {
+  const id = `sim${String(i).padStart(5, '0')}`;
+  const client = await connectMqtt(brokerUrl, {
+    clientId: `bench-${id}`, clean: true, reconnectPeriod: 1000,
+    will: { topic: deviceTopic('status', fleet, id), payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
+  });
+  // As in gateway/rollout.ts: without TCP_NODELAY every request/ack pair waits ~40 ms for a delayed ACK.
+  const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  noDelay();
+  client.on('connect', noDelay);
+  const s: Sim = { id, client, models: [], floorSeen: new Set() };
+  let firstChunkAt = 0;
+  let cmdAt = 0;
+  const chunkTimes: number[] = [];
+  const transfer = new TransferClient({ client, fleet, device: id, stateDir: join(stateRoot, id), pinned, chunkTimeoutMs: 3000,
+    onProgress: (p) => { if (p.receivedChunks === 1) firstChunkAt = performance.now(); chunkTimes.push(Math.round(performance.now() - cmdAt)); }, maxStalledRounds: 20, manifestTimeoutMs: 30_000 });
+  const cmdTopic = deviceTopic('cmd', fleet, id);
+  let queue = Promise.resolve();
+  client.on('message', (topic, payload) => {
+    if (topic.startsWith('bench/floor/')) {
+      if (s.floorSeen.size < floorChunks && !s.floorSeen.has(topic)) {
+        s.floorSeen.add(topic);
+        if (s.floorSeen.size === floorChunks && ++floorDone === count) emit({ floorDone: true });
+      }
+      return;
+    }
+    if (topic !== cmdTopic) return;
+    queue = queue.then(async (): Promise<void> => {
+      const cmd = validateCommand(JSON.parse(payload.toString()));
+      let result: CommandResult;
+      try {
+        if (cmd.type !== 'install') throw new Error(`bench device handles install only, got ${cmd.type}`);
+        const tCmd = performance.now();
+        cmdAt = tCmd;
+        const { stats } = await transfer.download(cmd.model, cmd.version);
+        if (process.env.BENCH_TRACE) emit({ trace: { id, cmdAt: Math.round(tCmd), firstChunkMs: Math.round(firstChunkAt - tCmd), downloadMs: Math.round(performance.now() - tCmd), requested: stats.requestedChunks, chunkTimes } });
+        await transfer.discard(cmd.model, cmd.version);
+        const before = s.models.find((m) => m.model === cmd.model);
+        s.models = [...s.models.filter((m) => m.model !== cmd.model), { model: cmd.model, active: cmd.version, shadow: null, previous: before?.active ? [before.active] : [] }];
+        result = { id: cmd.id, type: cmd.type, ok: true, tsMs: Date.now(), detail: `installed ${cmd.model} v${cmd.version}`, models: s.models, transfer: stats };
+      } catch (err) {
+        result = { id: cmd.id, type: cmd.type, ok: false, tsMs: Date.now(), error: { code: 'RUNTIME', message: (err as Error).message }, models: s.models };
+      }
+      await publishAsync(client, deviceTopic('status', fleet, id), JSON.stringify(status(s)), { qos: 1, retain: true });
+      await publishAsync(client, deviceTopic('cmdResult', fleet, id), JSON.stringify(result), { qos: 1 });
+    }).catch((err: unknown) => { emit({ error: `${id}: ${(err as Error).message}` }); });
+  });
+  await client.subscribeAsync([cmdTopic, 'bench/floor/+'], { qos: 1 });
+  await publishAsync(client, deviceTopic('status', fleet, id), JSON.stringify(status(s)), { qos: 1, retain: true });
+  return s;
+}
+
+const sims: Sim[] = [];
+// Connect in small batches: a thousand simultaneous CONNECTs is a broker benchmark, not this one.
+for (let i = 0; i < count; i += 50) {
+  sims.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, k) => startSim(first + i + k)))));
+}
+const heartbeat = setInterval(() => {
+  for (const s of sims) {
+    s.client.publish(deviceTopic('heartbeat', fleet, s.id), JSON.stringify({ tsMs: Date.now(), seq: 0, uptimeS: 0, active: {}, transfer: null }), { qos: 0 });
+  }
+}, 10_000);
+emit({ ready: true });
+process.stdin.on('data', () => undefined);
+process.stdin.on('end', () => {
+  clearInterval(heartbeat);
+  void Promise.all(sims.map((s) => endAsync(s.client, true))).then(() => process.exit(0));
+});

@@ -1,0 +1,135 @@
+/**
+ * node --import tsx bench/rollout.ts — time for a rollout to bring N devices to active, against the
+ * transfer floor measured in the same run.
+ *
+ * N simulated device agents (bench/rollout-devices.ts, BENCH_PROCS child processes, one MQTT connection
+ * per device) speak the device contract and fetch a ≈100 KB signed model through the real transfer
+ * protocol. The gateway side is the real thing: registry, RolloutService (durable session, SQLite
+ * state machine, TransferServer). Broker: mosquitto when installed, else aedes in its own process.
+ *   floor:   the same artifact bytes, in the same chunks, published once each (QoS 1) to the same N
+ *            connections; time until every device holds every chunk.
+ *   rollout: `rollout create --strategy all-at-once` until every device is active.
+ * Last line: `rollout: <n> devices in <s> s, floor <s> s, ratio <r>`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
+import { openDatabase } from '../io/sqlite.ts';
+import { Registry } from '../gateway/registry.ts';
+import { RolloutService } from '../gateway/rollout.ts';
+import { parseRolloutRequest } from '../gateway/rollout-request.ts';
+import { createRandom } from '../src/random.ts';
+import { startMosquitto } from '../test/helpers/mosquitto.ts';
+
+const N = Number(process.env.BENCH_DEVICES ?? 200);
+const PROCS = Number(process.env.BENCH_PROCS ?? 2);
+const MODEL_BYTES = Number(process.env.BENCH_MODEL_BYTES ?? 100_000);
+const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 16 * 1024);
+const CHUNKS_PER_S = process.env.BENCH_CHUNKS_PER_S ? Number(process.env.BENCH_CHUNKS_PER_S) : null;
+const FLEET = 'bench';
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'edgeloop-bench-rollout-'));
+// Real devices each have their own flash; N simulated devices share one disk and one libuv thread pool
+// per process, so their transfer state goes to tmpfs when there is one (BENCH_DEVICE_DIR overrides).
+const deviceRoot = mkdtempSync(join(process.env.BENCH_DEVICE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()), 'edgeloop-bench-devices-'));
+
+async function startBroker(): Promise<{ url: string; name: string; stop: () => Promise<void> }> {
+  const mosq = await startMosquitto();
+  if (mosq) return { url: mosq.url, name: 'mosquitto', stop: () => mosq.stop() };
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `
+    const { startEmbeddedBroker } = await import(${JSON.stringify(join(here, '../gateway/broker.ts'))});
+    const b = await startEmbeddedBroker({ port: 0 });
+    console.log(b.url);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  return { url, name: 'aedes', stop: async () => { child.kill('SIGKILL'); } };
+}
+
+interface DeviceProc { child: ChildProcess; ready: Promise<void>; floorDone: Promise<void> }
+
+function startDevices(url: string, first: number, count: number, floorChunks: number, pem: string): DeviceProc {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'rollout-devices.ts'), url, FLEET, String(first), String(count), String(floorChunks), deviceRoot], {
+    stdio: ['pipe', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '16', ...process.env, BENCH_PUBKEY_PEM: pem },
+  });
+  let onReady!: () => void;
+  let onFloor!: () => void;
+  const ready = new Promise<void>((r) => (onReady = r));
+  const floorDone = new Promise<void>((r) => (onFloor = r));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const doc = JSON.parse(line) as { ready?: boolean; floorDone?: boolean; error?: string; trace?: unknown };
+    if (doc.trace) console.error(JSON.stringify(doc.trace));
+    if (doc.ready) onReady();
+    else if (doc.floorDone) onFloor();
+    else if (doc.error) console.error(`device error: ${doc.error}`);
+  });
+  return { child, ready, floorDone };
+}
+
+async function main(): Promise<void> {
+  const broker = await startBroker();
+  const db = openDatabase(join(dir, 'edgeloop.db'), { synchronous: 'full' });
+  const registry = await Registry.create({ database: db, keyDir: join(dir, 'keys') });
+  const rnd = createRandom(1);
+  const bytes = Uint8Array.from({ length: MODEL_BYTES }, () => rnd.int(256));
+  await registry.register({
+    model: 'bench', task: 'classification', createdBy: 'bench', chunkBytes: CHUNK_BYTES,
+    artifacts: [{ format: 'onnx', variant: 'float32', bytes, metrics: {}, io: { inputs: [{ name: 'x', shape: [-1, 4], dtype: 'float32' }], outputs: [{ name: 'y', shape: [-1, 2], dtype: 'float32' }] } }],
+    pipeline: { spec: {}, fitted: {} }, lineage: {}, smokeTest: { inputs: [[0, 0, 0, 0]], expected: [[0.5, 0.5]], tolerance: { abs: 1, rel: 0 } }, reference: null,
+  });
+  const chunks = Math.ceil(MODEL_BYTES / CHUNK_BYTES);
+  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, transferOptions: { maxChunksPerS: CHUNKS_PER_S } });
+  await service.start();
+
+  const per = Math.ceil(N / PROCS);
+  const procs: DeviceProc[] = [];
+  for (let p = 0; p * per < N; p++) procs.push(startDevices(broker.url, p * per, Math.min(per, N - p * per), chunks, registry.publicKey().pem));
+  const t0 = performance.now();
+  await Promise.all(procs.map((p) => p.ready));
+  console.error(`${N} simulated devices connected in ${((performance.now() - t0) / 1000).toFixed(1)} s (${PROCS} processes, broker ${broker.name}); model ${MODEL_BYTES} bytes in ${chunks} chunks`);
+
+  // Floor: the same chunks, published once each to the same N subscribers.
+  const pub = await connectMqtt(broker.url, { clientId: 'bench-floor' });
+  const floorStart = performance.now();
+  await Promise.all(Array.from({ length: chunks }, (_, i) => publishAsync(pub, `bench/floor/${i}`, bytes.subarray(i * CHUNK_BYTES, Math.min(MODEL_BYTES, (i + 1) * CHUNK_BYTES)), { qos: 1 })));
+  await Promise.all(procs.map((p) => p.floorDone));
+  const floorS = (performance.now() - floorStart) / 1000;
+  await endAsync(pub);
+  console.error(`floor: ${chunks} chunks to ${N} subscribers in ${floorS.toFixed(2)} s`);
+
+  // Rollout: wait until the fleet registry sees every device, then roll out to all at once.
+  while (service.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length < N) await new Promise((r) => setTimeout(r, 100));
+  const start = performance.now();
+  const created = await service.controller.create(parseRolloutRequest({ model: 'bench@1', fleet: FLEET, target: 'all', strategy: 'all-at-once', timeout: '5m', abortFailureRate: '0%' }));
+  let summary = service.controller.summary(created.id);
+  let lastLog = 0;
+  while (summary.state === 'running') {
+    await new Promise((r) => setTimeout(r, 50));
+    summary = service.controller.summary(created.id);
+    if (performance.now() - lastLog > 5000) {
+      lastLog = performance.now();
+      console.error(`  ${((lastLog - start) / 1000).toFixed(1)} s: ${summary.counts.active} active, ${summary.counts.transferring} transferring, ${summary.counts.failed} failed`);
+    }
+  }
+  const rolloutS = (performance.now() - start) / 1000;
+  const stats = service.stats;
+  console.error(`rollout ${summary.state}: ${summary.counts.active} active, ${summary.counts.failed} failed; ${stats.messages} device messages, ${stats.commandsSent} commands`);
+  console.error(`transfer server: ${JSON.stringify(service.transferStats[FLEET])}`);
+
+  for (const p of procs) p.child.stdin!.end();
+  await Promise.all(procs.map((p) => new Promise((r) => p.child.once('exit', r))));
+  await service.stop();
+  db.close();
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(deviceRoot, { recursive: true, force: true });
+  if (summary.state !== 'completed' || summary.counts.active !== N) {
+    console.error(`rollout did not bring every device to active (${summary.state}: ${summary.reason})`);
+    process.exitCode = 1;
+  }
+  console.log(`rollout: ${summary.counts.active} devices in ${rolloutS.toFixed(2)} s, floor ${floorS.toFixed(2)} s, ratio ${(rolloutS / floorS).toFixed(2)}`);
+}
+
+await main();
