@@ -6,9 +6,10 @@
  * the bench measures distribution, not inference.
  *
  * argv: brokerUrl fleet firstIndex count floorChunks stateRoot; env BENCH_PUBKEY_PEM.
- * stdout: one JSON line per event ({"ready"}, {"floorDone"}, {"error"}).
+ * stdout: one JSON line per event ({"ready"}, {"floorDone"}, {"cpuMs"}, {"error"}); stdin: a line asks for cpuMs, EOF stops.
  */
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { connectMqtt, publishAsync, endAsync, type MqttClient } from '../io/mqtt-client.ts';
 import { deviceTopic } from '../src/topics.ts';
 import { validateCommand, type CommandResult, type DeviceStatusOnline, type ModelSlotStatus } from '../src/contracts/device.ts';
@@ -101,7 +102,11 @@ const heartbeat = setInterval(() => {
   }
 }, 10_000);
 emit({ ready: true });
-process.stdin.on('data', () => undefined);
+// Any line on stdin asks for this process's CPU time so far (the parent accounts the rollout phase).
+createInterface({ input: process.stdin }).on('line', () => {
+  const u = process.cpuUsage();
+  emit({ cpuMs: (u.user + u.system) / 1000 });
+});
 process.stdin.on('end', () => {
   clearInterval(heartbeat);
   void Promise.all(sims.map((s) => endAsync(s.client, true))).then(() => process.exit(0));

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
 import { openDatabase } from '../io/sqlite.ts';
@@ -29,7 +29,8 @@ const N = Number(process.env.BENCH_DEVICES ?? 200);
 const PROCS = Number(process.env.BENCH_PROCS ?? 2);
 const MODEL_BYTES = Number(process.env.BENCH_MODEL_BYTES ?? 100_000);
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 16 * 1024);
-const CHUNKS_PER_S = process.env.BENCH_CHUNKS_PER_S ? Number(process.env.BENCH_CHUNKS_PER_S) : null;
+/** Transfer pacing; unset: the RolloutService default; 0: unpaced. */
+const CHUNKS_PER_S = process.env.BENCH_CHUNKS_PER_S === undefined ? undefined : Number(process.env.BENCH_CHUNKS_PER_S) || null;
 const FLEET = 'bench';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'edgeloop-bench-rollout-'));
@@ -48,7 +49,7 @@ async function startBroker(): Promise<{ url: string; name: string; stop: () => P
   return { url, name: 'aedes', stop: async () => { child.kill('SIGKILL'); } };
 }
 
-interface DeviceProc { child: ChildProcess; ready: Promise<void>; floorDone: Promise<void> }
+interface DeviceProc { child: ChildProcess; ready: Promise<void>; floorDone: Promise<void>; cpuMs: () => Promise<number> }
 
 function startDevices(url: string, first: number, count: number, floorChunks: number, pem: string): DeviceProc {
   const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'rollout-devices.ts'), url, FLEET, String(first), String(count), String(floorChunks), deviceRoot], {
@@ -56,16 +57,22 @@ function startDevices(url: string, first: number, count: number, floorChunks: nu
   });
   let onReady!: () => void;
   let onFloor!: () => void;
+  let onCpu: ((ms: number) => void) | null = null;
   const ready = new Promise<void>((r) => (onReady = r));
   const floorDone = new Promise<void>((r) => (onFloor = r));
   createInterface({ input: child.stdout! }).on('line', (line) => {
-    const doc = JSON.parse(line) as { ready?: boolean; floorDone?: boolean; error?: string; trace?: unknown };
+    const doc = JSON.parse(line) as { ready?: boolean; floorDone?: boolean; error?: string; trace?: unknown; cpuMs?: number };
+    if (doc.cpuMs !== undefined) onCpu?.(doc.cpuMs);
     if (doc.trace) console.error(JSON.stringify(doc.trace));
     if (doc.ready) onReady();
     else if (doc.floorDone) onFloor();
     else if (doc.error) console.error(`device error: ${doc.error}`);
   });
-  return { child, ready, floorDone };
+  const cpuMs = () => new Promise<number>((resolve) => {
+    onCpu = resolve;
+    child.stdin!.write('cpu\n');
+  });
+  return { child, ready, floorDone, cpuMs };
 }
 
 async function main(): Promise<void> {
@@ -80,7 +87,7 @@ async function main(): Promise<void> {
     pipeline: { spec: {}, fitted: {} }, lineage: {}, smokeTest: { inputs: [[0, 0, 0, 0]], expected: [[0.5, 0.5]], tolerance: { abs: 1, rel: 0 } }, reference: null,
   });
   const chunks = Math.ceil(MODEL_BYTES / CHUNK_BYTES);
-  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, transferOptions: { maxChunksPerS: CHUNKS_PER_S } });
+  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, transferOptions: CHUNKS_PER_S === undefined ? {} : { maxChunksPerS: CHUNKS_PER_S } });
   await service.start();
 
   const per = Math.ceil(N / PROCS);
@@ -101,6 +108,8 @@ async function main(): Promise<void> {
 
   // Rollout: wait until the fleet registry sees every device, then roll out to all at once.
   while (service.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length < N) await new Promise((r) => setTimeout(r, 100));
+  const cpuBefore = await Promise.all(procs.map((p) => p.cpuMs()));
+  const gwCpuBefore = process.cpuUsage();
   const start = performance.now();
   const created = await service.controller.create(parseRolloutRequest({ model: 'bench@1', fleet: FLEET, target: 'all', strategy: 'all-at-once', timeout: '5m', abortFailureRate: '0%' }));
   let summary = service.controller.summary(created.id);
@@ -114,6 +123,10 @@ async function main(): Promise<void> {
     }
   }
   const rolloutS = (performance.now() - start) / 1000;
+  const gwCpu = process.cpuUsage(gwCpuBefore);
+  const cpuAfter = await Promise.all(procs.map((p) => p.cpuMs()));
+  const devCpuS = cpuAfter.reduce((a, c, i) => a + c - cpuBefore[i]!, 0) / 1000;
+  console.error(`CPU during the rollout: simulated devices ${devCpuS.toFixed(1)} s (${((devCpuS * 1000) / N).toFixed(1)} ms per device), gateway process ${((gwCpu.user + gwCpu.system) / 1e6).toFixed(1)} s; wall ${rolloutS.toFixed(1)} s on ${availableParallelism()} cores`);
   const stats = service.stats;
   console.error(`rollout ${summary.state}: ${summary.counts.active} active, ${summary.counts.failed} failed; ${stats.messages} device messages, ${stats.commandsSent} commands`);
   console.error(`transfer server: ${JSON.stringify(service.transferStats[FLEET])}`);
