@@ -35,7 +35,7 @@ async function rejects(t: import('ava').ExecutionContext, p: Promise<unknown>, c
 }
 
 test('fleet list/show, rollout create/status/pause/resume/rollback through the HTTP API', async (t) => {
-  const { rig, run } = await setup(t);
+  const { rig, http, run } = await setup(t);
   const list = JSON.parse(await run(fleetCommand, ['list', '--format', 'json'])) as { device: string; health: string; tags: string[]; runtimes: string[] }[];
   t.deepEqual(list.map((d) => [d.device, d.health, d.tags]), [['pi1', 'online', ['pi4']], ['pi2', 'online', ['pi4']], ['pi3', 'online', ['pi5']]]);
   t.true(list[0]!.runtimes.includes('onnxruntime-node'));
@@ -64,6 +64,15 @@ test('fleet list/show, rollout create/status/pause/resume/rollback through the H
   t.regex(status, /pi1\s+\d\s+active/);
   const all = await run(rolloutCommand, ['status']);
   t.true(all.includes(created.id));
+  // Dashboard: the panels point at endpoints that answer with one row per device.
+  const panels = rig.service!.dashboardPanels();
+  t.deepEqual(panels.map((p) => [p.id, p.endpoint, p.kind]), [['rollouts', '/v1/rollouts/progress', 'table'], ['fleet', '/v1/fleet?view=table', 'table']]);
+  const progress = await (await fetch(http.url + panels[0]!.endpoint)).json() as { rollout: string; device: string; state: string; change: string; chunks: string }[];
+  t.deepEqual(progress.filter((r) => r.rollout === created.id).map((r) => [r.device, r.state, r.change]).sort(), [['pi1', 'active', 'occ@- → @1'], ['pi2', 'active', 'occ@- → @1']]);
+  t.regex(progress[0]!.chunks, /^(\d+\/\d+)?$/);
+  const fleetTable = await (await fetch(http.url + panels[1]!.endpoint)).json() as { device: string; health: string; rollout: string }[];
+  t.deepEqual(fleetTable.map((r) => r.device), ['pi1', 'pi2', 'pi3']);
+  t.true(fleetTable[0]!.rollout.startsWith(created.id));
 
   const show = JSON.parse(await run(fleetCommand, ['show', 'pi1', '--format', 'json'])) as { models: { active: number }[]; rollout: { id: string; state: string } };
   t.is(show.models[0]!.active, 1);
@@ -90,7 +99,14 @@ test('fleet list/show, rollout create/status/pause/resume/rollback through the H
 });
 
 test('bad calls: errors name the argument and the allowed forms', async (t) => {
-  const { run } = await setup(t);
+  const { run, http } = await setup(t);
+  const raw = await fetch(`${http.url}/v1/rollouts`, { method: 'POST', body: '{not json' });
+  t.is(raw.status, 400);
+  t.is(((await raw.json()) as { error: string }).error, 'NOT_JSON');
+  const unknown = await fetch(`${http.url}/v1/rollouts`, { method: 'POST', body: JSON.stringify({ model: 'occ@1', target: 'all', colour: 'blue' }) });
+  t.is(unknown.status, 400);
+  t.regex(((await unknown.json()) as { message: string }).message, /unknown field "colour" \(allowed: model, target, fleet, /);
+  t.is((await fetch(`${http.url}/v1/rollouts/nope/pause`, { method: 'POST' })).status, 404);
   await rejects(t, run(rolloutCommand, ['create', '--model', 'occ@1', '--target', 'pi4']), 'BAD_ARGUMENT', 'target "pi4" is not understood', "'all', 'tag:<tag>' or 'device:<id>[,<id>…]'");
   await rejects(t, run(rolloutCommand, ['create', '--model', 'occ@1', '--target', 'all', '--canary', '0%', '--mode', 'ab:2', '--timeout', '5']), 'BAD_ARGUMENT',
     'invalid rollout request (3 problems)', 'canary "0%"', "mode \"ab:2\" must be 'active', 'shadow' or 'ab:<fraction>'", 'timeout "5" must be a duration');
