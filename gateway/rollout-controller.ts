@@ -157,6 +157,11 @@ export class RolloutController {
   async #offerModel(fleet: string, ref: string, format: ModelFormat, variant: ModelVariant): Promise<void> {
     if (!this.#o.models) throw new EdgeloopError('NOT_FOUND', 'no model registry configured');
     const manifest = await this.#o.models.manifest(ref, format, variant);
+    const [model, version] = ref.split('@');
+    if (manifest.model !== model || String(manifest.version) !== version) {
+      // Devices check the manifest against the install command; never offer one that would be refused.
+      throw new EdgeloopError('MODEL_CORRUPT', `the registry returned the manifest of ${manifest.model}@${manifest.version} for ${ref} (${format}/${variant})`);
+    }
     const bytes = await this.#o.models.artifact(ref, format, variant);
     await this.#o.offer(fleet, manifest, bytes);
   }
@@ -264,9 +269,16 @@ export class RolloutController {
       const r = this.#store.mustGet(install.rolloutId);
       if (r.fleet !== fleet) return;
       if (result.ok) {
-        if (this.#transition(r, install, 'install-ok') && r.rollbackRequested) {
+        if (this.#transition(r, install, 'install-ok')) {
           // The rollout was aborted or rolled back while this device installed: undo it too.
-          this.#rollbackDevices(r, [{ ...install, state: 'active' }]);
+          if (r.rollbackRequested) this.#rollbackDevices(r, [{ ...install, state: 'active' }]);
+        } else if (install.state === 'failed') {
+          // Success after the device was counted as timed out: it does run the candidate. The count stays
+          // (the abort decision was taken on it), but a rollback that was asked for must reach it too.
+          const now = this.#now();
+          this.#store.event(r.id, device, now, 'late-result', `install succeeded after the device was counted as failed (${install.error?.code ?? 'unknown'}); it runs ${r.model}@${r.version}`);
+          if (r.rollbackRequested && install.rollbackCommandId === null) this.#rollbackDevices(r, [install]);
+          this.#changed(r.id);
         }
       } else {
         this.#transition(r, install, 'install-failed', { errorCode: result.error.code, errorMessage: result.error.message });
@@ -321,7 +333,7 @@ export class RolloutController {
     const now = this.#now();
     this.#store.updateRollout(id, { state: 'rolled-back', reason, finishedAtMs: now, rollbackRequested: true }, now);
     this.#store.event(id, null, now, 'rolled-back', reason);
-    this.#rollbackDevices({ ...r, state: 'rolled-back' }, this.#store.devices(id).filter((d) => d.state === 'active' && d.rollbackCommandId === null));
+    this.#rollbackDevices({ ...r, state: 'rolled-back' }, this.#updatedDevices(r));
     this.#changed(id);
     return this.summary(id);
   }
@@ -331,8 +343,24 @@ export class RolloutController {
     this.#store.updateRollout(r.id, { state: 'aborted', reason, finishedAtMs: now, rollbackRequested: rollback }, now);
     this.#store.event(r.id, null, now, 'aborted', reason);
     this.#log.warn(`rollout ${r.id} ${reason}`);
-    if (rollback) this.#rollbackDevices({ ...r, state: 'aborted' }, this.#store.devices(r.id).filter((d) => d.state === 'active' && d.rollbackCommandId === null));
+    if (rollback) this.#rollbackDevices({ ...r, state: 'aborted' }, this.#updatedDevices(r));
     this.#changed(r.id);
+  }
+
+  /**
+   * Devices to roll back: those that reached active, and failed ones the fleet registry shows running the
+   * candidate (a late success). Devices still installing are not sent a rollback now — the agent would
+   * queue it behind the install and, if the install failed, roll back the version before — their result
+   * decides when it arrives (onCommandResult).
+   */
+  #updatedDevices(r: RolloutRecord): RolloutDeviceRecord[] {
+    return this.#store.devices(r.id).filter((d) => {
+      if (d.rollbackCommandId !== null) return false;
+      if (d.state === 'active') return true;
+      if (d.state !== 'failed') return false;
+      const known = this.#fleet.get(r.fleet, d.device);
+      return known !== null && modelVersionsOf(known, r.model).active === r.version && d.fromVersion !== r.version;
+    });
   }
 
   #rollbackDevices(r: RolloutRecord, devices: RolloutDeviceRecord[]): void {

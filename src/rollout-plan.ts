@@ -277,7 +277,9 @@ export function deviceTransition(state: DeviceRolloutState, event: DeviceRollout
     case 'timeout':
       return state === 'transferring' || state === 'verifying' ? 'failed' : null;
     case 'rollback-ok':
-      return state === 'active' ? 'rolled-back' : null;
+      // A failed device is rolled back only when it turned out to run the candidate after all (a result
+      // that arrived after its timeout).
+      return state === 'active' || state === 'failed' ? 'rolled-back' : null;
     default:
       return event satisfies never;
   }

@@ -130,12 +130,13 @@ test('device state machine: legal paths and ignored late events', (t) => {
   t.is(deviceTransition('verifying', 'install-failed'), 'failed');
   t.is(deviceTransition('transferring', 'timeout'), 'failed');
   t.is(deviceTransition('active', 'rollback-ok'), 'rolled-back');
-  // Terminal states ignore everything except a rollback of an active device.
+  // Terminal states ignore everything except a confirmed rollback.
   const events: DeviceRolloutEvent[] = ['dispatch', 'transfer-complete', 'install-ok', 'install-failed', 'timeout', 'rollback-ok'];
   for (const e of events) {
-    t.is(deviceTransition('failed', e), null, `failed + ${e}`);
+    if (e !== 'rollback-ok') t.is(deviceTransition('failed', e), null, `failed + ${e}`);
     t.is(deviceTransition('rolled-back', e), null, `rolled-back + ${e}`);
   }
+  t.is(deviceTransition('failed', 'rollback-ok'), 'rolled-back', 'a timed-out device that installed late is rolled back');
   t.is(deviceTransition('active', 'install-failed'), null, 'a late failure does not undo active');
   t.is(deviceTransition('pending', 'install-ok'), null, 'a result for an install never sent is ignored');
   t.is(DEVICE_ROLLOUT_STATES.length, 6);
