@@ -52,7 +52,9 @@ async function startBroker(): Promise<{ url: string; name: string; stop: () => P
 interface DeviceProc { child: ChildProcess; ready: Promise<void>; floorDone: Promise<void>; cpuMs: () => Promise<number> }
 
 function startDevices(url: string, first: number, count: number, floorChunks: number, pem: string): DeviceProc {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'rollout-devices.ts'), url, FLEET, String(first), String(count), String(floorChunks), deviceRoot], {
+  // BENCH_CHILD_ARGS: extra node flags for the device processes (e.g. --cpu-prof to see where device CPU goes).
+  const extra = process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : [];
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', join(here, 'rollout-devices.ts'), url, FLEET, String(first), String(count), String(floorChunks), deviceRoot], {
     stdio: ['pipe', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '16', ...process.env, BENCH_PUBKEY_PEM: pem },
   });
   let onReady!: () => void;
