@@ -78,13 +78,18 @@ test('a gateway restarted mid-rollout resumes from SQLite and finishes', async (
   await rig.addAgents(4);
   const created = await rig.create({ target: 'all', strategy: 'waves', canary: '1', waveSize: '1', waveInterval: '400ms', timeout: '20s' });
   t.is(created.waves, 4);
-  // Stop once the canary is active, before the last wave has started.
-  await waitFor(() => first.controller.summary(created.id).counts.active >= 1, 15_000, 'canary active');
+  // Stop while wave 2 is installing: its result is published while the service is down.
+  await waitFor(() => {
+    const c = first.controller.summary(created.id).counts;
+    return c.active >= 1 && c.transferring + c.verifying >= 1;
+  }, 15_000, 'canary active and wave 2 installing');
   await first.stop();
   const mid = first.controller.summary(created.id);
   t.is(mid.state, 'running');
   t.true(mid.currentWave < 3, `stopped in wave ${mid.currentWave + 1}`);
-  await new Promise((r) => setTimeout(r, 500));
+  const inFlight = first.controller.store.devices(created.id).filter((d) => d.state === 'transferring' || d.state === 'verifying');
+  t.true(inFlight.length >= 1);
+  await new Promise((r) => setTimeout(r, 1000));
   // A new service on the same database continues.
   const second = await rig.startService({ newId: () => 'never-used' });
   const done = await rig.waitState(created.id, ['completed', 'aborted'], 20_000);
@@ -92,4 +97,12 @@ test('a gateway restarted mid-rollout resumes from SQLite and finishes', async (
   t.is(done.counts.active, 4);
   t.deepEqual(await rig.activeVersions(), { pi1: 1, pi2: 1, pi3: 1, pi4: 1 });
   t.true(second.controller.store.events(created.id).some((e) => e.kind === 'wave-started' && e.detail.startsWith('wave 4 of 4')));
+  // The devices that were installing during the stop were not sent a second install: their result,
+  // queued by the broker for the durable session, was counted after the restart.
+  for (const d of inFlight) {
+    const after = second.controller.store.device(created.id, d.device)!;
+    t.is(after.state, 'active');
+    t.is(after.dispatchedAtMs, d.dispatchedAtMs);
+    t.true(after.finishedAtMs! > mid.updatedAtMs);
+  }
 });
