@@ -82,7 +82,7 @@ export function registerRolloutRoutes(server: HttpServer, service: RolloutServic
       if (v !== undefined && !isSafeName(v)) return sendJson(res, 400, { error: 'BAD_NAME', message: `${k} ${JSON.stringify(v)} is not a safe name` });
     }
     const devices = service.fleet.list({ fleet, tag });
-    const now = Date.now();
+    const now = service.now();
     if (url.searchParams.get('view') === 'table') return sendJson(res, 200, devices.map((d) => fleetRow(service, d, now)));
     sendJson(res, 200, devices.map((d) => deviceView(service, d)));
   });
@@ -106,7 +106,7 @@ export function registerRolloutRoutes(server: HttpServer, service: RolloutServic
   });
   server.route('GET', /^\/v1\/rollouts$/, (_req, res) => sendJson(res, 200, c.list()));
   server.route('GET', /^\/v1\/rollouts\/progress$/, (_req, res) => {
-    const rows = c.store.list(20).filter((r) => r.state === 'running' || r.state === 'paused' || Date.now() - (r.finishedAtMs ?? 0) < 3_600_000);
+    const rows = c.store.list(20).filter((r) => r.state === 'running' || r.state === 'paused' || service.now() - (r.finishedAtMs ?? 0) < 3_600_000);
     sendJson(res, 200, rows.flatMap((r) => c.store.devices(r.id).map((d) => progressRow(r.id, r.model, r.version, d))));
   });
   server.route('GET', /^\/v1\/rollouts\/([^/]+)$/, (_req, res, [id]) => {

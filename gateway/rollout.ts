@@ -141,7 +141,13 @@ export class RolloutService {
     return Object.fromEntries(this.#ownTransfers.map((t) => [t.fleet, t.stats]));
   }
 
+  /** The service's clock (injected in tests). */
+  now(): number {
+    return this.#now();
+  }
+
   async start(): Promise<void> {
+    if (this.#subscriber) return;
     const id = this.#o.gatewayId ?? ROLLOUT_SERVICE_DEFAULTS.gatewayId;
     try {
       this.#client = await connectMqtt(this.#o.brokerUrl, { clientId: `edgeloop-rollout-cmd-${id}-${process.pid}-${Math.floor(this.#now() % 1e6)}` });
