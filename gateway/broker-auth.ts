@@ -69,6 +69,18 @@ export async function verifyPassword(password: Buffer | string, hash: string): P
   return crypto.timingSafeEqual(key, expected);
 }
 
+/**
+ * A mosquitto password_file line (mosquitto 2.x `$7$`: PBKDF2-HMAC-SHA512, 12-byte salt, 64-byte key),
+ * so the same generated password works on mosquitto. Made when the password is known (add-device);
+ * edgeloop's own file keeps only the scrypt hash.
+ */
+export function mosquittoPasswordLine(identity: string, password: string, iterations = 10_000, randomBytes: (n: number) => Buffer = crypto.randomBytes): string {
+  parseIdentity(identity);
+  const salt = randomBytes(12);
+  const key = crypto.pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 64, 'sha512');
+  return `${identity}:$7$${iterations}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
 /** Validates a parsed credentials document; lists every problem. */
 export function parseCredentials(doc: unknown, where = 'credentials'): CredentialsFile {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new EdgeloopError('BAD_CONFIG', `${where}: must be a JSON object {"version": 1, "users": [...]}`);
