@@ -24,4 +24,6 @@ for name, make in models.items():
     for _ in range(d["repeats"]):
         m = make(); t0 = time.perf_counter(); m.fit(X, y); best = min(best, time.perf_counter() - t0)
     out[name] = {"fitMs": best * 1000, "accuracy": [float(m.score(a, b)) for a, b in tests]}
+    if name == "mlp":
+        out[name]["epochs"] = int(m[-1].n_iter_)  # bench/train.ts trains our MLP for as many epochs
 print(json.dumps(out))
