@@ -22,6 +22,9 @@ import type { IngestCounters, QuarantineRow, ReadingQuery, Reject, SeriesStats, 
 
 export type PgPool = pg.Pool;
 export type PgClient = pg.Client;
+/** A connection (pooled or not): what a session-scoped user such as leader election needs. */
+export type PgSession = pg.ClientBase;
+export type PgPoolClient = pg.PoolClient;
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */
