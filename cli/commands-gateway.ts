@@ -1,12 +1,16 @@
 /** `edgeloop gateway`: runs the gateway until SIGINT/SIGTERM. */
 import { createLogger, type LogLevel } from '../src/log.ts';
 import { Gateway } from '../gateway/gateway.ts';
+// scale-out: --db postgres://… selects the PostgreSQL store
+import { openStore, isPostgresUrl } from '../gateway/store-factory.ts';
+import { redactPostgresUrl } from '../gateway/store-postgres.ts';
+import type { Store } from '../gateway/store.ts';
 import { parse, intFlag } from './args.ts';
 import { loadConfig, dbPathOf, type Config } from './config.ts';
 
-const USAGE = 'edgeloop gateway [--broker mqtt://host:port] [--db path] [--fleet F|+] [--shared-group G] [--mqtt-port N] [--http-port N] [--no-http] [--config file]';
+const USAGE = 'edgeloop gateway [--broker mqtt://host:port] [--db path|postgres://…] [--fleet F|+] [--shared-group G] [--mqtt-port N] [--http-port N] [--no-http] [--config file]';
 
-export function gatewayFromConfig(config: Config, logger = createLogger({ level: config.logLevel as LogLevel, json: config.logJson, sink: (l) => process.stderr.write(l + '\n') })): Gateway {
+export function gatewayFromConfig(config: Config, logger = createLogger({ level: config.logLevel as LogLevel, json: config.logJson, sink: (l) => process.stderr.write(l + '\n') }), store?: Store): Gateway {
   const g = config.gateway;
   return new Gateway({
     id: g.id,
@@ -23,6 +27,7 @@ export function gatewayFromConfig(config: Config, logger = createLogger({ level:
     http: g.httpEnabled ? { host: g.httpHost, port: g.httpPort } : null,
     limits: config.telemetry,
     logger,
+    store,
   });
 }
 
@@ -43,10 +48,17 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   if (values['no-http']) overrides.push({ path: ['gateway', 'httpEnabled'], value: false });
   if (values['log-level'] !== undefined) overrides.push({ path: ['logLevel'], value: values['log-level'] });
   const config = loadConfig({ file: values.config, overrides });
-  const gateway = gatewayFromConfig(config);
-  await gateway.start();
+  // scale-out: a postgres:// --db opens the PostgreSQL store here (the Gateway itself opens SQLite paths).
+  const store = isPostgresUrl(dbPathOf(config)) ? await openStore(dbPathOf(config)) : undefined;
+  const gateway = gatewayFromConfig(config, undefined, store);
+  try {
+    await gateway.start();
+  } catch (err) {
+    await store?.close();
+    throw err;
+  }
   // One machine-readable line so scripts and tests can find the endpoints.
-  console.log(JSON.stringify({ event: 'gateway-ready', broker: gateway.brokerUrl, http: gateway.httpUrl, db: dbPathOf(config), pid: process.pid }));
+  console.log(JSON.stringify({ event: 'gateway-ready', broker: gateway.brokerUrl, http: gateway.httpUrl, db: redactPostgresUrl(dbPathOf(config)), pid: process.pid }));
   await new Promise<void>((resolve) => {
     const onSignal = () => {
       process.off('SIGINT', onSignal);
@@ -57,4 +69,5 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     process.on('SIGTERM', onSignal);
   });
   await gateway.stop();
+  await store?.close();
 }
