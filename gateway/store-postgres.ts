@@ -181,6 +181,18 @@ export class PostgresStore implements Store {
     if (this.#closed) throw new EdgeloopError('STORE', 'the PostgreSQL store is closed');
     if (readings.length === 0 && rejects.length === 0) return { inserted: 0, duplicates: 0, conflicts: 0, quarantined: 0 };
     try {
+      return await this.#writeOnce(readings, rejects);
+    } catch (err) {
+      // 23514 "no partition of relation found for row": another instance dropped a month this one had
+      // cached (retention). Forget the cache and try once more, which recreates the month.
+      if ((err as { cause?: { code?: string } }).cause?.code !== '23514') throw err;
+      this.#partitions.clear();
+      return this.#writeOnce(readings, rejects);
+    }
+  }
+
+  async #writeOnce(readings: readonly Reading[], rejects: readonly Reject[]): Promise<WriteResult> {
+    try {
       const n = readings.length;
       const devIds = new Array<number>(n);
       const senIds = new Array<number>(n);

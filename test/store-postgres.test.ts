@@ -68,6 +68,18 @@ pgTest('readings go to monthly partitions created on demand; retention drops who
   t.is(e.message, 'beforeMs NaN must be a finite epoch-milliseconds number');
 });
 
+pgTest('a month dropped by another instance is recreated when this one, which had it cached, writes to it again', async (t) => {
+  const schema = `s${++schemas}`;
+  const a = await PostgresStore.create({ url: dbUrl, schema, poolSize: 1 });
+  const b = await PostgresStore.create({ url: dbUrl, schema, poolSize: 1 });
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const jan = Date.UTC(2024, 0, 10);
+  await a.writeBatch([r('a', 'x', jan, 1)], []);
+  t.deepEqual(await b.dropPartitionsBefore(Date.UTC(2024, 1, 1)), ['readings_2024_01']);
+  t.deepEqual(await a.writeBatch([r('a', 'x', jan, 2)], []), { inserted: 1, duplicates: 0, conflicts: 0, quarantined: 0 });
+  t.deepEqual((await all(b.readings({ fleet: 'f' }))).map((x) => x.value), [2]);
+});
+
 pgTest('quarantine keeps at most maxQuarantineRows (newest), truncates payloads, counts evictions', async (t) => {
   const s = await fresh({ maxQuarantineRows: 3, maxQuarantinePayloadBytes: 4 });
   t.teardown(() => s.close());
