@@ -22,6 +22,13 @@ usage: edgeloop <command> [options]
   models list|show|promote|verify|key
                           the model registry (signed artifacts, aliases)
   runs list|show|compare  training runs
+  fleet list|show         devices, health, models (from the running gateway)
+  rollout create|status|pause|resume|abort|rollback
+                          canary/wave rollouts with abort criteria (talks to the gateway's HTTP API)
+  drift status|show       drift verdicts and statistics per device
+  alerts list             drift and performance alerts
+  acl add-device|add-gateway|remove|list|mosquitto
+                          broker credentials and ACLs (embedded broker or a mosquitto ACL file)
   device                  run the device agent (Raspberry Pi, Jetson, any linux/arm64 or x64)
   demo                    the main job (npm start): the whole loop on the occupancy data
   config check|print      validate and show the effective configuration
@@ -47,6 +54,16 @@ async function main(argv: string[]): Promise<void> {
       return prepareCommand(rest);
     case 'device':
       return deviceCommand(rest);
+    case 'fleet':
+      return (await import('./commands-fleet.ts')).fleetCommand(rest);
+    case 'rollout':
+      return (await import('./commands-fleet.ts')).rolloutCommand(rest);
+    case 'drift':
+      return (await import('./commands-drift.ts')).driftCommand(rest);
+    case 'alerts':
+      return (await import('./commands-drift.ts')).alertsCommand(rest);
+    case 'acl':
+      return (await import('./commands-acl.ts')).aclCommand(rest);
     case 'train':
       return (await import('./commands-train.ts')).trainCommand(rest);
     case 'export':

@@ -46,10 +46,11 @@ test('the dashboard API answers and the page renders charts with data in headles
   await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
   await page.waitForSelector('#status.live', { timeout: 10_000 });
   t.true(Number(await page.getAttribute('body', 'data-series-points')) > 10, 'sensor chart has points');
+  // Runs in the page; typed loosely because the test's tsconfig has no DOM library.
   const chartHasData = await page.evaluate(() => {
-    const c = (globalThis as unknown as { Chart: { getChart: (el: Element) => { data: { datasets: { data: unknown[] }[] } } | undefined } }).Chart;
-    const el = document.querySelector('#series-chart');
-    return el ? (c.getChart(el)?.data.datasets[0]?.data.length ?? 0) : 0;
+    const g = globalThis as unknown as { Chart: { getChart: (el: unknown) => { data: { datasets: { data: unknown[] }[] } } | undefined }; document: { querySelector: (s: string) => unknown } };
+    const el = g.document.querySelector('#series-chart');
+    return el ? (g.Chart.getChart(el)?.data.datasets[0]?.data.length ?? 0) : 0;
   });
   t.true(chartHasData > 10);
   const devicesPanel = await page.textContent('#panel-devices');
