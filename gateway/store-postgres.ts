@@ -18,7 +18,7 @@ import pg from 'pg';
 import type { Reading, RejectReason } from '../src/contracts/telemetry.ts';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
-import type { IngestCounters, QuarantineRow, ReadingQuery, Reject, SeriesStats, Store, WriteResult } from './store.ts';
+import { countersFromRows, type IngestCounters, type QuarantineRow, type ReadingQuery, type Reject, type SeriesStats, type Store, type WriteResult } from './store.ts';
 
 export type PgPool = pg.Pool;
 export type PgClient = pg.Client;
@@ -434,15 +434,7 @@ export class PostgresStore implements Store {
 
   async counters(): Promise<IngestCounters> {
     const res = await this.#pool.query<{ name: string; n: number }>('SELECT name, sum(n)::bigint AS n FROM counters GROUP BY name');
-    const c: IngestCounters = { inserted: 0, duplicates: 0, conflicts: 0, rejected: {}, quarantineEvicted: 0 };
-    for (const { name, n } of res.rows) {
-      if (name === 'inserted') c.inserted = n;
-      else if (name === 'duplicates') c.duplicates = n;
-      else if (name === 'conflicts') c.conflicts = n;
-      else if (name === 'quarantine_evicted') c.quarantineEvicted = n;
-      else if (name.startsWith('rejected:')) c.rejected[name.slice(9) as RejectReason] = n;
-    }
-    return c;
+    return countersFromRows(res.rows);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 import type { Reading, RejectReason } from '../src/contracts/telemetry.ts';
 import { EdgeloopError } from '../src/errors.ts';
 import { openDatabase, type SqliteDatabase, type SqliteStatement } from '../io/sqlite.ts';
-import type { IngestCounters, QuarantineRow, ReadingQuery, Reject, SeriesStats, Store, WriteResult } from './store.ts';
+import { countersFromRows, type IngestCounters, type QuarantineRow, type ReadingQuery, type Reject, type SeriesStats, type Store, type WriteResult } from './store.ts';
 
 export interface SqliteStoreOptions {
   path: string;
@@ -240,15 +240,7 @@ export class SqliteStore implements Store {
 
   async counters(): Promise<IngestCounters> {
     const rows = this.#db.prepare('SELECT name, n FROM counters').all() as { name: string; n: number }[];
-    const c: IngestCounters = { inserted: 0, duplicates: 0, conflicts: 0, rejected: {}, quarantineEvicted: 0 };
-    for (const { name, n } of rows) {
-      if (name === 'inserted') c.inserted = n;
-      else if (name === 'duplicates') c.duplicates = n;
-      else if (name === 'conflicts') c.conflicts = n;
-      else if (name === 'quarantine_evicted') c.quarantineEvicted = n;
-      else if (name.startsWith('rejected:')) c.rejected[name.slice(9) as RejectReason] = n;
-    }
-    return c;
+    return countersFromRows(rows);
   }
 
   async close(): Promise<void> {

@@ -80,3 +80,16 @@ export interface Store {
   counters(): Promise<IngestCounters>;
   close(): Promise<void>;
 }
+
+/** Builds IngestCounters from the (name, n) rows both stores keep in their `counters` table. */
+export function countersFromRows(rows: readonly { name: string; n: number }[]): IngestCounters {
+  const c: IngestCounters = { inserted: 0, duplicates: 0, conflicts: 0, rejected: {}, quarantineEvicted: 0 };
+  for (const { name, n } of rows) {
+    if (name === 'inserted') c.inserted = n;
+    else if (name === 'duplicates') c.duplicates = n;
+    else if (name === 'conflicts') c.conflicts = n;
+    else if (name === 'quarantine_evicted') c.quarantineEvicted = n;
+    else if (name.startsWith('rejected:')) c.rejected[name.slice(9) as RejectReason] = n;
+  }
+  return c;
+}

@@ -6,9 +6,10 @@
  */
 import { BaseClassifier } from '../base.ts';
 import type { ModelIR } from '../ir.ts';
-import { sigmoid, softmaxInPlace, type DenseMatrix } from '../matrix.ts';
+import type { DenseMatrix } from '../matrix.ts';
+import { linearProba, linearClassifierIR } from './linear-classifier.ts';
 import { resolveParams, type ParamSpecs } from '../params.ts';
-import { cholesky, choleskySolve, columnStats, linearScores } from './linalg.ts';
+import { cholesky, choleskySolve, columnStats } from './linalg.ts';
 
 export const LDA_SPECS = {
   shrinkage: { type: 'float', min: 0, max: 1, default: null, nullable: true, doc: 'blend of Σ with (trace Σ / d)·I; null = none' },
@@ -76,25 +77,11 @@ export class LinearDiscriminantAnalysis extends BaseClassifier<LdaParams, State>
   }
 
   protected probaMatrix(X: DenseMatrix, s: State): Float64Array {
-    const scores = linearScores(X.data, X.nRows, X.nCols, s.coef, s.intercept);
-    const K = s.classes.length;
-    if (s.coef.length === 1) {
-      const out = new Float64Array(X.nRows * 2);
-      for (let i = 0; i < X.nRows; i++) { const p = sigmoid(scores[i]); out[2 * i] = 1 - p; out[2 * i + 1] = p; }
-      return out;
-    }
-    for (let i = 0; i < X.nRows; i++) softmaxInPlace(scores, i * K, K);
-    return scores;
+    return linearProba(X, s);
   }
 
   override toIR(): ModelIR {
-    const s = this.fitted();
-    return {
-      body: {
-        kind: 'linear', task: 'classification', nFeatures: s.nFeatures, coef: s.coef.map((c) => [...c]), intercept: [...s.intercept],
-        link: s.coef.length === 1 ? 'logistic' : 'softmax', classes: s.classes.map(String),
-      },
-    };
+    return linearClassifierIR(this.fitted());
   }
 
   get coef(): number[][] { return this.fitted().coef.map((c) => [...c]); }
