@@ -26,8 +26,8 @@ import { chunkTopic, deviceTopic, manifestTopic, parseTopic } from '../src/topic
 import type { ChunkRequest, TransferStats } from '../src/contracts/device.ts';
 import { parseJsonPayload } from '../src/contracts/device.ts';
 import { publishAsync, type MqttClient } from '../io/mqtt-client.ts';
-import { ArtifactAssembler, verifyChunk, verifyManifest, type PinnedKeys } from './verify.ts';
-import { assertVersion, checkArtifact, readJsonFile, writeFileAtomic } from './model-store.ts';
+import { ArtifactAssembler, verifyManifest, type PinnedKeys } from './verify.ts';
+import { assertVersion, readJsonFile, writeFileAtomic } from './model-store.ts';
 
 export interface TransferClientOptions {
   client: MqttClient;
@@ -169,8 +169,8 @@ export class TransferClient {
     if (stats.resumedChunks > 0) this.logger.info(`resuming ${model} v${version}: ${stats.resumedChunks}/${stats.totalChunks} chunks on disk`);
 
     if (asm.missing().length > 0) await this.pull(manifest, asm, chunkDir, stats, signal);
+    // finish() checks size and whole-file sha256 against the signed manifest (once, node:crypto).
     const bytes = asm.finish();
-    checkArtifact(manifest, bytes, `download of ${model} v${version}`);
     stats.durationMs = this.now() - started;
     this.logger.info(`downloaded ${model} v${version}: ${bytes.length} bytes, ${stats.requestedChunks} chunks requested, ${stats.tamperedChunks} refused`);
     return { manifest, bytes, stats };
@@ -248,8 +248,10 @@ export class TransferClient {
         }
         let progressed = false;
         for (const { index, payload } of arrivals.splice(0)) {
+          let fresh: boolean;
           try {
-            verifyChunk(manifest, index, payload);
+            // Verifies the chunk's length and sha256 (once: a chunk already held is not hashed again).
+            fresh = asm.add(index, payload);
           } catch (err) {
             if (!isEdgeloopError(err, 'MODEL_CHECKSUM') && !isEdgeloopError(err, 'MODEL_CORRUPT') && !isEdgeloopError(err, 'BAD_ARGUMENT')) throw err;
             stats.tamperedChunks++;
@@ -258,7 +260,7 @@ export class TransferClient {
             continue;
           }
           inflight.delete(index);
-          if (!asm.add(index, payload)) continue; // a retransmission of a chunk we have
+          if (!fresh) continue; // a retransmission (or another device's request) of a chunk we have
           const tmp = join(chunkDir, `${index}.bin.tmp`);
           await writeFile(tmp, payload);
           await rename(tmp, join(chunkDir, `${index}.bin`));

@@ -229,18 +229,21 @@ export function chunkLength(spec: ArtifactSpec, index: number): number {
   return index === spec.chunkSha256.length - 1 ? spec.bytes - spec.chunkBytes * index : spec.chunkBytes;
 }
 
+/** A sha256 returning lowercase hex. Devices pass node:crypto's (≈50x faster than the pure-JS default). */
+export type Sha256Hex = (data: Uint8Array) => string;
+
 /**
  * Checks one transfer chunk against the manifest: MODEL_CORRUPT when its length is wrong,
  * MODEL_CHECKSUM when its hash differs, BAD_ARGUMENT for an index outside the artifact.
  */
-export function checkChunk(spec: ArtifactSpec, index: number, chunk: Uint8Array): void {
+export function checkChunk(spec: ArtifactSpec, index: number, chunk: Uint8Array, sha256: Sha256Hex = sha256Hex): void {
   const n = spec.chunkSha256.length;
   if (!Number.isInteger(index) || index < 0 || index >= n) throw new EdgeloopError('BAD_ARGUMENT', `chunk index ${index} is outside 0..${n - 1}`);
   const expected = chunkLength(spec, index);
   if (chunk.length !== expected) {
     throw new EdgeloopError('MODEL_CORRUPT', `chunk ${index} of ${n} is ${chunk.length} bytes, expected ${expected}${chunk.length < expected ? ' (truncated)' : ''}`);
   }
-  const got = sha256Hex(chunk);
+  const got = sha256(chunk);
   if (got !== spec.chunkSha256[index]) throw new EdgeloopError('MODEL_CHECKSUM', `chunk ${index} of ${n}: sha256 ${got.slice(0, 16)}… does not match the manifest's ${spec.chunkSha256[index]!.slice(0, 16)}…`);
 }
 
@@ -248,17 +251,17 @@ export function checkChunk(spec: ArtifactSpec, index: number, chunk: Uint8Array)
  * Checks a whole artifact against the manifest: MODEL_CORRUPT for a size mismatch (truncated or too
  * long), MODEL_CHECKSUM for a hash mismatch (naming the first bad chunk).
  */
-export function checkArtifact(spec: ArtifactSpec, bytes: Uint8Array): void {
+export function checkArtifact(spec: ArtifactSpec, bytes: Uint8Array, sha256: Sha256Hex = sha256Hex): void {
   if (bytes.length !== spec.bytes) {
     throw new EdgeloopError('MODEL_CORRUPT', `artifact ${spec.format}/${spec.variant} is ${bytes.length} bytes, expected ${spec.bytes}${bytes.length < spec.bytes ? ' (truncated)' : ''}`);
   }
-  const got = sha256Hex(bytes);
+  const got = sha256(bytes);
   if (got === spec.sha256) return;
   const n = spec.chunkSha256.length;
   let firstBad = -1;
   for (let i = 0; i < n && firstBad < 0; i++) {
     const off = i * spec.chunkBytes;
-    if (sha256Hex(bytes.subarray(off, off + spec.chunkBytes)) !== spec.chunkSha256[i]) firstBad = i;
+    if (sha256(bytes.subarray(off, off + spec.chunkBytes)) !== spec.chunkSha256[i]) firstBad = i;
   }
   const where = firstBad >= 0 ? ` (first bad chunk ${firstBad} of ${n}, bytes ${firstBad * spec.chunkBytes}..${Math.min(spec.bytes, (firstBad + 1) * spec.chunkBytes) - 1})` : '';
   throw new EdgeloopError('MODEL_CHECKSUM', `artifact ${spec.format}/${spec.variant}: sha256 ${got.slice(0, 16)}… does not match the manifest's ${spec.sha256.slice(0, 16)}…${where}`);
