@@ -38,6 +38,33 @@ export const configSchema = z
         /** 0 picks a free port. */
         httpPort: port.default(8080),
         httpEnabled: z.boolean().default(true),
+        /** Model registry + rollouts (the `edgeloop rollout` / `edgeloop fleet` API). */
+        rollouts: z.boolean().default(true),
+        /** The registry's signing key folder; default keys/ next to the database (keyDirOf). */
+        keyDir: z.string().min(1).optional(),
+        /** TLS of the gateway's own MQTT clients: CA of the broker certificate, client certificate (mTLS). PEM file paths. */
+        tls: z
+          .object({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
+          .strict()
+          .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together')
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** The embedded broker's security (docs/security.md); ignored with gateway.broker (an external broker). */
+    broker: z
+      .object({
+        /** Logins required (credentials file of `edgeloop acl`) and per-identity ACLs enforced. */
+        auth: z.boolean().default(false),
+        /** Default <dataDir>/broker-credentials.json, the file `edgeloop acl` writes. */
+        credentialsFile: z.string().min(1).optional(),
+        /** Listen with TLS (mqtts://). PEM file paths; requestCert asks clients for a certificate signed by ca. */
+        tls: z
+          .object({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional(), requestCert: z.boolean().default(false) })
+          .strict()
+          .refine((t) => !t.requestCert || t.ca !== undefined, 'requestCert needs ca, the CA that signs client certificates')
+          .optional(),
+        maxPacketBytes: z.number().int().min(1024).max(256 * 1024 * 1024).optional(),
       })
       .strict()
       .prefault({}),
@@ -153,12 +180,18 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   return parsed.data;
 }
 
+/** The embedded broker's credentials file: the one `edgeloop acl` writes. */
+export function credentialsFileOf(config: Config): string {
+  return config.broker.credentialsFile ?? `${config.dataDir}/broker-credentials.json`;
+}
+
 export function dbPathOf(config: Config): string {
   return config.gateway.db ?? `${config.dataDir}/edgeloop.db`;
 }
 
 /** The gateway's signing keys live next to its database, so a database and its keys travel together. */
 export function keyDirOf(config: Config): string {
+  if (config.gateway.keyDir !== undefined) return config.gateway.keyDir;
   const db = dbPathOf(config);
   const slash = db.lastIndexOf('/');
   return `${slash >= 0 ? db.slice(0, slash) : '.'}/keys`;

@@ -48,7 +48,7 @@ export interface DriftServiceOptions {
   now?: () => number;
   /** MQTT client id prefix (the subscriber uses it as is, the alert publisher adds '-alerts'). */
   clientId?: string;
-  mqtt?: { username?: string; password?: string; protocolVersion?: 4 | 5 };
+  mqtt?: { username?: string; password?: string; protocolVersion?: 4 | 5; tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean } };
   /** Largest accepted drift / predictions / labels payload. */
   maxPayloadBytes?: number;
   metricsSources?: MetricsSources;
@@ -231,7 +231,7 @@ export class DriftService {
     const clientId = this.#o.clientId ?? `edgeloop-drift-${fleet === '+' ? 'all' : fleet}`;
     try {
       if (this.#o.alertPublisher === undefined) {
-        const client = await connectMqtt(this.#o.brokerUrl, { clientId: `${clientId}-alerts`, username: this.#o.mqtt?.username, password: this.#o.mqtt?.password, protocolVersion: this.#o.mqtt?.protocolVersion });
+        const client = await connectMqtt(this.#o.brokerUrl, { clientId: `${clientId}-alerts`, username: this.#o.mqtt?.username, password: this.#o.mqtt?.password, protocolVersion: this.#o.mqtt?.protocolVersion, ...this.#o.mqtt?.tls });
         this.#client = client;
         this.#alerts.setPublisher({ publish: (topic, payload) => publishAsync(client, topic, payload, { qos: 1 }) });
       }
@@ -243,6 +243,7 @@ export class DriftService {
         protocolVersion: this.#o.mqtt?.protocolVersion,
         username: this.#o.mqtt?.username,
         password: this.#o.mqtt?.password,
+        tls: this.#o.mqtt?.tls,
         logger: this.#log.child('mqtt'),
         now: this.#now,
         onBatch: async (messages) => {

@@ -1,11 +1,19 @@
 /**
- * The gateway: a store, an optional embedded broker, the durable MQTT ingest session and the HTTP
- * server, started and stopped together. No I/O happens before `start()`.
+ * The gateway: a store, an optional embedded broker, the durable MQTT ingest session, the drift
+ * service, the model registry and the rollout service, and the HTTP server (API + dashboard), started
+ * and stopped together. No I/O happens before `start()`.
  */
+import { dirname, join } from 'node:path';
+import { EdgeloopError } from '../src/errors.ts';
 import { gatewayFilters, gatewayStatusTopic } from '../src/topics.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import type { TelemetryLimits } from '../src/contracts/telemetry.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
+import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './broker.ts';
+import { generatePassword, hashPassword } from './broker-auth.ts';
+import { Registry } from './registry.ts';
+import { PUBLIC_KEY_FILE } from '../io/ed25519.ts';
+import { RolloutService, type RolloutServiceOptions } from './rollout.ts';
+import type { MqttLogin, MqttTls } from './mqtt-login.ts';
 import { DurableSubscriber } from './mqtt-session.ts';
 import { Ingestor, type RawMessage } from './ingest.ts';
 import { HttpServer, sendJson } from './http.ts';
@@ -18,7 +26,11 @@ export interface GatewayOptions {
   id: string;
   /** External broker URL; when absent an embedded broker is started. */
   brokerUrl?: string;
-  embeddedBroker?: { host: string; port: number };
+  /**
+   * The embedded broker: where it listens and, optionally, logins + per-identity ACLs (`auth`) and
+   * TLS/mTLS (`tls`), see gateway/broker.ts and docs/security.md.
+   */
+  embeddedBroker?: { host: string; port: number } & Pick<EmbeddedBrokerOptions, 'auth' | 'tls' | 'maxPacketBytes'>;
   dbPath: string;
   synchronous?: 'full' | 'normal';
   /** Fleet to subscribe to, or '+' for all fleets. */
@@ -26,8 +38,11 @@ export interface GatewayOptions {
   /** MQTT 5 shared-subscription group: several gateways split one stream. */
   sharedGroup?: string;
   protocolVersion?: 4 | 5;
+  /** The gateway's own broker login (identity `_gateway/<id>`), used by all its MQTT clients. */
   username?: string;
   password?: string;
+  /** TLS of the gateway's own MQTT clients (mqtts://): the broker's CA, a client certificate for mTLS. */
+  tls?: MqttTls;
   maxBatch?: number;
   /** 0 picks a free port; null disables HTTP. */
   http?: { host: string; port: number } | null;
@@ -38,6 +53,17 @@ export interface GatewayOptions {
   store?: Store;
   /** Drift monitoring, performance tracking and alerts (on by default with a SQLite store); false disables it. */
   drift?: false | Pick<DriftServiceOptions, 'policy' | 'performance' | 'alertCooldownMs' | 'webhookUrl' | 'webhook'>;
+  /** Folder of the registry's ed25519 signing key; default `keys/` next to dbPath (like `edgeloop models`). */
+  keyDir?: string;
+  /** Model registry + rollouts (on by default with a SQLite store); false disables both. */
+  rollouts?: false | GatewayRolloutOptions;
+}
+
+export type GatewayRolloutOptions = Pick<RolloutServiceOptions, 'tickMs' | 'resumeGraceMs' | 'transferOptions' | 'fleetHealth' | 'timers' | 'newId'>;
+
+/** The registry key folder the gateway uses for a database path (the same rule as cli/config.ts keyDirOf). */
+export function defaultKeyDir(dbPath: string): string {
+  return join(dirname(dbPath), 'keys');
 }
 
 export class Gateway {
@@ -50,6 +76,10 @@ export class Gateway {
   #ingestor: Ingestor | null = null;
   #dashboard: Dashboard | null = null;
   #drift: DriftService | null = null;
+  #registry: Registry | null = null;
+  #rollouts: RolloutService | null = null;
+  #login: MqttLogin = {};
+  #publicKeyPath: string | null = null;
   #brokerUrl = '';
 
   constructor(options: GatewayOptions) {
@@ -80,19 +110,27 @@ export class Gateway {
     const ingestor = new Ingestor(this.#store, this.#o.limits);
     this.#ingestor = ingestor;
     try {
+      const login: MqttLogin = { username: this.#o.username, password: this.#o.password, protocolVersion: this.#o.protocolVersion, tls: this.#o.tls };
+      let clientUrl: string;
       if (this.#o.brokerUrl) {
-        this.#brokerUrl = this.#o.brokerUrl;
+        this.#brokerUrl = clientUrl = this.#o.brokerUrl;
       } else {
-        this.#broker = await startEmbeddedBroker({ ...(this.#o.embeddedBroker ?? { host: '127.0.0.1', port: 1883 }), logger: this.#log.child('broker') });
+        const embedded = this.#o.embeddedBroker ?? { host: '127.0.0.1', port: 1883 };
+        const auth = await this.#ownIdentity(embedded, login);
+        this.#broker = await startEmbeddedBroker({ ...embedded, auth, logger: this.#log.child('broker') });
         this.#brokerUrl = this.#broker.url;
+        // The own clients reach a wildcard listener over loopback (a TLS certificate names 127.0.0.1, not 0.0.0.0).
+        clientUrl = this.#broker.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
       }
+      this.#login = login;
       this.#subscriber = new DurableSubscriber({
-        url: this.#brokerUrl,
+        url: clientUrl,
         clientId: `edgeloop-gateway-${this.#o.id}`,
         filters: gatewayFilters(this.#o.fleet ?? '+', this.#o.sharedGroup),
-        protocolVersion: this.#o.protocolVersion,
-        username: this.#o.username,
-        password: this.#o.password,
+        protocolVersion: login.protocolVersion,
+        username: login.username,
+        password: login.password,
+        tls: login.tls,
         maxBatch: this.#o.maxBatch,
         will: { topic: gatewayStatusTopic(this.#o.id), payload: JSON.stringify({ online: false, id: this.#o.id }), retain: true },
         birth: { topic: gatewayStatusTopic(this.#o.id), payload: JSON.stringify({ online: true, id: this.#o.id, startedAtMs: now(), pid: process.pid }), retain: true },
@@ -111,10 +149,10 @@ export class Gateway {
         this.#drift = await DriftService.create({
           ...(this.#o.drift ?? {}),
           database: store.database,
-          brokerUrl: this.#brokerUrl,
+          brokerUrl: clientUrl,
           fleet: this.#o.fleet ?? '+',
           clientId: `edgeloop-drift-${this.#o.id}`,
-          mqtt: { username: this.#o.username, password: this.#o.password, protocolVersion: this.#o.protocolVersion },
+          mqtt: login,
           logger: this.#log,
           now,
         });
@@ -123,12 +161,34 @@ export class Gateway {
         });
         await this.#drift.start();
       }
+      if (this.#o.rollouts !== false && this.#store instanceof SqliteStore) {
+        const keyDir = this.#o.keyDir ?? defaultKeyDir(this.#o.dbPath);
+        this.#registry = await Registry.create({ database: this.#store.database, keyDir, logger: this.#log, now });
+        this.#rollouts = await RolloutService.create({
+          ...(this.#o.rollouts ?? {}),
+          database: this.#store.database,
+          brokerUrl: clientUrl,
+          mqtt: login,
+          registry: this.#registry,
+          gatewayId: this.#o.id,
+          logger: this.#log,
+          now,
+          onChange: (rolloutId) => this.#onRolloutChange(rolloutId),
+        });
+        await this.#rollouts.start();
+        this.#publicKeyPath = join(keyDir, PUBLIC_KEY_FILE);
+        this.#log.info(`rollouts on; devices pin the signing key ${this.#registry.publicKey().keyId} (${this.#publicKeyPath})`);
+      }
       if (this.#o.http !== null) {
         this.#http = new HttpServer({ ...(this.#o.http ?? { host: '127.0.0.1', port: 8080 }), logger: this.#log.child('http') });
         this.#addRoutes(this.#http, ingestor, now);
         this.#dashboard = new Dashboard({ store: this.#store, subscriberStats: () => this.#subscriber?.stats ?? null, logger: this.#log.child('dashboard'), now });
         this.#dashboard.registerRoutes(this.#http);
         this.#drift?.registerRoutes(this.#http);
+        if (this.#rollouts) {
+          this.#rollouts.registerRoutes(this.#http);
+          for (const panel of this.#rollouts.dashboardPanels()) this.#dashboard.addPanel(panel);
+        }
         await this.#http.start();
         this.#dashboard.start();
         this.#log.info(`HTTP API on ${this.#http.url}`);
@@ -169,6 +229,64 @@ export class Gateway {
     return this.#drift;
   }
 
+  /** The model registry on the gateway's database (null before start, with rollouts off or a non-SQLite store). */
+  get registry(): Registry | null {
+    return this.#registry;
+  }
+
+  /** Rollouts and the fleet registry (null before start, when disabled or with a non-SQLite store). */
+  get rollouts(): RolloutService | null {
+    return this.#rollouts;
+  }
+
+  /** The registry's public key file (SPKI PEM) that devices pin with `edgeloop device --public-key` (null when rollouts are off). */
+  get publicKeyPath(): string | null {
+    return this.#publicKeyPath;
+  }
+
+  /** How the gateway's own clients log in (other in-process services connecting to the same broker). */
+  get mqttLogin(): MqttLogin {
+    return { ...this.#login };
+  }
+
+  #onRolloutChange(rolloutId: string): void {
+    const dashboard = this.#dashboard;
+    const rollouts = this.#rollouts;
+    if (!dashboard || !rollouts) return;
+    try {
+      dashboard.broadcast('rollout', rollouts.controller.summary(rolloutId));
+    } catch (err) {
+      this.#log.warn(`cannot broadcast rollout ${rolloutId}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * With logins required on the embedded broker, the gateway's own clients need an identity. Without a
+   * configured password or client certificate they get a random per-process password for
+   * `_gateway/<id>` that exists only in this process's memory.
+   */
+  async #ownIdentity(embedded: NonNullable<GatewayOptions['embeddedBroker']>, login: MqttLogin): Promise<EmbeddedBrokerOptions['auth']> {
+    const auth = embedded.auth;
+    const hasCert = login.tls?.cert !== undefined && login.tls.key !== undefined;
+    if (!auth) {
+      if (embedded.tls?.requestCert && !hasCert) {
+        throw new EdgeloopError('BAD_CONFIG', "the embedded broker asks for client certificates ('tls.requestCert') without password logins: give the gateway a client certificate (tls.cert and tls.key, CN _gateway/<id>) or turn on broker auth");
+      }
+      return undefined;
+    }
+    if (login.password !== undefined || (hasCert && embedded.tls?.requestCert)) return auth;
+    const identity = `_gateway/${this.#o.id}`;
+    if (login.username !== undefined && login.username !== identity) {
+      throw new EdgeloopError('BAD_CONFIG', `gateway username ${JSON.stringify(login.username)} has no password: set the password, or leave the username unset to use a generated one for ${identity}`);
+    }
+    const password = generatePassword();
+    login.username = identity;
+    login.password = password;
+    this.#log.info(`the gateway's own clients log in as ${identity} with a per-process password`);
+    const entry = { identity, passwordHash: await hashPassword(password), createdAtMs: Date.now() };
+    return { users: [...auth.users.filter((u) => u.identity !== identity), entry] };
+  }
+
   /** The HTTP server, for other parts to add routes (null when HTTP is off). */
   get http(): HttpServer | null {
     return this.#http;
@@ -179,6 +297,9 @@ export class Gateway {
     this.#dashboard = null;
     await this.#http?.stop();
     this.#http = null;
+    await this.#rollouts?.stop();
+    this.#rollouts = null;
+    this.#registry = null;
     await this.#drift?.stop();
     this.#drift = null;
     await this.#subscriber?.stop();

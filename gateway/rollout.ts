@@ -24,6 +24,7 @@ import { ShadowPairing } from './rollout-shadow.ts';
 import { registerRolloutRoutes, rolloutPanels } from './rollout-http.ts';
 import type { HttpServer } from './http.ts';
 import type { Panel } from './dashboard.ts';
+import { mqttJsOptions, type MqttLogin } from './mqtt-login.ts';
 
 /** Something that serves a model version's chunks to a fleet (gateway/transfer-server.ts). */
 export interface ModelOffering {
@@ -38,6 +39,8 @@ export interface Timers {
 export interface RolloutServiceOptions {
   database: SqliteDatabase;
   brokerUrl: string;
+  /** Broker login of the service's clients (username/password, TLS); none for an open broker. */
+  mqtt?: MqttLogin;
   /** The model registry (gateway/registry.ts); without it rollouts cannot be created. */
   registry?: ModelSource;
   /** The fleet's transfer server; default: one TransferServer per fleet on this service's own client. */
@@ -150,7 +153,7 @@ export class RolloutService {
     if (this.#subscriber) return;
     const id = this.#o.gatewayId ?? ROLLOUT_SERVICE_DEFAULTS.gatewayId;
     try {
-      this.#client = await connectMqtt(this.#o.brokerUrl, { clientId: `edgeloop-rollout-cmd-${id}-${process.pid}-${Math.floor(this.#now() % 1e6)}` });
+      this.#client = await connectMqtt(this.#o.brokerUrl, { ...mqttJsOptions(this.#o.mqtt), clientId: `edgeloop-rollout-cmd-${id}-${process.pid}-${Math.floor(this.#now() % 1e6)}` });
       noDelay(this.#client);
       this.#client.on('connect', () => noDelay(this.#client));
       const any = `${TOPIC_ROOT}/+/+`;
@@ -159,6 +162,10 @@ export class RolloutService {
         clientId: `edgeloop-rollout-${id}`,
         filters: [`${any}/status`, `${any}/heartbeat`, `${any}/cmd/result`, `${any}/predictions`],
         onBatch: async (messages) => this.#onBatch(messages),
+        username: this.#o.mqtt?.username,
+        password: this.#o.mqtt?.password,
+        protocolVersion: this.#o.mqtt?.protocolVersion,
+        tls: this.#o.mqtt?.tls,
         logger: this.#log.child('session'),
         now: this.#now,
       });
