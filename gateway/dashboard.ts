@@ -29,9 +29,19 @@ export interface Panel {
   title: string;
   /** JSON endpoint the page polls (and refreshes on SSE events named `id`). */
   endpoint: string;
-  /** How the page renders it. */
-  kind: 'table' | 'heatmap' | 'bars';
+  /**
+   * How the page renders it (dashboard/app.js): 'table' an array of flat rows; 'heatmap' cells
+   * `{row, col, value, level?, series?}` (or `{cells, max, metric}`), a cell's `series` endpoint drawn as a
+   * line chart when clicked; 'bars' `[{label, value}]`; 'models' the /v1/models rows with the selected
+   * version's metrics and confusion matrix.
+   */
+  kind: PanelKind;
+  /** Spans the page's full width. */
+  wide?: boolean;
 }
+
+export const PANEL_KINDS = ['table', 'heatmap', 'bars', 'models'] as const;
+export type PanelKind = (typeof PANEL_KINDS)[number];
 
 export interface DashboardOptions {
   store: Store;
@@ -58,8 +68,16 @@ export class Dashboard {
     this.#o = { intervalMs: 1000, logger: silentLogger, now: Date.now, ...options };
   }
 
+  /** Adds a panel; one with the same id replaces it (so registering twice is harmless). */
   addPanel(panel: Panel): void {
-    this.#panels.push(panel);
+    const at = this.#panels.findIndex((p) => p.id === panel.id);
+    if (at >= 0) this.#panels[at] = panel;
+    else this.#panels.push(panel);
+  }
+
+  /** Pages connected to /v1/events. */
+  get clientCount(): number {
+    return this.#clients.size;
   }
 
   /** Sends an event to every connected page. */

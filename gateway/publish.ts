@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../src/log.ts';
 import { exportModel, type ExportResult } from '../models/export/index.ts';
 import { splitsOf, type TrainedModel, type NativeModel, type SplitData } from '../models/training.ts';
 import { createRunner } from '../device/runner.ts';
+import { confusionMatrix } from '../models/metrics/classification.ts';
 import type { Registry, RegisterResult } from './registry.ts';
 
 export interface PublishTarget {
@@ -40,6 +41,13 @@ export interface ArtifactReport {
   metrics: Record<string, number>;
   p50Us: number;
   p99Us: number;
+  /** Classification: per evaluation split, the runtime's confusion matrix (rows true, columns predicted). */
+  confusion?: Record<string, { labels: string[]; matrix: number[][] }>;
+}
+
+/** Where publishModel keeps the per-artifact evaluation (gateway/dashboard-models.ts ModelEvaluationStore). */
+export interface EvaluationSink {
+  save(model: string, version: number, artifacts: readonly ArtifactReport[]): void;
 }
 
 export interface PublishResult extends RegisterResult {
@@ -78,7 +86,7 @@ function argmax(v: number[]): number {
   return best;
 }
 
-export async function publishModel(registry: Registry, req: PublishRequest, options: { logger?: Logger; maxEvalRows?: number } = {}): Promise<PublishResult> {
+export async function publishModel(registry: Registry, req: PublishRequest, options: { logger?: Logger; maxEvalRows?: number; evaluations?: EvaluationSink } = {}): Promise<PublishResult> {
   const log = (options.logger ?? silentLogger).child('publish');
   const task = req.trained.task;
   const splits = splitsOf(req.dataset.matrix, req.dataset.trainSplit ?? 'train');
@@ -107,6 +115,8 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
       continue;
     }
     const metrics: Record<string, number> = {};
+    const confusion: NonNullable<ArtifactReport['confusion']> = {};
+    const classIds = Array.from({ length: outWidth }, (_, i) => i);
     const latencies: number[] = [];
     for (const [name, data] of evalSets) {
       const X = data.X.slice(0, maxEval);
@@ -118,6 +128,7 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
         const pred = out.map(argmax);
         metrics[`${name}_accuracy`] = pred.filter((p, i) => p === y[i]).length / y.length;
         metrics[`${name}_agreement`] = pred.filter((p, i) => p === trainedPred[i]).length / y.length;
+        if (y.length > 0) confusion[name] = { labels: classIds.map((c) => req.classes?.[c] ?? String(c)), matrix: confusionMatrix(y, pred, classIds).matrix };
       } else {
         const pred = out.map((o) => o[0]!);
         metrics[`${name}_rmse`] = Math.sqrt(pred.reduce((a, p, i) => a + (p - y[i]!) ** 2, 0) / y.length);
@@ -130,6 +141,7 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
     if (!quantized) floatSmoke ??= smokeTest;
     inputs.push({ format: target.format, variant: target.variant, bytes: exported.bytes, io: { inputs: exported.inputs, outputs: exported.outputs }, metrics, smokeTest });
     const report: ArtifactReport = { format: target.format, variant: target.variant, bytes: exported.bytes.length, metrics, p50Us: percentile(latencies, 0.5), p99Us: percentile(latencies, 0.99) };
+    if (task === 'classification') report.confusion = confusion;
     artifacts.push(report);
     log.info(() => `${target.format}/${target.variant}: ${report.bytes} bytes, ${JSON.stringify(metrics)}`);
   }
@@ -154,5 +166,6 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
     createdBy: req.createdBy,
     nativeModel: native,
   });
+  options.evaluations?.save(registered.model, registered.version, artifacts);
   return { ...registered, artifacts, skipped };
 }
