@@ -1,8 +1,11 @@
 /**
  * Training runs and their hyper-parameter trials, in the gateway's SQLite file. A run records what was
  * trained (model kind, params), on what (dataset name and hash, pipeline spec hash), by which code
- * (git commit, else package version), how long it took and how it scored on train/val/test.
+ * (git commit, else package version), how long it took and how it scored on each named split
+ * (train, val, test, test1, test2, …), and optionally the evaluation report (opaque JSON) to show again.
  * Trials are stored as they finish, so an interrupted search resumes from `trials(runId)`.
+ * Runs stored before splits were named folded extra test splits into `test` as `<split>_<metric>`;
+ * they are unfolded on read (see unfoldLegacyMetrics), so old and new runs compare side by side.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -13,9 +16,41 @@ import type { SqliteDatabase } from '../io/sqlite.ts';
 
 export const RUN_STATUSES = ['running', 'completed', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+/** The splits every dataset may have, listed first; any other split name is allowed too. */
 export const METRIC_SPLITS = ['train', 'val', 'test'] as const;
-export type MetricSplit = (typeof METRIC_SPLITS)[number];
-export type SplitMetrics = Partial<Record<MetricSplit, Record<string, number>>>;
+export type MetricSplit = string;
+/** Split name → metric name → value. */
+export type SplitMetrics = Record<string, Record<string, number>>;
+const SPLIT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Metric names the pre-named-splits CLI wrote (models/training.ts measure()): the suffixes unfolded. */
+const LEGACY_METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc', 'mse', 'rmse', 'mae', 'r2'] as const;
+
+/** train, val, test first, then the other splits by name. */
+export function orderSplits(names: Iterable<string>): string[] {
+  const all = [...new Set(names)];
+  const rank = (n: string): number => { const i = (METRIC_SPLITS as readonly string[]).indexOf(n); return i < 0 ? METRIC_SPLITS.length : i; };
+  return all.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Old runs stored `{ test: { test1_accuracy: … } }` for a split named test1; this moves such keys back
+ * to their split (`{ test1: { accuracy: … } }`). Keys that are not `<split>_<known metric>` stay put.
+ */
+export function unfoldLegacyMetrics(metrics: SplitMetrics): SplitMetrics {
+  const test = metrics.test;
+  if (!test) return metrics;
+  const out: SplitMetrics = {};
+  for (const [split, m] of Object.entries(metrics)) if (split !== 'test') out[split] = { ...m };
+  const kept: Record<string, number> = {};
+  for (const [key, v] of Object.entries(test)) {
+    const metric = LEGACY_METRICS.find((name) => key.endsWith(`_${name}`) && key.length > name.length + 1);
+    const split = metric ? key.slice(0, key.length - metric.length - 1) : undefined;
+    if (metric && split && SPLIT_PATTERN.test(split) && !(METRIC_SPLITS as readonly string[]).includes(split)) out[split] = { ...(out[split] ?? {}), [metric]: v };
+    else kept[key] = v;
+  }
+  if (Object.keys(kept).length > 0) out.test = kept;
+  return Object.fromEntries(orderSplits(Object.keys(out)).map((k) => [k, out[k]!]));
+}
 
 export interface RunInput {
   modelKind: string;
@@ -37,6 +72,8 @@ export interface RunRecord {
   datasetHash: string | null;
   specHash: string | null;
   metrics: SplitMetrics;
+  /** The evaluation report stored with the run (JSON), null when none was. */
+  report: Record<string, unknown> | null;
   durationMs: number | null;
   codeVersion: string;
   status: RunStatus;
@@ -63,8 +100,10 @@ export interface TrialRecord extends TrialInput {
 
 export interface RunComparison {
   runs: { id: string; modelKind: string; dataset: string | null; status: RunStatus; durationMs: number | null }[];
-  /** One row per `split.metric` seen in any run; null where a run lacks it. */
-  metrics: { name: string; values: (number | null)[] }[];
+  /** Every split seen in any run, train/val/test first. */
+  splits: string[];
+  /** One row per `split.metric` seen in any run (by split, then metric); null where a run lacks it. */
+  metrics: { name: string; split: string; metric: string; values: (number | null)[] }[];
   /** One row per parameter seen in any run, values as canonical JSON; null where a run lacks it. */
   params: { name: string; values: (string | null)[] }[];
 }
@@ -81,7 +120,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS training_runs (
   id TEXT PRIMARY KEY, model_kind TEXT NOT NULL, params TEXT NOT NULL, dataset TEXT, dataset_hash TEXT, spec_hash TEXT,
   metrics TEXT NOT NULL, duration_ms REAL, code_version TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
-  created_at INTEGER NOT NULL, finished_at INTEGER
+  created_at INTEGER NOT NULL, finished_at INTEGER, report TEXT
 );
 CREATE INDEX IF NOT EXISTS training_runs_by_time ON training_runs (created_at);
 CREATE TABLE IF NOT EXISTS training_trials (
@@ -95,6 +134,7 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 interface RunRow {
   id: string; model_kind: string; params: string; dataset: string | null; dataset_hash: string | null; spec_hash: string | null; metrics: string;
   duration_ms: number | null; code_version: string; status: RunStatus; error: string | null; created_at: number; finished_at: number | null; trial_count: number;
+  report: string | null;
 }
 
 interface TrialRow { run_id: string; trial: number; params: string; metrics: string; score: number | null; duration_ms: number; created_at: number }
@@ -184,10 +224,18 @@ function assertMetrics(what: string, v: unknown): Record<string, number> {
 function assertSplitMetrics(v: unknown): SplitMetrics {
   const o = assertObject('metrics', v);
   for (const [split, m] of Object.entries(o)) {
-    if (!(METRIC_SPLITS as readonly string[]).includes(split)) throw new EdgeloopError('BAD_ARGUMENT', `metrics.${split}: split must be one of ${METRIC_SPLITS.join(', ')}`);
+    if (!SPLIT_PATTERN.test(split)) throw new EdgeloopError('BAD_ARGUMENT', `metrics.${split}: a split name must be 1-64 characters of A-Z a-z 0-9 _ - starting with a letter or digit`);
     assertMetrics(`metrics.${split}`, m);
   }
   return o as SplitMetrics;
+}
+
+function reportJson(v: unknown): string | null {
+  if (v === undefined) return null;
+  const o = assertJsonObject('report', v);
+  const text = JSON.stringify(o);
+  if (text.length > 4_000_000) throw new EdgeloopError('BAD_ARGUMENT', `report must be at most 4000000 characters of JSON, got ${text.length}`);
+  return text;
 }
 
 function assertDuration(what: string, v: unknown): number {
@@ -216,6 +264,9 @@ export class RunStore {
 
   static async create(options: RunStoreOptions): Promise<RunStore> {
     options.database.exec(SCHEMA);
+    // Files written before reports were stored lack the column; add it (NULL for old runs).
+    const columns = options.database.prepare('PRAGMA table_info(training_runs)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'report')) options.database.exec('ALTER TABLE training_runs ADD COLUMN report TEXT');
     return new RunStore(options, options.codeVersion ?? detectCodeVersion(process.cwd()));
   }
 
@@ -252,10 +303,11 @@ export class RunStore {
   }
 
   /** Marks a running run completed with its metrics. */
-  async finish(id: string, result: { metrics: SplitMetrics; durationMs: number }): Promise<RunRecord> {
+  async finish(id: string, result: { metrics: SplitMetrics; durationMs: number; report?: Record<string, unknown> }): Promise<RunRecord> {
     const metrics = assertSplitMetrics(result.metrics);
     const durationMs = assertDuration('durationMs', result.durationMs);
-    this.#transition(id, () => this.#db.prepare("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ? WHERE id = ?").run(JSON.stringify(metrics), durationMs, this.#now(), id));
+    const report = reportJson(result.report);
+    this.#transition(id, () => this.#db.prepare("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ?, report = ? WHERE id = ?").run(JSON.stringify(metrics), durationMs, this.#now(), report, id));
     return this.#get(id);
   }
 
@@ -268,12 +320,13 @@ export class RunStore {
   }
 
   /** A finished run in one call (start + finish, one transaction). */
-  async record(input: RunInput & { metrics: SplitMetrics; durationMs: number }): Promise<RunRecord> {
+  async record(input: RunInput & { metrics: SplitMetrics; durationMs: number; report?: Record<string, unknown> }): Promise<RunRecord> {
     const metrics = assertSplitMetrics(input.metrics);
     const durationMs = assertDuration('durationMs', input.durationMs);
+    const report = reportJson(input.report);
     const id = this.#db.transaction(() => {
       const runId = this.#insertRun(input);
-      this.#db.prepare("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ? WHERE id = ?").run(JSON.stringify(metrics), durationMs, this.#now(), runId);
+      this.#db.prepare("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ?, report = ? WHERE id = ?").run(JSON.stringify(metrics), durationMs, this.#now(), report, runId);
       return runId;
     }).immediate();
     return this.#get(id);
@@ -327,7 +380,7 @@ export class RunStore {
   #toRecord(r: RunRow): RunRecord {
     return {
       id: r.id, modelKind: r.model_kind, params: JSON.parse(r.params) as Record<string, unknown>, dataset: r.dataset, datasetHash: r.dataset_hash, specHash: r.spec_hash,
-      metrics: JSON.parse(r.metrics) as SplitMetrics, durationMs: r.duration_ms, codeVersion: r.code_version, status: r.status, error: r.error,
+      metrics: unfoldLegacyMetrics(JSON.parse(r.metrics) as SplitMetrics), report: r.report === null ? null : (JSON.parse(r.report) as Record<string, unknown>), durationMs: r.duration_ms, codeVersion: r.code_version, status: r.status, error: r.error,
       createdAtMs: r.created_at, finishedAtMs: r.finished_at, trialCount: r.trial_count,
     };
   }
@@ -365,15 +418,18 @@ export class RunStore {
   async compare(ids: readonly string[]): Promise<RunComparison> {
     if (ids.length < 2) throw new EdgeloopError('BAD_ARGUMENT', `compare needs at least 2 run ids, got ${ids.length}`);
     const runs = ids.map((id) => this.#get(id));
-    const metricNames = new Set<string>();
-    for (const split of METRIC_SPLITS) for (const r of runs) for (const k of Object.keys(r.metrics[split] ?? {})) metricNames.add(`${split}.${k}`);
+    const splits = orderSplits(runs.flatMap((r) => Object.keys(r.metrics)));
+    const rows: RunComparison['metrics'] = [];
+    for (const split of splits) {
+      const names = new Set<string>();
+      for (const r of runs) for (const k of Object.keys(r.metrics[split] ?? {})) names.add(k);
+      for (const metric of names) rows.push({ name: `${split}.${metric}`, split, metric, values: runs.map((r) => r.metrics[split]?.[metric] ?? null) });
+    }
     const paramNames = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
     return {
       runs: runs.map((r) => ({ id: r.id, modelKind: r.modelKind, dataset: r.dataset, status: r.status, durationMs: r.durationMs })),
-      metrics: [...metricNames].map((name) => {
-        const [split, metric] = [name.slice(0, name.indexOf('.')) as MetricSplit, name.slice(name.indexOf('.') + 1)];
-        return { name, values: runs.map((r) => r.metrics[split]?.[metric] ?? null) };
-      }),
+      splits,
+      metrics: rows,
       params: paramNames.map((name) => ({ name, values: runs.map((r) => (name in r.params ? canonicalJson(r.params[name]) : null)) })),
     };
   }

@@ -69,10 +69,11 @@ test('compare lays metrics and params side by side, null where a run lacks one',
   await runs.record({ modelKind: 'random-forest', params: { nTrees: 100 }, metrics: { test: { accuracy: 0.95, f1: 0.94 } }, durationMs: 30 });
   const c = await runs.compare(['run-2', 'run-1']);
   t.deepEqual(c.runs.map((r) => [r.id, r.modelKind, r.durationMs]), [['run-2', 'random-forest', 30], ['run-1', 'logistic', 10]]);
+  t.deepEqual(c.splits, ['val', 'test']);
   t.deepEqual(c.metrics, [
-    { name: 'val.accuracy', values: [null, 0.9] },
-    { name: 'test.accuracy', values: [0.95, 0.91] },
-    { name: 'test.f1', values: [0.94, null] },
+    { name: 'val.accuracy', split: 'val', metric: 'accuracy', values: [null, 0.9] },
+    { name: 'test.accuracy', split: 'test', metric: 'accuracy', values: [0.95, 0.91] },
+    { name: 'test.f1', split: 'test', metric: 'f1', values: [0.94, null] },
   ]);
   t.deepEqual(c.params, [
     { name: 'C', values: [null, '1'] },
@@ -94,7 +95,8 @@ test('bad calls fail with BAD_ARGUMENT / NOT_FOUND naming the argument', async (
     [() => runs.start({ modelKind: 'mlp', params: [] as unknown as Record<string, unknown> }), 'BAD_ARGUMENT', 'params must be an object, got an array'],
     [() => runs.start({ modelKind: 'mlp', params: { lr: Number.POSITIVE_INFINITY } }), 'BAD_ARGUMENT', /params must be plain JSON: canonicalJson: numbers must be finite/],
     [() => runs.start({ modelKind: 'mlp', dataset: '' }), 'BAD_ARGUMENT', 'dataset must be a string of 1-256 characters'],
-    [() => runs.finish('r1', { metrics: { holdout: { a: 1 } } as never, durationMs: 1 }), 'BAD_ARGUMENT', 'metrics.holdout: split must be one of train, val, test'],
+    [() => runs.finish('r1', { metrics: { 'hold out': { a: 1 } }, durationMs: 1 }), 'BAD_ARGUMENT', 'metrics.hold out: a split name must be 1-64 characters of A-Z a-z 0-9 _ - starting with a letter or digit'],
+    [() => runs.finish('r1', { metrics: {}, durationMs: 1, report: [] as unknown as Record<string, unknown> }), 'BAD_ARGUMENT', 'report must be an object, got an array'],
     [() => runs.finish('r1', { metrics: { test: { acc: Number.NaN } }, durationMs: 1 }), 'BAD_ARGUMENT', 'metrics.test.acc must be a finite number, got NaN'],
     [() => runs.finish('r1', { metrics: {}, durationMs: -1 }), 'BAD_ARGUMENT', 'durationMs must be a finite number of milliseconds >= 0, got -1'],
     [() => runs.finish('nope', { metrics: {}, durationMs: 1 }), 'NOT_FOUND', 'run nope not found'],
@@ -128,4 +130,41 @@ test('code version: the git commit of the work tree, else the package version', 
   git('pack-refs', '--all');
   t.is(detectCodeVersion(repo), head, 'packed refs');
   t.regex(defaultRunId(Date.UTC(2024, 0, 31, 14, 25, 1)), /^run-20240131-142501-[0-9a-f]{6}$/);
+});
+
+test('named splits: test1/test2 are first-class, ordered train, val, test, then by name; a report is kept', async (t) => {
+  const { store, runs } = await open();
+  await runs.record({ modelKind: 'lda', metrics: { test2: { accuracy: 0.993 }, train: { accuracy: 0.99 }, test1: { accuracy: 0.979, f1_macro: 0.97 } }, durationMs: 5, report: { task: 'classification', diagnosis: { verdict: 'good-fit', text: ['fine'] } } });
+  await runs.record({ modelKind: 'logistic-regression', metrics: { train: { accuracy: 0.98 }, val: { accuracy: 0.97 }, test1: { accuracy: 0.978 } }, durationMs: 6 });
+  const one = await runs.show('run-1');
+  t.deepEqual(one.metrics.test1, { accuracy: 0.979, f1_macro: 0.97 });
+  t.deepEqual(one.report, { task: 'classification', diagnosis: { verdict: 'good-fit', text: ['fine'] } });
+  t.is((await runs.show('run-2')).report, null);
+  const c = await runs.compare(['run-1', 'run-2']);
+  t.deepEqual(c.splits, ['train', 'val', 'test1', 'test2']);
+  t.deepEqual(c.metrics.map((m) => [m.name, ...m.values]), [
+    ['train.accuracy', 0.99, 0.98], ['val.accuracy', null, 0.97], ['test1.accuracy', 0.979, 0.978], ['test1.f1_macro', 0.97, null], ['test2.accuracy', 0.993, null],
+  ]);
+  await store.close();
+});
+
+test('runs stored before named splits (test1/test2 folded into test, no report column) read back unfolded', async (t) => {
+  const path = join(tempDir(), 'old.db');
+  const store = await SqliteStore.create({ path });
+  // The table as the earlier schema created it, with a run the earlier CLI wrote.
+  store.database.exec(`CREATE TABLE training_runs (
+    id TEXT PRIMARY KEY, model_kind TEXT NOT NULL, params TEXT NOT NULL, dataset TEXT, dataset_hash TEXT, spec_hash TEXT,
+    metrics TEXT NOT NULL, duration_ms REAL, code_version TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
+    created_at INTEGER NOT NULL, finished_at INTEGER)`);
+  store.database.prepare("INSERT INTO training_runs VALUES ('old-1', 'lda', '{}', 'occ', NULL, NULL, ?, 10, 'abc', 'completed', NULL, 1, 2)")
+    .run(JSON.stringify({ train: { accuracy: 0.99 }, test: { test1_accuracy: 0.979, test1_f1_macro: 0.97, test2_accuracy: 0.993, my_split_roc_auc: 0.99, brier: 0.02 } }));
+  const runs = await RunStore.create({ database: store.database, codeVersion: 'x', newId: () => 'new-1' });
+  const old = await runs.show('old-1');
+  t.deepEqual(old.metrics, { train: { accuracy: 0.99 }, test: { brier: 0.02 }, my_split: { roc_auc: 0.99 }, test1: { accuracy: 0.979, f1_macro: 0.97 }, test2: { accuracy: 0.993 } });
+  t.is(old.report, null);
+  await runs.record({ modelKind: 'lda', metrics: { test1: { accuracy: 0.98 } }, durationMs: 1, report: { task: 'classification' } });
+  const c = await runs.compare(['old-1', 'new-1']);
+  t.deepEqual(c.metrics.find((m) => m.name === 'test1.accuracy')!.values, [0.979, 0.98]);
+  t.deepEqual((await runs.show('new-1')).report, { task: 'classification' });
+  await store.close();
 });
