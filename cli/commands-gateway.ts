@@ -116,12 +116,12 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   }
   // One machine-readable line so scripts and tests can find the endpoints.
   const keyId = gateway.registry?.publicKey().keyId ?? null;
+  // Devices verify every model against this key: it has to be pinned on them (edgeloop device --public-key).
+  if (gateway.publicKeyPath) process.stderr.write(`model signing key ${keyId}: ${gateway.publicKeyPath} — pin it on devices with 'edgeloop device --public-key ${gateway.publicKeyPath}'\n`);
   console.log(JSON.stringify({
     event: 'gateway-ready', broker: gateway.brokerUrl, http: gateway.httpUrl, db: redactPostgresUrl(dbPathOf(config)), pid: process.pid,
     rollouts: gateway.rollouts !== null, publicKey: gateway.publicKeyPath, keyId,
   }));
-  // Devices verify every model against this key: it has to be pinned on them (edgeloop device --public-key).
-  if (gateway.publicKeyPath) process.stderr.write(`model signing key ${keyId}: ${gateway.publicKeyPath} — pin it on devices with 'edgeloop device --public-key ${gateway.publicKeyPath}'\n`);
   await new Promise<void>((resolve) => {
     const onSignal = () => {
       process.off('SIGINT', onSignal);

@@ -204,6 +204,9 @@ export class RolloutController {
       this.#changed(r.id);
     }
     if (r.state !== 'running') return;
+    // Right after a restart devices are still reconnecting to the broker: a command sent now could reach
+    // no session (a restarted in-memory broker keeps none) and only fail at the timeout.
+    if (now < this.#graceUntilMs) return;
     const decision = nextWave({ current: r.currentWave, waves: r.waves, settledAtMs: settledAt, nowMs: now }, r.currentWave < 0 ? 0 : r.plan.waveIntervalMs);
     switch (decision.kind) {
       case 'wait':
