@@ -13,6 +13,10 @@
  *   - Crash loop: each start is recorded in <stateDir>/boots.json; when the agent has started
  *     `crashLoop.maxBoots` times within `crashLoop.windowS` seconds since a version became active, that
  *     version is rolled back by itself (a model that crashes the runtime must not brick the device).
+ *   - Downgrade refusal: an install below the highest version ever activated (persisted per model in
+ *     current.json) is refused with MODEL_DOWNGRADE unless it carries a signed rollback (by a pinned
+ *     key, for this device and version, newer than the last one accepted) or targets a version still
+ *     kept for the local `rollback` command.
  *   - An install in progress is recorded in <stateDir>/pending.json, so after a crash or power loss the
  *     agent resumes it (only the missing chunks) and answers with the original command id.
  * Commands run one at a time in arrival order, except `status`, which is answered at once.
@@ -34,7 +38,7 @@ import { ModelStore, readJsonFile, writeFileAtomic } from './model-store.ts';
 import { TransferClient, type TransferClientOptions } from './transfer-client.ts';
 import { runSmokeTest } from './smoke-test.ts';
 import { createRunner, type ModelRunner, type RunnerFormat } from './runner.ts';
-import type { PinnedKeys } from './verify.ts';
+import { checkDowngrade, type PinnedKeys } from './verify.ts';
 
 export type RunnerFactory = (format: RunnerFormat, bytes: Uint8Array) => Promise<ModelRunner>;
 
@@ -337,6 +341,14 @@ export class Agent {
   private async install(cmd: Extract<Command, { type: 'install' }>): Promise<{ detail: string; transfer: TransferStats }> {
     const runtime: RuntimeName = cmd.format === 'onnx' ? 'onnxruntime-node' : 'tflite';
     if (!this.runtimes.includes(runtime)) throw new EdgeloopError('MODEL_UNSUPPORTED', `install ${cmd.model} v${cmd.version}: this device has no ${runtime} runtime (available: ${this.runtimes.join(', ') || 'none'})`);
+    // Downgrade guard (before any transfer): below the highest version ever activated here only with a
+    // signed rollback, or to a version still kept for the local rollback command.
+    const kept = await this.store.pointer(cmd.model);
+    const how = checkDowngrade({
+      fleet: this.o.fleet, device: this.o.id, model: cmd.model, version: cmd.version, rollback: cmd.rollback,
+      guard: await this.store.downgradeGuard(cmd.model), kept: [kept.active, ...kept.previous].filter((v): v is number => v !== null), nowMs: this.now(), pinned: this.o.pinned,
+    });
+    if (how === 'signed-rollback') this.logger.warn(`install ${cmd.id}: signed rollback of ${cmd.model} to v${cmd.version} (issued at ${cmd.rollback!.issuedAtMs}) accepted`);
     const transfer = this.transfer!;
     let stats: TransferStats;
     if ((await this.store.versions(cmd.model)).includes(cmd.version)) {
@@ -370,12 +382,13 @@ export class Agent {
     });
     await rm(this.pendingPath(), { force: true });
     if (cmd.mode === 'shadow') {
-      await this.store.setShadow(cmd.model, cmd.version);
+      await this.store.setShadow(cmd.model, cmd.version, { rollbackIssuedAtMs: cmd.rollback?.issuedAtMs });
       await this.swap(this.shadow, cmd.model, loaded);
       return { detail: `installed ${cmd.model} v${cmd.version} in shadow mode (smoke test passed)`, transfer: stats };
     }
     const before = (await this.store.pointer(cmd.model)).active;
-    await this.store.activate(cmd.model, cmd.version);
+    // Raises the high-water mark and records the rollback's issue time in the same atomic write.
+    await this.store.activate(cmd.model, cmd.version, { rollbackIssuedAtMs: cmd.rollback?.issuedAtMs });
     await this.swap(this.active, cmd.model, loaded);
     if (this.shadow.get(cmd.model)?.version === cmd.version) await this.swap(this.shadow, cmd.model, null);
     return { detail: `installed and activated ${cmd.model} v${cmd.version}${before === null ? '' : ` (previous v${before} kept for rollback)`}`, transfer: stats };

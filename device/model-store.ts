@@ -10,6 +10,11 @@
  * cut leaves either the old or the new pointer, never a torn one. Reading a slot re-checks the artifact's
  * size and sha256 against its manifest: a file damaged on disk is refused (MODEL_CHECKSUM), not run.
  * Names and versions are validated before they touch a path (they come from the network).
+ *
+ * current.json also holds the downgrade guard (DowngradeGuard): the highest version ever activated
+ * and the issue time of the last signed rollback accepted. They are written in the same atomic
+ * rename as the activation they belong to, so a power cut cannot leave a version active with a lower
+ * high-water mark (see the install path of device/agent.ts).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
@@ -27,6 +32,14 @@ export interface ModelPointer {
   previous: number[];
   /** When `active` last changed (epoch ms), for the crash-loop guard. */
   activatedAtMs: number | null;
+}
+
+/** Anti-downgrade state of one model, persisted in current.json next to its pointer. */
+export interface DowngradeGuard {
+  /** Highest version ever activated on this device (null: none yet). */
+  highWater: number | null;
+  /** issuedAtMs of the last signed rollback accepted (null: none); a rollback not newer is a replay. */
+  rollbackIssuedAtMs: number | null;
 }
 
 export interface ModelStoreOptions {
@@ -91,6 +104,16 @@ export async function readJsonFile(path: string): Promise<unknown> {
   }
 }
 
+function parseGuard(value: unknown, p: ModelPointer): DowngradeGuard {
+  const rec = (value ?? {}) as Partial<DowngradeGuard>;
+  const okVersion = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+  // Pointers written before the guard existed: every version they name was activated once.
+  const derived = [p.active, ...p.previous].filter((v): v is number => v !== null);
+  const highWater = okVersion(rec.highWater) ? rec.highWater : derived.length > 0 ? Math.max(...derived) : null;
+  const issued = typeof rec.rollbackIssuedAtMs === 'number' && Number.isFinite(rec.rollbackIssuedAtMs) ? rec.rollbackIssuedAtMs : null;
+  return { highWater, rollbackIssuedAtMs: issued };
+}
+
 function parsePointer(value: unknown, path: string): ModelPointer {
   if (value === undefined) return { ...EMPTY_POINTER, previous: [] };
   const rec = value as Partial<ModelPointer> | null;
@@ -149,8 +172,19 @@ export class ModelStore {
   }
 
   async pointer(name: string): Promise<ModelPointer> {
+    return (await this.readState(name)).pointer;
+  }
+
+  /** The model's downgrade guard (high-water mark, last accepted signed rollback). */
+  async downgradeGuard(name: string): Promise<DowngradeGuard> {
+    return (await this.readState(name)).guard;
+  }
+
+  private async readState(name: string): Promise<{ pointer: ModelPointer; guard: DowngradeGuard }> {
     const path = join(this.modelDir(name), 'current.json');
-    return parsePointer(await readJsonFile(path), path);
+    const raw = await readJsonFile(path);
+    const pointer = parsePointer(raw, path);
+    return { pointer, guard: parseGuard(raw, pointer) };
   }
 
   async status(): Promise<ModelSlotStatus[]> {
@@ -207,20 +241,29 @@ export class ModelStore {
     return { manifest, bytes };
   }
 
-  private async writePointer(name: string, p: ModelPointer): Promise<void> {
+  /** Writes pointer and guard in one atomic replace; the guard is re-read when not given. */
+  private async writePointer(name: string, p: ModelPointer, guard?: DowngradeGuard): Promise<void> {
     const dir = this.modelDir(name);
     await mkdir(dir, { recursive: true });
-    await writeFileAtomic(dir, 'current.json', JSON.stringify(p));
+    const g = guard ?? (await this.readState(name)).guard;
+    await writeFileAtomic(dir, 'current.json', JSON.stringify({ ...p, highWater: g.highWater, rollbackIssuedAtMs: g.rollbackIssuedAtMs }));
   }
 
-  /** Makes `version` active; the old active becomes previous[0]. Returns the new pointer. */
-  async activate(name: string, version: number): Promise<ModelPointer> {
+  /**
+   * Makes `version` active; the old active becomes previous[0]. Raises the high-water mark and, for a
+   * signed rollback, records its issue time in the same write. Returns the new pointer.
+   */
+  async activate(name: string, version: number, options: { rollbackIssuedAtMs?: number } = {}): Promise<ModelPointer> {
     await this.requireSlot(name, version);
-    const old = await this.pointer(name);
-    if (old.active === version) return old;
+    const { pointer: old, guard: oldGuard } = await this.readState(name);
+    const guard = nextGuard(oldGuard, version, options.rollbackIssuedAtMs);
+    if (old.active === version) {
+      if (guard.highWater !== oldGuard.highWater || guard.rollbackIssuedAtMs !== oldGuard.rollbackIssuedAtMs) await this.writePointer(name, old, guard);
+      return old;
+    }
     const previous = [old.active, ...old.previous].filter((v): v is number => v !== null && v !== version).slice(0, this.keepPrevious);
     const next: ModelPointer = { active: version, shadow: old.shadow === version ? null : old.shadow, previous, activatedAtMs: this.now() };
-    await this.writePointer(name, next);
+    await this.writePointer(name, next, guard);
     await this.prune(name, next, [old.active, ...old.previous, old.shadow]);
     return next;
   }
@@ -243,11 +286,12 @@ export class ModelStore {
     return next;
   }
 
-  async setShadow(name: string, version: number | null): Promise<ModelPointer> {
+  /** Sets (or clears) the shadow version; a signed rollback's issue time is recorded in the same write. */
+  async setShadow(name: string, version: number | null, options: { rollbackIssuedAtMs?: number } = {}): Promise<ModelPointer> {
     if (version !== null) await this.requireSlot(name, version);
-    const old = await this.pointer(name);
+    const { pointer: old, guard } = await this.readState(name);
     const next: ModelPointer = { ...old, shadow: version };
-    await this.writePointer(name, next);
+    await this.writePointer(name, next, { ...guard, rollbackIssuedAtMs: latest(guard.rollbackIssuedAtMs, options.rollbackIssuedAtMs) });
     await this.prune(name, next, [old.shadow]);
     return next;
   }
@@ -279,6 +323,15 @@ export class ModelStore {
       }
     }
   }
+}
+
+function latest(a: number | null, b: number | undefined): number | null {
+  if (b === undefined) return a;
+  return a === null ? b : Math.max(a, b);
+}
+
+function nextGuard(g: DowngradeGuard, activated: number, rollbackIssuedAtMs: number | undefined): DowngradeGuard {
+  return { highWater: Math.max(g.highWater ?? activated, activated), rollbackIssuedAtMs: latest(g.rollbackIssuedAtMs, rollbackIssuedAtMs) };
 }
 
 export function artifactFileName(manifest: ModelManifest): string {

@@ -16,6 +16,8 @@ import { EdgeloopError } from '../src/errors.ts';
 import type { ModelManifest } from '../src/manifest.ts';
 import { checkArtifact, checkChunk, chunkLength, manifestSigningBytes, parseManifest } from '../src/manifest-validate.ts';
 import { parsePublicKey, verify, type PublicKey } from '../io/ed25519.ts';
+import { rollbackSigningBytes, type RollbackClaim, type SignedRollback } from '../src/contracts/device.ts';
+import type { DowngradeGuard } from './model-store.ts';
 
 export type PinnedKeys = PublicKey | readonly PublicKey[];
 
@@ -117,4 +119,68 @@ export class ArtifactAssembler {
     if (got !== this.#manifest.artifact.sha256) throw new EdgeloopError('MODEL_CHECKSUM', `assembled artifact sha256 ${got.slice(0, 16)}… does not match the manifest's ${this.#manifest.artifact.sha256.slice(0, 16)}…`);
     return this.#buffer;
   }
+}
+
+/**
+ * Checks a signed rollback (install command.rollback) against the pinned key(s): the signature must be
+ * by a pinned key over rollbackSigningBytes of exactly this fleet, device, model, version and issue
+ * time. Freshness (replay, clock) is the caller's: it needs the device's persisted state.
+ * Throws MODEL_SIGNATURE.
+ */
+export function verifyRollback(claim: Omit<RollbackClaim, 'issuedAtMs'>, rollback: SignedRollback, pinned: PinnedKeys): PublicKey {
+  const keys: readonly PublicKey[] = Array.isArray(pinned) ? pinned : [pinned as PublicKey];
+  const what = `signed rollback of ${claim.model} to v${claim.version} for ${claim.fleet}/${claim.device}`;
+  const key = keys.find((k) => k.keyId === rollback.keyId);
+  if (key === undefined) throw new EdgeloopError('MODEL_SIGNATURE', `${what} is signed by unknown key ${rollback.keyId}; pinned keys: ${keys.map((k) => k.keyId).join(', ')}`);
+  if (!verify(key, rollbackSigningBytes({ ...claim, issuedAtMs: rollback.issuedAtMs }), Buffer.from(rollback.signature, 'base64'))) {
+    throw new EdgeloopError('MODEL_SIGNATURE', `${what}: signature by key ${key.keyId} is invalid (it was made for another device, model, version or time, or is forged)`);
+  }
+  return key;
+}
+
+export const ROLLBACK_DEFAULTS = {
+  /** A signed rollback issued further in the future than this (device clock vs gateway clock) is refused. */
+  maxFutureMs: 5 * 60_000,
+};
+
+export interface DowngradeCheck {
+  fleet: string;
+  device: string;
+  model: string;
+  version: number;
+  rollback?: SignedRollback;
+  /** The model's persisted guard on this device. */
+  guard: DowngradeGuard;
+  /** Versions this device still keeps as active or previous (what the local `rollback` command may reach). */
+  kept: readonly number[];
+  nowMs: number;
+  pinned: PinnedKeys;
+  maxFutureMs?: number;
+}
+
+/**
+ * May this install proceed? 'upgrade' (not below the high-water mark), 'kept' (below it, but a version
+ * this device keeps for rollback: the unsigned `rollback` command may switch to it anyway), or
+ * 'signed-rollback' (a valid, fresh signed rollback). Throws MODEL_DOWNGRADE (below the mark without
+ * authorisation, or a replayed rollback), MODEL_SIGNATURE (rollback not signed by a pinned key for
+ * exactly this device and version) or BAD_TIMESTAMP (rollback issued too far in the future).
+ * A rollback field is always checked, even when the install would not need one: a forged one is refused.
+ */
+export function checkDowngrade(c: DowngradeCheck): 'upgrade' | 'kept' | 'signed-rollback' {
+  const { model, version, guard } = c;
+  if (c.rollback !== undefined) {
+    verifyRollback({ fleet: c.fleet, device: c.device, model, version }, c.rollback, c.pinned);
+    const issued = c.rollback.issuedAtMs;
+    if (guard.rollbackIssuedAtMs !== null && issued <= guard.rollbackIssuedAtMs) {
+      throw new EdgeloopError('MODEL_DOWNGRADE', `signed rollback of ${model} to v${version} issued at ${issued} is a replay: this device already accepted a rollback of ${model} issued at ${guard.rollbackIssuedAtMs}; sign a new one`);
+    }
+    const maxFutureMs = c.maxFutureMs ?? ROLLBACK_DEFAULTS.maxFutureMs;
+    if (issued > c.nowMs + maxFutureMs) {
+      throw new EdgeloopError('BAD_TIMESTAMP', `signed rollback of ${model} to v${version} is issued at ${issued}, ${Math.round((issued - c.nowMs) / 1000)} s ahead of this device's clock (at most ${maxFutureMs / 1000} s allowed)`);
+    }
+    return 'signed-rollback';
+  }
+  if (guard.highWater === null || version >= guard.highWater) return 'upgrade';
+  if (c.kept.includes(version)) return 'kept';
+  throw new EdgeloopError('MODEL_DOWNGRADE', `install ${model} v${version} refused: v${guard.highWater} was already activated on this device and v${version} is older; a downgrade needs a signed rollback (install command.rollback)`);
 }

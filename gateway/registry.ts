@@ -14,6 +14,7 @@ import { checkArtifact, describeArtifact, manifestSigningBytes, parseManifest, M
 import { specHash } from '../src/pipeline/hash.ts';
 import { loadOrCreateKeyPair, sign, verify, type KeyPair, type PublicKey } from '../io/ed25519.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
+import { rollbackSigningBytes, type SignedRollback } from '../src/contracts/device.ts';
 import {
   assertAlias, parseRef, RESERVED_ALIASES,
   type AliasChange, type ArtifactSummary, type ArtifactVerdict, type ModelSummary, type RegisterInput, type Task, type VerifyCode, type VerifyReport, type VersionRecord,
@@ -107,6 +108,23 @@ export class Registry {
   publicKey(): { keyId: string; pem: string; rawBase64: string } {
     const { keyId, pem, rawBase64 } = this.#keys.publicKey;
     return { keyId, pem, rawBase64 };
+  }
+
+  /**
+   * Signs a rollback: authorises one device to install `model@version` although it is below the
+   * highest version the device ever activated (devices refuse such a downgrade otherwise, with
+   * MODEL_DOWNGRADE). Put the result in the install command's `rollback` field. The device accepts each
+   * issuedAtMs once and only if newer than the last rollback it accepted for that model.
+   */
+  signRollback(claim: { fleet: string; device: string; ref: string; issuedAtMs?: number }): { model: string; version: number; rollback: SignedRollback } {
+    const fleet = assertSafeName('fleet', claim.fleet);
+    const device = assertSafeName('device', claim.device);
+    const { model, version } = this.#locate(claim.ref);
+    const issuedAtMs = claim.issuedAtMs ?? this.#now();
+    if (!Number.isSafeInteger(issuedAtMs) || issuedAtMs < 0) throw new EdgeloopError('BAD_ARGUMENT', `signRollback: issuedAtMs must be a non-negative integer (epoch ms), got ${issuedAtMs}`);
+    const signature = Buffer.from(sign(this.#keys.privateKey, rollbackSigningBytes({ fleet, device, model, version, issuedAtMs }))).toString('base64');
+    this.#log.info(`signed rollback of ${fleet}/${device} to ${model}@${version}`, { issuedAtMs });
+    return { model, version, rollback: { issuedAtMs, keyId: this.#keys.publicKey.keyId, signature } };
   }
 
   async register(input: RegisterInput): Promise<RegisterResult> {

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'MODEL_UNSUPPORTED'
   | 'MODEL_CORRUPT'
   | 'MODEL_CHECKSUM'
+  /** An install below the device's high-water mark without a valid, fresh signed rollback. */
+  | 'MODEL_DOWNGRADE'
   | 'SMOKE_TEST'
   | 'RUNTIME'
   | 'TIMEOUT'

@@ -7,6 +7,7 @@
 import { EdgeloopError } from '../errors.ts';
 import { isSafeName, describeValue } from '../names.ts';
 import type { ModelFormat, ModelVariant } from '../manifest.ts';
+import { canonicalJson } from '../pipeline/hash.ts';
 
 export const MODEL_FORMATS: readonly ModelFormat[] = ['onnx', 'tflite'];
 export const MODEL_VARIANTS: readonly ModelVariant[] = ['float32', 'float16', 'dynamic-int8', 'int8'];
@@ -76,8 +77,36 @@ export interface Heartbeat {
 
 export type InstallMode = 'active' | 'shadow';
 
+/**
+ * Authorises an install below the device's high-water mark (a downgrade). ed25519 by the gateway's
+ * signing key over rollbackSigningBytes({fleet, device, model, version, issuedAtMs}): bound to one
+ * device and one version, and usable once (the device keeps the last issuedAtMs it accepted).
+ */
+export interface SignedRollback {
+  issuedAtMs: number;
+  /** keyId of the signing key (first 16 hex of sha256 of the raw public key), as in manifests. */
+  keyId: string;
+  /** The 64-byte ed25519 signature, base64. */
+  signature: string;
+}
+
+/** What a SignedRollback signs. */
+export interface RollbackClaim {
+  fleet: string;
+  device: string;
+  model: string;
+  version: number;
+  issuedAtMs: number;
+}
+
+/** The bytes a rollback signature covers: UTF-8 of canonicalJson({fleet, device, model, version, issuedAtMs}). */
+export function rollbackSigningBytes(claim: RollbackClaim): Uint8Array {
+  const { fleet, device, model, version, issuedAtMs } = claim;
+  return new TextEncoder().encode(canonicalJson({ fleet, device, model, version, issuedAtMs }));
+}
+
 export type Command =
-  | { id: string; type: 'install'; model: string; version: number; format: ModelFormat; variant: ModelVariant; mode: InstallMode }
+  | { id: string; type: 'install'; model: string; version: number; format: ModelFormat; variant: ModelVariant; mode: InstallMode; rollback?: SignedRollback }
   | { id: string; type: 'activate'; model: string; version: number }
   | { id: string; type: 'rollback'; model?: string; toVersion?: number }
   | { id: string; type: 'status' };
@@ -172,6 +201,21 @@ function commandId(value: unknown): string {
   return value;
 }
 
+function signedRollback(value: unknown): SignedRollback {
+  const rec = record(value, 'install command.rollback');
+  onlyFields(rec, 'install command.rollback', ['issuedAtMs', 'keyId', 'signature']);
+  const issuedAtMs = finite(rec.issuedAtMs, 'install command.rollback.issuedAtMs', 0);
+  if (!Number.isInteger(issuedAtMs)) throw bad('install command.rollback.issuedAtMs', `must be an integer (epoch ms), got ${issuedAtMs}`);
+  if (typeof rec.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(rec.keyId)) {
+    throw bad('install command.rollback.keyId', `must be 16 lowercase hex characters, got ${typeof rec.keyId === 'string' ? describeValue(rec.keyId) : typeName(rec.keyId)}`);
+  }
+  // 64 bytes in base64: 86 characters and '=='.
+  if (typeof rec.signature !== 'string' || !/^[A-Za-z0-9+/]{86}==$/.test(rec.signature)) {
+    throw bad('install command.rollback.signature', `must be a 64-byte ed25519 signature in base64 (88 characters), got ${typeof rec.signature === 'string' ? `${rec.signature.length} characters` : typeName(rec.signature)}`);
+  }
+  return { issuedAtMs, keyId: rec.keyId, signature: rec.signature };
+}
+
 /** Validates a Command (parsed JSON). `mode` defaults to 'active'. */
 export function validateCommand(value: unknown): Command {
   const rec = record(value, 'command');
@@ -179,9 +223,9 @@ export function validateCommand(value: unknown): Command {
   const type = oneOf(rec.type, 'command.type', COMMAND_TYPES);
   switch (type) {
     case 'install': {
-      onlyFields(rec, 'install command', ['id', 'type', 'model', 'version', 'format', 'variant', 'mode']);
+      onlyFields(rec, 'install command', ['id', 'type', 'model', 'version', 'format', 'variant', 'mode', 'rollback']);
       const mode = rec.mode === undefined ? 'active' : oneOf(rec.mode, 'install command.mode', ['active', 'shadow'] as const);
-      return {
+      const install: Extract<Command, { type: 'install' }> = {
         id, type,
         model: modelName(rec.model, 'install command.model'),
         version: version(rec.version, 'install command.version'),
@@ -189,6 +233,8 @@ export function validateCommand(value: unknown): Command {
         variant: oneOf(rec.variant, 'install command.variant', MODEL_VARIANTS),
         mode,
       };
+      if (rec.rollback !== undefined) install.rollback = signedRollback(rec.rollback);
+      return install;
     }
     case 'activate':
       onlyFields(rec, 'activate command', ['id', 'type', 'model', 'version']);
