@@ -7,6 +7,12 @@
  *     below `alpha` → at least warn; together with PSI ≥ psiWarn → alert;
  *   - missing rate above the reference's by ≥ missingIncreaseWarn / …Alert → warn / alert;
  *   - out-of-range (numeric) or unseen-category (categorical) rate ≥ outOfRangeWarn / …Alert.
+ * Calibrated profile (profile.calibration, src/drift/calibrate.ts): a report with fewer samples than
+ * the calibrated window is 'insufficient'; a feature's PSI thresholds are psiWarn / psiAlert scaled
+ * by max(1, calibrationMargin · psiMax / psiWarn), psiMax being the largest PSI of that feature over
+ * the reference period's own windows; and the KS / chi-square p-value is supporting evidence only
+ * (named in the reasons, never raising the level): on windows of autocorrelated readings the
+ * effective sample size is far below the count, and the i.i.d. p-value rejects everything.
  * Device: 'insufficient' below minSamples; 'alert' when the share of alert-level features is at least
  * deviceAlertShare or the model output is at alert; 'warn' when the share of drifted (warn or alert)
  * features is at least deviceWarnShare or the output is at warn; otherwise 'ok'.
@@ -31,6 +37,8 @@ export interface DriftPolicy {
   outOfRangeAlert: number;
   deviceWarnShare: number;
   deviceAlertShare: number;
+  /** Calibrated profiles only: reference-window PSI maxima are multiplied by this before they raise a threshold. */
+  calibrationMargin: number;
 }
 
 export const DEFAULT_DRIFT_POLICY: Readonly<DriftPolicy> = Object.freeze({
@@ -45,6 +53,7 @@ export const DEFAULT_DRIFT_POLICY: Readonly<DriftPolicy> = Object.freeze({
   outOfRangeAlert: 0.05,
   deviceWarnShare: 0.1,
   deviceAlertShare: 0.2,
+  calibrationMargin: 1.5,
 });
 
 export interface DriftedFeature {
@@ -78,6 +87,7 @@ export function resolveDriftPolicy(overrides: Partial<DriftPolicy> = {}): DriftP
   inUnit('outOfRangeAlert');
   inUnit('deviceWarnShare');
   inUnit('deviceAlertShare');
+  if (!(typeof p.calibrationMargin === 'number' && p.calibrationMargin >= 1 && p.calibrationMargin <= 100)) problems.push(`calibrationMargin must be in [1, 100], got ${String(p.calibrationMargin)}`);
   if (p.missingIncreaseAlert < p.missingIncreaseWarn) problems.push(`missingIncreaseAlert (${p.missingIncreaseAlert}) must be ≥ missingIncreaseWarn (${p.missingIncreaseWarn})`);
   if (p.outOfRangeAlert < p.outOfRangeWarn) problems.push(`outOfRangeAlert (${p.outOfRangeAlert}) must be ≥ outOfRangeWarn (${p.outOfRangeWarn})`);
   if (problems.length > 0) throw new EdgeloopError('BAD_CONFIG', `drift policy is invalid: ${problems.join('; ')}`);
@@ -100,18 +110,36 @@ function testPValue(f: FeatureDrift): number | null {
   }
 }
 
-function featureLevel(f: FeatureDrift, adjustedP: number | null, refMissingRate: number, p: DriftPolicy): { level: DriftLevel; reasons: string[] } {
+/** Per-feature thresholds; `calibratedPsi` is the feature's reference-window PSI maximum, when calibrated. */
+interface FeatureThresholds {
+  psiWarn: number;
+  psiAlert: number;
+  /** Whether a significant test may raise the level (false: supporting evidence only). */
+  testRaises: boolean;
+}
+
+function thresholdsFor(p: DriftPolicy, calibratedPsi: number | undefined, calibrated: boolean): FeatureThresholds {
+  if (!calibrated) return { psiWarn: p.psiWarn, psiAlert: p.psiAlert, testRaises: true };
+  const scale = Math.max(1, (p.calibrationMargin * (calibratedPsi ?? 0)) / p.psiWarn);
+  return { psiWarn: p.psiWarn * scale, psiAlert: p.psiAlert * scale, testRaises: false };
+}
+
+function featureLevel(f: FeatureDrift, adjustedP: number | null, refMissingRate: number, p: DriftPolicy, th: FeatureThresholds = thresholdsFor(p, undefined, false)): { level: DriftLevel; reasons: string[] } {
   let level: DriftLevel = 'ok';
   const reasons: string[] = [];
   const fmt = (x: number): string => x.toPrecision(3);
-  if (f.psi !== null && f.psi >= p.psiWarn) {
-    level = max(level, f.psi >= p.psiAlert ? 'alert' : 'warn');
-    reasons.push(`${f.name}: PSI ${fmt(f.psi)} ≥ ${f.psi >= p.psiAlert ? p.psiAlert : p.psiWarn}`);
+  if (f.psi !== null && f.psi >= th.psiWarn) {
+    level = max(level, f.psi >= th.psiAlert ? 'alert' : 'warn');
+    reasons.push(`${f.name}: PSI ${fmt(f.psi)} ≥ ${fmt(f.psi >= th.psiAlert ? th.psiAlert : th.psiWarn)}`);
   }
   if (adjustedP !== null && adjustedP < p.alpha) {
     const test = f.kind === 'numeric' ? 'KS' : 'chi-square';
-    level = max(level, f.psi !== null && f.psi >= p.psiWarn ? 'alert' : 'warn');
-    reasons.push(`${f.name}: ${test} adjusted p ${adjustedP.toExponential(2)} < ${p.alpha}`);
+    if (th.testRaises) {
+      level = max(level, f.psi !== null && f.psi >= th.psiWarn ? 'alert' : 'warn');
+      reasons.push(`${f.name}: ${test} adjusted p ${adjustedP.toExponential(2)} < ${p.alpha}`);
+    } else if (level !== 'ok') {
+      reasons.push(`${f.name}: ${test} adjusted p ${adjustedP.toExponential(2)} < ${p.alpha} (supporting)`);
+    }
   }
   const missingIncrease = f.missingRate - refMissingRate;
   if (missingIncrease >= p.missingIncreaseWarn) {
@@ -135,6 +163,10 @@ export function evaluateDrift(report: DriftReport, profile: ReferenceProfile, po
   if (report.sampleCount < p.minSamples) {
     return { verdict: 'insufficient', drifted: [], reasons: [`${report.sampleCount} samples < minSamples ${p.minSamples}`] };
   }
+  const cal = profile.calibration;
+  if (cal && report.sampleCount < cal.windowSize) {
+    return { verdict: 'insufficient', drifted: [], reasons: [`${report.sampleCount} samples < the calibrated window of ${cal.windowSize}`] };
+  }
   const refMissing = new Map(profile.features.map((f) => [f.name, f.missingRate]));
   const raw = report.features.map(testPValue);
   const tested = raw.map((v, i) => (v === null ? -1 : i)).filter((i) => i >= 0);
@@ -144,7 +176,7 @@ export function evaluateDrift(report: DriftReport, profile: ReferenceProfile, po
   const reasons: string[] = [];
   let alerts = 0;
   report.features.forEach((f, i) => {
-    const r = featureLevel(f, adjustedOf.get(i) ?? null, refMissing.get(f.name) ?? 0, p);
+    const r = featureLevel(f, adjustedOf.get(i) ?? null, refMissing.get(f.name) ?? 0, p, thresholdsFor(p, cal?.psiMax[f.name], cal !== undefined));
     if (r.level === 'ok') return;
     if (r.level === 'alert') alerts++;
     drifted.push({ name: f.name, level: r.level, reasons: r.reasons });

@@ -45,6 +45,18 @@ export interface CategoricalProfile {
 
 export type FeatureProfile = NumericProfile | CategoricalProfile;
 
+/**
+ * What full windows of the reference period itself look like (src/drift/calibrate.ts): the largest
+ * PSI per feature over every full window of `windowSize` samples, one every `reportEvery`.
+ */
+export interface ProfileCalibration {
+  windowSize: number;
+  reportEvery: number;
+  /** Full reference windows the maxima are taken over. */
+  windows: number;
+  psiMax: Record<string, number>;
+}
+
 export interface ReferenceProfile {
   version: 1;
   /** Training rows the profile was built from. */
@@ -52,6 +64,8 @@ export interface ReferenceProfile {
   features: FeatureProfile[];
   /** The model output on the same rows: categorical for classification, numeric for regression. */
   output?: FeatureProfile;
+  /** Set by calibrateProfile(); when present the policy uses per-feature thresholds. */
+  calibration?: ProfileCalibration;
 }
 
 export type ColumnSpec = string | { name: string; kind: 'numeric' | 'categorical' };
