@@ -7,6 +7,7 @@ import { MODEL_FORMATS, MODEL_VARIANTS } from '../src/manifest-validate.ts';
 import { SqliteStore } from '../gateway/store-sqlite.ts';
 import { Registry, type VersionRecord } from '../gateway/registry.ts';
 import { RunStore, RUN_STATUSES, type RunRecord, type RunStatus } from '../gateway/runs.ts';
+import { formatReport, type EvaluationReport } from '../models/evaluation/report.ts';
 import { parse, requireFlag, intFlag } from './args.ts';
 import { loadConfig, dbPathOf, keyDirOf, type Config } from './config.ts';
 
@@ -169,12 +170,20 @@ export async function modelsCommand(argv: string[]): Promise<void> {
   }
 }
 
+/** The headline metric (accuracy, else R², else the first one) of every held-out split, `split=value`. */
+function heldOut(r: RunRecord): string {
+  const cells = Object.entries(r.metrics).filter(([split]) => split !== 'train').map(([split, m]) => {
+    const key = 'accuracy' in m ? 'accuracy' : 'r2' in m ? 'r2' : Object.keys(m)[0];
+    return key === undefined ? '' : `${split}${key === 'accuracy' ? '' : `.${key}`}=${num(m[key])}`;
+  });
+  return cells.filter(Boolean).join(' ') || '-';
+}
+
 function runRow(r: RunRecord): Row {
-  const test = r.metrics.test ?? {};
   return {
     id: r.id, kind: r.modelKind, dataset: r.dataset ?? '-', status: r.status, created: iso(r.createdAtMs),
     'duration s': r.durationMs === null ? '-' : (r.durationMs / 1000).toFixed(1), trials: r.trialCount,
-    test: Object.entries(test).slice(0, 3).map(([k, x]) => `${k}=${num(x)}`).join(' ') || '-',
+    'held-out accuracy': heldOut(r),
   };
 }
 
@@ -207,8 +216,13 @@ export async function runsCommand(argv: string[]): Promise<void> {
         console.log(table([runRow(run)]));
         console.log(`\ncode ${run.codeVersion}  spec ${run.specHash ?? '-'}  dataset hash ${run.datasetHash ?? '-'}${run.error ? `\nerror: ${run.error}` : ''}`);
         console.log(`params: ${JSON.stringify(run.params)}\n`);
-        const metricRows = Object.entries(run.metrics).flatMap(([split, m]) => Object.entries(m ?? {}).map(([name, x]) => ({ split, metric: name, value: num(x) })));
-        console.log(table(metricRows));
+        if (run.report) console.log(formatReport(run.report as unknown as EvaluationReport));
+        else {
+          // Runs recorded without a report: the metrics per split, one column per split.
+          const splits = Object.keys(run.metrics);
+          const names = [...new Set(splits.flatMap((s) => Object.keys(run.metrics[s]!)))];
+          console.log(table(names.map((metric) => ({ metric, ...Object.fromEntries(splits.map((s) => [s, num(run.metrics[s]![metric])])) }))));
+        }
         if (run.trials.length > 0) {
           console.log(`\n${run.trials.length} trials:`);
           console.log(table(run.trials.map((x) => ({ trial: x.trial, score: num(x.score), 'duration ms': Math.round(x.durationMs), params: JSON.stringify(x.params), metrics: Object.entries(x.metrics).map(([k, v]) => `${k}=${num(v)}`).join(' ') }))));

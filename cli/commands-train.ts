@@ -2,8 +2,9 @@
 import { EdgeloopError } from '../src/errors.ts';
 import { assertSafeName } from '../src/names.ts';
 import { EXPORT_FORMATS, EXPORT_VARIANTS, type ExportFormat, type ExportVariant } from '../models/export/index.ts';
-import { splitsOf, trainModel, loadNative, type TrainResult } from '../models/training.ts';
-import type { SearchSpace } from '../models/tuning/search.ts';
+import { splitsOf, trainModel, loadNative, resolveKind, type TrainResult } from '../models/training.ts';
+import { STRATEGIES, type SearchSpace, type Strategy, type Trial } from '../models/tuning/search.ts';
+import { formatReport } from '../models/evaluation/report.ts';
 import { SqliteStore } from '../gateway/store-sqlite.ts';
 import { DatasetStore } from '../gateway/datasets.ts';
 import { RunStore, type SplitMetrics } from '../gateway/runs.ts';
@@ -14,7 +15,12 @@ import { parse, requireFlag, intFlag } from './args.ts';
 import { loadConfig, dbPathOf, keyDirOf } from './config.ts';
 import { ProgressBar } from './progress.ts';
 
-const TRAIN_USAGE = `edgeloop train --dataset D --model lda|logreg|rf|gbm|tree|knn|svm|mlp|<kind> [--params '{"C": 1}'] [--tune grid|random] [--space '{"C": {"type": "log-float", "min": 0.01, "max": 100}}'] [--trials N] [--seed N] [--db path]`;
+const TRAIN_USAGE = `edgeloop train --dataset D --model lda|logreg|rf|gbm|tree|knn|svm|mlp|<kind> [--params '{"C": 1}']
+       [--tune grid|random|bayes --space '{"C": {"type": "log-float", "min": 0.01, "max": 100}}' [--trials N] [--time-budget-s S] [--cv-folds K] [--resume RUN]]
+       [--report full|fast|none] [--seed N] [--format table|json] [--db path]
+  --tune bayes: Gaussian process + expected improvement; --trials is the trial budget (default 10), --time-budget-s stops
+  starting new trials after S seconds; --resume RUN continues RUN's search (same model and dataset): its trials are copied
+  into the new run and not run again. --report: the evaluation report (full adds the learning curve; default full, fast for mlp).`;
 const EXPORT_USAGE = `edgeloop export --run R --format tflite|onnx[,…] --variant float32|float16|dynamic-int8|int8[,…] [--model NAME] [--promote ALIAS] [--db path]`;
 
 function jsonFlag(value: string | undefined, flag: string): Record<string, unknown> | undefined {
@@ -28,14 +34,27 @@ function jsonFlag(value: string | undefined, flag: string): Record<string, unkno
   }
 }
 
-/** Run metrics keyed by split; test splits other than 'test' are folded in as `<split>_<metric>` under 'test'. */
+/** Run metrics keyed by split name, as measured (train, val, test1, test2, …). */
 export function toSplitMetrics(metrics: TrainResult['metrics']): SplitMetrics {
-  const out: SplitMetrics = {};
-  for (const [split, m] of Object.entries(metrics)) {
-    if (split === 'train' || split === 'val' || split === 'test') out[split] = { ...(out[split] ?? {}), ...m };
-    else out.test = { ...(out.test ?? {}), ...Object.fromEntries(Object.entries(m).map(([k, v]) => [`${split}_${k}`, v])) };
+  return Object.fromEntries(Object.entries(metrics).map(([split, m]) => [split, { ...m }]));
+}
+
+function resolveKindSafe(kind: string): string {
+  try {
+    return resolveKind(kind);
+  } catch {
+    return kind; // trainModel reports the bad kind with the list of valid ones
   }
-  return out;
+}
+
+const REPORT_MODES = ['full', 'fast', 'none'] as const;
+
+/** A flag value parsed as a positive number of seconds. */
+function secondsFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0 && n <= 7 * 24 * 3600)) throw new EdgeloopError('BAD_ARGUMENT', `--${flag} ${JSON.stringify(value)} must be a number of seconds in (0, 604800]`);
+  return n;
 }
 
 async function open(values: { config?: string; db?: string }) {
@@ -47,12 +66,21 @@ async function open(values: { config?: string; db?: string }) {
 export async function trainCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     dataset: { type: 'string' }, model: { type: 'string' }, params: { type: 'string' }, tune: { type: 'string' }, space: { type: 'string' },
-    trials: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' },
+    trials: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' }, 'time-budget-s': { type: 'string' }, 'cv-folds': { type: 'string' },
+    resume: { type: 'string' }, report: { type: 'string' },
   }, TRAIN_USAGE);
   const datasetName = requireFlag(values.dataset, 'dataset', TRAIN_USAGE);
   const kind = requireFlag(values.model, 'model', TRAIN_USAGE);
-  if (values.tune !== undefined && values.tune !== 'grid' && values.tune !== 'random') throw new EdgeloopError('BAD_ARGUMENT', `--tune ${JSON.stringify(values.tune)} must be grid or random`);
+  if (values.tune !== undefined && !STRATEGIES.includes(values.tune as Strategy)) throw new EdgeloopError('BAD_ARGUMENT', `--tune ${JSON.stringify(values.tune)} must be one of ${STRATEGIES.join(', ')}`);
   if (values.tune && !values.space) throw new EdgeloopError('BAD_ARGUMENT', `--tune needs --space (the search space as JSON)\nusage: ${TRAIN_USAGE}`);
+  for (const flag of ['trials', 'time-budget-s', 'cv-folds', 'resume', 'space'] as const) {
+    if (values[flag] !== undefined && !values.tune) throw new EdgeloopError('BAD_ARGUMENT', `--${flag} needs --tune grid|random|bayes\nusage: ${TRAIN_USAGE}`);
+  }
+  if (values.format !== undefined && values.format !== 'table' && values.format !== 'json') throw new EdgeloopError('BAD_ARGUMENT', `--format ${JSON.stringify(values.format)} must be one of table, json`);
+  if (values.report !== undefined && !REPORT_MODES.includes(values.report as (typeof REPORT_MODES)[number])) throw new EdgeloopError('BAD_ARGUMENT', `--report ${JSON.stringify(values.report)} must be one of ${REPORT_MODES.join(', ')}`);
+  const timeBudgetS = secondsFlag(values['time-budget-s'], 'time-budget-s');
+  const cvFolds = intFlag(values['cv-folds'], 'cv-folds', 2, 20);
+  const space = values.tune ? (jsonFlag(values.space, 'space') as SearchSpace) : undefined;
   const { store } = await open(values);
   try {
     const datasets = await DatasetStore.create(store.database);
@@ -63,14 +91,31 @@ export async function trainCommand(argv: string[]): Promise<void> {
     const task = spec.input?.label?.task ?? 'classification';
     const classes = (dataset.fitted as { label?: { classes?: string[] } }).label?.classes ?? spec.input?.label?.classes;
     const data = splitsOf(dataset.matrix, spec.trainSplit ?? 'train');
-    const run = await runs.start({ modelKind: kind, params: jsonFlag(values.params, 'params') ?? {}, dataset: dataset.name, datasetHash: dataset.dataHash, specHash: dataset.specHash });
-    const maxTrials = intFlag(values.trials, 'trials', 1, 10_000) ?? 10;
-    const bar = values.tune ? new ProgressBar(`tune ${kind}`, maxTrials) : null;
+    const params = jsonFlag(values.params, 'params');
+    // Resume: the earlier run's trials (same kind, dataset and space) seed this search and are copied into the new run.
+    let completed: Trial[] = [];
+    if (values.resume !== undefined) {
+      const earlier = await runs.show(values.resume);
+      if (earlier.modelKind !== kind || earlier.dataset !== dataset.name) {
+        throw new EdgeloopError('BAD_ARGUMENT', `--resume ${values.resume}: that run trained ${earlier.modelKind} on ${earlier.dataset ?? '(no dataset)'}, not ${kind} on ${dataset.name}`);
+      }
+      const names = Object.keys(space!);
+      completed = earlier.trials.filter((t) => t.score !== undefined).map((t, i) => ({ index: i, params: t.params as Trial['params'], score: t.score!, metrics: t.metrics, durationMs: t.durationMs }));
+      const stray = completed.find((t) => Object.keys(t.params).length !== names.length || !names.every((n) => n in t.params));
+      if (stray) throw new EdgeloopError('BAD_ARGUMENT', `--resume ${values.resume}: its trials searched ${JSON.stringify(Object.keys(stray.params))}, --space declares ${JSON.stringify(names)}`);
+    }
+    const run = await runs.start({ modelKind: kind, params: params ?? {}, dataset: dataset.name, datasetHash: dataset.dataHash, specHash: dataset.specHash });
+    for (const t of completed) await runs.addTrial(run.id, { trial: t.index, params: t.params, metrics: t.metrics, score: t.score, durationMs: t.durationMs });
+    const maxTrials = intFlag(values.trials, 'trials', 1, 10_000) ?? Math.max(10, completed.length);
+    const bar = values.tune ? new ProgressBar(`tune ${kind} (${values.tune})`, maxTrials) : null;
+    if (completed.length > 0) bar?.update(completed.length, `of ${maxTrials} (${completed.length} resumed)`);
+    const reportMode = values.report ?? (resolveKindSafe(kind) === 'mlp' ? 'fast' : 'full');
     let result: TrainResult;
     try {
       result = await trainModel(data, {
-        kind, task, classes, params: jsonFlag(values.params, 'params'), seed: intFlag(values.seed, 'seed', 0, 2 ** 31),
-        tune: values.tune ? { strategy: values.tune as 'grid' | 'random', space: jsonFlag(values.space, 'space') as SearchSpace, maxTrials } : undefined,
+        kind, task, classes, params, seed: intFlag(values.seed, 'seed', 0, 2 ** 31),
+        tune: values.tune ? { strategy: values.tune as Strategy, space: space!, maxTrials, maxTimeMs: timeBudgetS === undefined ? undefined : timeBudgetS * 1000, cvFolds, completed } : undefined,
+        evaluate: reportMode === 'none' ? false : { learningCurve: reportMode === 'full', featureNames: dataset.matrix.columns },
         onTrial: (t) => void runs.addTrial(run.id, { trial: t.index, params: t.params, metrics: t.metrics, score: t.score, durationMs: t.durationMs }),
         onProgress: (d, total) => bar?.update(d, `of ${total}`),
       });
@@ -80,12 +125,19 @@ export async function trainCommand(argv: string[]): Promise<void> {
     }
     bar?.done();
     models.save({ runId: run.id, task, classes, native: result.model.toJSON() });
-    const finished = await runs.finish(run.id, { metrics: toSplitMetrics(result.metrics), durationMs: result.durationMs });
+    // JSON round trip: NaN/undefined inside the report become null/absent, which the store accepts.
+    const report = result.report ? (JSON.parse(JSON.stringify(result.report)) as Record<string, unknown>) : undefined;
+    const finished = await runs.finish(run.id, { metrics: toSplitMetrics(result.metrics), durationMs: result.durationMs, report });
     if (values.format === 'json') console.log(JSON.stringify({ run: finished, metrics: result.metrics, params: result.params }, null, 2));
     else {
       console.log(`run ${run.id}: ${result.kind} on ${dataset.name} in ${(result.durationMs / 1000).toFixed(2)} s`);
-      console.table(Object.fromEntries(Object.entries(result.metrics).map(([s, m]) => [s, Object.fromEntries(Object.entries(m).map(([k, v]) => [k, +v.toFixed(4)]))])));
+      if (result.trials.length > 0) {
+        const best = result.trials.reduce((a, b) => (b.score > a.score ? b : a));
+        console.log(`tuning (${values.tune}): ${result.trials.length} trials${completed.length > 0 ? ` (${completed.length} resumed from ${values.resume})` : ''}, best ${cvFolds ?? 3}-fold cv score ${best.score.toFixed(4)} at trial ${best.index}: ${JSON.stringify(best.params)}`);
+      }
       console.log(`params: ${JSON.stringify(result.params)}`);
+      if (result.report) console.log(`\n${formatReport(result.report)}`);
+      else console.table(Object.fromEntries(Object.entries(result.metrics).map(([s, m]) => [s, Object.fromEntries(Object.entries(m).map(([k, v]) => [k, +v.toFixed(4)]))])));
     }
   } finally {
     await store.close();

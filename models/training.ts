@@ -6,8 +6,9 @@
 import { EdgeloopError } from '../src/errors.ts';
 import type { FeatureMatrix } from '../src/frame.ts';
 import { createModel, fromJSON, MODEL_KINDS } from './registry.ts';
-import { search, type SearchSpace, type Trial } from './tuning/search.ts';
+import { search, STRATEGIES, type BayesOptions, type SearchSpace, type Strategy, type Trial } from './tuning/search.ts';
 import { NeuralNet, mlp } from './nn/index.ts';
+import { evaluate, type EvaluationReport, type FittableModel } from './evaluation/report.ts';
 import * as metrics from './metrics/index.ts';
 import type { ModelIR } from './ir.ts';
 import type { Estimator, ModelJSON } from './types.ts';
@@ -70,11 +71,37 @@ export interface TrainedModel {
 
 export type NativeModel = { family: 'classical'; model: ModelJSON } | { family: 'nn'; model: unknown };
 
+export interface TuneOptions {
+  /** grid, random, or bayes (Gaussian process + expected improvement, models/tuning/bayes.ts). */
+  strategy: Strategy;
+  space: SearchSpace;
+  /** Budget: trials (completed ones count) and/or wall time of this call. */
+  maxTrials?: number;
+  maxTimeMs?: number;
+  /** Trials of an earlier search on the same data (resume): not run again; bayes refits its GP on them. */
+  completed?: Trial[];
+  /** Folds of the cross-validation on the train split that scores each trial (default 3). */
+  cvFolds?: number;
+  bayes?: Partial<BayesOptions>;
+}
+
+/** The evaluation report (models/evaluation/report.ts) computed after the fit. */
+export interface TrainEvaluationOptions {
+  /** Refit on 10 … 100 % of train for the learning curve (default: true for classical models, false for mlp). */
+  learningCurve?: boolean;
+  /** Permutation-importance repeats (default 5; 0 leaves it out). */
+  importanceRepeats?: number;
+  /** Column names for the importance table (default x0, x1, …). */
+  featureNames?: readonly string[];
+}
+
 export interface TrainOptions {
   kind: string;
   task: Task;
   params?: Record<string, unknown>;
-  tune?: { strategy: 'grid' | 'random'; space: SearchSpace; maxTrials?: number; maxTimeMs?: number; completed?: Trial[] };
+  tune?: TuneOptions;
+  /** Compute the evaluation report (TrainResult.report); `true` = defaults. */
+  evaluate?: boolean | TrainEvaluationOptions;
   seed?: number;
   classes?: string[];
   onTrial?: (t: Trial) => void;
@@ -89,6 +116,8 @@ export interface TrainResult {
   confusion: Record<string, number[][]>;
   trials: Trial[];
   durationMs: number;
+  /** With options.evaluate: the evaluation report (metrics, confusion, calibration, diagnosis, importance). */
+  report?: EvaluationReport;
 }
 
 export function resolveKind(kind: string): string {
@@ -156,20 +185,26 @@ export async function trainModel(data: DatasetSplits, o: TrainOptions): Promise<
   let params: Record<string, unknown> = { ...(o.params ?? {}) };
   let trials: Trial[] = [];
   let model: TrainedModel;
+  let classesOf: () => number[] | undefined = () => undefined;
+  if (o.tune && !STRATEGIES.includes(o.tune.strategy)) throw new EdgeloopError('BAD_ARGUMENT', `tune.strategy must be one of ${STRATEGIES.join(', ')}, got ${JSON.stringify(o.tune.strategy)}`);
+  let factory: (() => FittableModel) | undefined;
   if (kind === 'mlp') {
     if (o.tune) throw new EdgeloopError('BAD_ARGUMENT', '--tune is available for the classical models; tune an mlp through its --params');
     const hidden = (params.hidden as number[] | undefined) ?? [16, 8];
     const { hidden: _h, ...rest } = params;
-    const net = new NeuralNet({ task: o.task, layers: mlp(hidden), epochs: 20, batchSize: 64, l2: 0.01, seed: o.seed ?? 1, classes: o.classes, ...rest });
+    const netOptions = { task: o.task, layers: mlp(hidden), epochs: 20, batchSize: 64, l2: 0.01, seed: o.seed ?? 1, classes: o.classes, ...rest };
+    const net = new NeuralNet(netOptions);
     await net.fit(data.train.X, data.train.y, data.val ? { validation: { X: data.val.X, y: data.val.y } } : {});
     params = { hidden, ...rest };
     model = wrapNet(net, o.task);
+    factory = () => new NeuralNet(netOptions) as unknown as FittableModel;
   } else {
     if (o.tune) {
+      const k = o.tune.cvFolds ?? 3;
       const result = search({
         kind, fixed: params, space: o.tune.space, strategy: o.tune.strategy, X: data.train.X, y: data.train.y,
-        validation: { kind: 'kfold', k: 3 }, maxTrials: o.tune.maxTrials, maxTimeMs: o.tune.maxTimeMs, seed: o.seed ?? 0,
-        completed: o.tune.completed, onTrial: o.onTrial, onProgress: o.onProgress,
+        validation: { kind: 'kfold', k }, maxTrials: o.tune.maxTrials, maxTimeMs: o.tune.maxTimeMs, seed: o.seed ?? 0,
+        completed: o.tune.completed, bayes: o.tune.bayes, onTrial: o.onTrial, onProgress: o.onProgress,
       });
       trials = result.trials;
       params = { ...params, ...result.best.params };
@@ -179,6 +214,9 @@ export async function trainModel(data: DatasetSplits, o: TrainOptions): Promise<
     est.fit(data.train.X, data.train.y);
     params = { ...(est.params as Record<string, unknown>) };
     model = wrapClassical(est, o.task);
+    const fitted = { ...params };
+    factory = () => createModel(kind, fitted) as unknown as FittableModel;
+    classesOf = () => (est.task === 'classification' ? [...est.classes] : undefined);
   }
   const out: Record<string, Record<string, number>> = {};
   const confusion: Record<string, number[][]> = {};
@@ -189,5 +227,18 @@ export async function trainModel(data: DatasetSplits, o: TrainOptions): Promise<
     out[name] = m.metrics;
     if (m.confusion) confusion[name] = m.confusion;
   }
-  return { model, kind, params, metrics: out, confusion, trials, durationMs: Date.now() - started };
+  const durationMs = Date.now() - started;
+  let report: EvaluationReport | undefined;
+  if (o.evaluate) {
+    const e = o.evaluate === true ? {} : o.evaluate;
+    const curve = e.learningCurve ?? kind !== 'mlp';
+    const evaluated = { predict: (X: readonly (readonly number[])[]) => model.predict(X as number[][]), predictProba: o.task === 'classification' ? (X: readonly (readonly number[])[]) => model.predictProba(X as number[][]) ?? [] : undefined };
+    report = await evaluate(evaluated, {
+      task: o.task, train: data.train, val: data.val && data.val.X.length > 0 ? data.val : undefined,
+      tests: Object.fromEntries(Object.entries(data.tests).filter(([, d]) => d.X.length > 0)),
+      classes: o.task === 'classification' ? (classesOf() ?? (o.classes ? o.classes.map((_, i) => i) : undefined)) : undefined,
+      featureNames: e.featureNames, factory: curve ? factory : undefined, importanceRepeats: e.importanceRepeats, seed: o.seed ?? 0,
+    });
+  }
+  return { model, kind, params, metrics: out, confusion, trials, durationMs, report };
 }

@@ -33,6 +33,15 @@ export function formatReport(report: EvaluationReport): string {
       s.confusion.matrix.forEach((row, i) => lines.push(`  ${String(s.confusion.labels[i]).padEnd(8)}${row.map((v) => String(v).padStart(width)).join('')}`));
       for (const note of s.notes) lines.push(`  note (${name}): ${note}`);
     }
+    const calibrated = Object.entries(report.splits).filter(([name, s]) => name !== 'train' && s.task === 'classification' && s.calibration && s.calibration.count.length > 0);
+    if (calibrated.length > 0) {
+      lines.push('', `  calibration (P(class ${report.classes?.[1]}), 10 bins; mean predicted → observed rate, rows)`);
+      for (const [name, s] of calibrated) {
+        if (s.task !== 'classification' || !s.calibration) continue;
+        const c = s.calibration;
+        lines.push(`  ${name.padEnd(8)}${c.probPred.map((p, i) => `${p.toFixed(2)}→${c.probTrue[i].toFixed(2)} (${c.count[i]})`).join('  ')}`);
+      }
+    }
   }
   if (report.learningCurve) {
     lines.push('', `  learning curve (${report.referenceSplit})`, `  ${'fraction'.padEnd(10)}${'rows'.padStart(8)}${'train'.padStart(10)}${'held-out'.padStart(10)}`);
