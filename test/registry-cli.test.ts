@@ -110,7 +110,7 @@ test('runs list / show / compare', async (t) => {
     edgeloop(['runs', 'compare', 'r1', 'r2'], dir),
   ]);
   t.is(list.code, 0, list.stderr);
-  t.regex(list.stdout, /^r2\s+random-forest\s+occ\s+completed\s+\S+\s+4\.0\s+1\s+accuracy=0\.9500$/m);
+  t.regex(list.stdout, /^r2\s+random-forest\s+occ\s+completed\s+\S+\s+4\.0\s+1\s+val=0\.9600 test=0\.9500$/m);
   t.regex(list.stdout, /^r1\s+logistic/m);
   t.deepEqual((JSON.parse(listJson.stdout) as { id: string }[]).map((r) => r.id), ['r1']);
   t.regex(show.stdout, /code c0ffee/);
