@@ -6,6 +6,8 @@
  */
 import { EdgeloopError, isEdgeloopError } from '../src/errors.ts';
 import { buildReferenceProfile } from '../src/drift/profile.ts';
+import { calibrateProfile } from '../src/drift/calibrate.ts';
+import { DEVICE_DRIFT_DEFAULTS, driftColumns } from '../src/drift/defaults.ts';
 import type { FeatureMatrix } from '../src/frame.ts';
 import type { ModelFormat, ModelVariant, SmokeTest } from '../src/manifest.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -149,10 +151,20 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
   if (inputs.length === 0) throw new EdgeloopError('MODEL_UNSUPPORTED', `no requested target can be exported for this model: ${skipped.map((x) => x.reason).join('; ')}`);
   const m = req.dataset.matrix;
   const outputs = req.trained.predict(m.X);
-  const profile = buildReferenceProfile(m.columns, m, {
-    split: req.dataset.trainSplit ?? 'train',
+  // Drift reference: the model inputs minus clock features, calibrated on the training period's own
+  // day-long windows (docs/drift.md); too short a training period stays uncalibrated (fixed thresholds).
+  const trainSplit = req.dataset.trainSplit ?? 'train';
+  let profile = buildReferenceProfile(driftColumns(m.columns), m, {
+    split: trainSplit,
+    rangeMarginFrac: DEVICE_DRIFT_DEFAULTS.rangeMarginFrac,
     output: task === 'classification' ? { kind: 'classification', values: outputs } : { kind: 'regression', values: outputs },
   });
+  try {
+    profile = calibrateProfile(profile, m, { windowSize: DEVICE_DRIFT_DEFAULTS.windowSize, reportEvery: DEVICE_DRIFT_DEFAULTS.reportEvery, split: trainSplit });
+  } catch (err) {
+    if (!isEdgeloopError(err, 'BAD_DATA')) throw err;
+    log.warn(`drift profile not calibrated: ${err.message}`);
+  }
   const native: NativeModel = req.trained.toJSON();
   const registered = await registry.register({
     model: req.model,

@@ -16,6 +16,8 @@ export const DEVICE_DRIFT_DEFAULTS = Object.freeze({
   windowSize: 1440,
   /** Samples between two published reports (4 h at one reading a minute). */
   reportEvery: 240,
+  /** Reference profile: out-of-range bounds are [min − f·span, max + f·span] of the training values. */
+  rangeMarginFrac: 0.5,
   /** Model input columns with one of these prefixes are not profiled nor monitored. */
   excludeColumnPrefixes: Object.freeze(['ts__']) as readonly string[],
 });

@@ -175,7 +175,9 @@ export function evaluateDrift(report: DriftReport, profile: ReferenceProfile, po
   const drifted: DriftedFeature[] = [];
   const reasons: string[] = [];
   let alerts = 0;
+  let rangeAlerts = 0;
   report.features.forEach((f, i) => {
+    if ((f.kind === 'numeric' ? f.outOfRangeRate : f.unseenRate) >= p.outOfRangeAlert) rangeAlerts++;
     const r = featureLevel(f, adjustedOf.get(i) ?? null, refMissing.get(f.name) ?? 0, p, thresholdsFor(p, cal?.psiMax[f.name], cal !== undefined));
     if (r.level === 'ok') return;
     if (r.level === 'alert') alerts++;
@@ -186,6 +188,11 @@ export function evaluateDrift(report: DriftReport, profile: ReferenceProfile, po
   if (n > 0 && alerts / n >= p.deviceAlertShare && alerts > 0) {
     verdict = 'alert';
     reasons.push(`${alerts} of ${n} features at alert (share ≥ ${p.deviceAlertShare})`);
+  } else if (cal && rangeAlerts > 0) {
+    // A physically implausible value is not sampling noise: with a calibrated profile, one feature
+    // out of range at alert level is enough for the device (the share rule would need several).
+    verdict = 'alert';
+    reasons.push(`${rangeAlerts} feature(s) out of range at rate ≥ ${p.outOfRangeAlert}`);
   } else if (n > 0 && drifted.length / n >= p.deviceWarnShare && drifted.length > 0) {
     verdict = 'warn';
     reasons.push(`${drifted.length} of ${n} features drifted (share ≥ ${p.deviceWarnShare})`);
