@@ -12,6 +12,9 @@
  *      if also sent, must equal the CN.
  *   2. username + password, checked against the scrypt hash in constant time.
  * Everything else is refused (CONNACK 4 / 5). Denied publishes and subscribes are logged and counted.
+ * A denied publish is logged and counted once per (identity, topic) — repeats only bump
+ * `publishesDeniedRepeats` — so a client that keeps resending cannot flood the log (the broker
+ * acknowledges and drops it, see gateway/broker.ts).
  */
 import crypto from 'node:crypto';
 import { readFileSync, writeFileSync, renameSync, existsSync, mkdirSync } from 'node:fs';
@@ -153,9 +156,22 @@ export interface AuthClient {
 export interface SecurityCounters {
   connectsAccepted: number;
   connectsRefused: number;
+  /** Distinct (identity, topic) pairs denied a publish (each logged once). */
   publishesDenied: number;
+  /** Further denied publishes of a pair already counted (not logged again). */
+  publishesDeniedRepeats: number;
   subscribesDenied: number;
 }
+
+/** A denied publish: why, who, and whether this (identity, topic) pair was new (logged, counted). */
+export interface PublishDenial {
+  reason: string;
+  identity: Identity | undefined;
+  first: boolean;
+}
+
+/** Most (identity, topic) pairs remembered for de-duplication; the oldest is forgotten beyond it. */
+export const MAX_REMEMBERED_DENIALS = 10_000;
 
 export interface BrokerSecurityOptions {
   /** Credentials entries (from the credentials file); undefined = no password authentication. */
@@ -187,7 +203,9 @@ export class BrokerSecurity {
   readonly #certificates: boolean;
   readonly #log: Logger;
   readonly #identities = new WeakMap<object, Identity>();
-  readonly #counters: SecurityCounters = { connectsAccepted: 0, connectsRefused: 0, publishesDenied: 0, subscribesDenied: 0 };
+  readonly #counters: SecurityCounters = { connectsAccepted: 0, connectsRefused: 0, publishesDenied: 0, publishesDeniedRepeats: 0, subscribesDenied: 0 };
+  /** (identity, topic) pairs already denied, oldest first (Map keeps insertion order). */
+  readonly #denied = new Map<string, true>();
 
   constructor(options: BrokerSecurityOptions) {
     this.#users = options.users ? new Map(options.users.map((u) => [u.identity, u])) : null;
@@ -243,16 +261,24 @@ export class BrokerSecurity {
     return null;
   }
 
-  /** null = allowed; else the reason it was denied (already logged and counted). */
-  authorizePublish(client: object | null, topic: string): string | null {
+  /** null = allowed; else why it was denied (logged and counted once per identity and topic). */
+  authorizePublish(client: object | null, topic: string): PublishDenial | null {
     // client null: aedes publishing the will of a session that is gone; it was checked when set.
     if (client === null) return null;
     const identity = this.#identities.get(client);
     const decision = identity ? checkPublish(identity, topic) : { allow: false as const, reason: 'not authenticated' };
     if (decision.allow) return null;
+    const who = identity ? identityName(identity) : `?${(client as { id?: unknown }).id ?? ''}`;
+    const key = `${who}\u0000${topic}`;
+    if (this.#denied.has(key)) {
+      this.#counters.publishesDeniedRepeats++;
+      return { reason: decision.reason, identity, first: false };
+    }
+    this.#denied.set(key, true);
+    if (this.#denied.size > MAX_REMEMBERED_DENIALS) this.#denied.delete(this.#denied.keys().next().value!);
     this.#counters.publishesDenied++;
-    this.#log.warn(`denied publish by ${identity ? identityName(identity) : '?'} on ${describeValue(topic)}: ${decision.reason}`);
-    return decision.reason;
+    this.#log.warn(`denied publish by ${identity ? identityName(identity) : '?'} on ${describeValue(topic)}: ${decision.reason} (acknowledged and dropped; repeats are counted, not logged)`);
+    return { reason: decision.reason, identity, first: true };
   }
 
   authorizeSubscribe(client: object, filter: string): string | null {

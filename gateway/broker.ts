@@ -7,8 +7,13 @@
  *
  * Security (docs/security.md): without `auth` and `tls` it is an open broker (development, tests).
  * With `auth.users` every client must log in (password or verified client certificate) and the
- * per-identity ACL of src/acl.ts is enforced: a denied SUBSCRIBE is refused (SUBACK 0x80), a denied
- * PUBLISH closes the client's connection (aedes' only option under MQTT 3.1.1, MQTT-3.3.5-2).
+ * per-identity ACL of src/acl.ts is enforced: a denied SUBSCRIBE is refused (SUBACK 0x80); a denied
+ * PUBLISH is acknowledged and dropped (MQTT-3.3.5-2 allows either that or closing the connection).
+ * Closing is what aedes does when authorizePublish fails, and it loops: mqtt.js reconnects and resends
+ * the unacknowledged QoS 1 packet, forever (test/security-acl-loop.test.ts measured 12 reconnects in
+ * 3 s). So a denied packet is re-addressed to an internal sink topic that is never forwarded and never
+ * retained; the denial is logged and counted once per (identity, topic) and a device is told once on
+ * its `rejected` topic (a Rejection with reason BAD_TOPIC). MQTT 5 brokers (mosquitto) answer 0x87.
  * With `tls` it listens for mqtts://; `requestCert` asks clients for a certificate signed by `ca`.
  */
 import net from 'node:net';
@@ -16,6 +21,8 @@ import tls from 'node:tls';
 import { Aedes } from 'aedes';
 import { EdgeloopError } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
+import { deviceTopic } from '../src/topics.ts';
+import type { Rejection } from '../src/contracts/device.ts';
 import { BrokerSecurity, type CredentialEntry, type SecurityCounters } from './broker-auth.ts';
 
 export interface EmbeddedBrokerOptions {
@@ -37,6 +44,9 @@ export const EMBEDDED_BROKER_DEFAULTS = {
   /** Topic levels: edgeloop uses at most 7. */
   maxTopicLevels: 16,
 };
+
+/** Where denied publishes are re-addressed: never forwarded (authorizeForward), never retained. */
+export const DENIED_SINK_TOPIC = '$edgeloop/denied';
 
 export interface EmbeddedBroker {
   readonly url: string;
@@ -69,9 +79,24 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
             );
           },
           authorizePublish: (client, packet, done) => {
-            const denied = security.authorizePublish(client, packet.topic);
-            done(denied === null ? null : new EdgeloopError('BAD_TOPIC', `publish on ${packet.topic} denied: ${denied}`));
+            const denial = security.authorizePublish(client, packet.topic);
+            if (denial === null) return done(null);
+            // Acknowledge and drop (see the header): aedes sends the PUBACK/PUBREC, then routes the
+            // emptied packet to the sink, which nobody receives and which is not retained.
+            const topic = packet.topic;
+            packet.topic = DENIED_SINK_TOPIC;
+            packet.retain = false;
+            packet.payload = Buffer.alloc(0);
+            if (denial.first && denial.identity?.role === 'device') {
+              const { fleet, device } = denial.identity;
+              const notice: Rejection = { topic, reason: 'BAD_TOPIC', detail: `publish denied by the broker ACL: ${denial.reason}; it was acknowledged and dropped`, tsMs: Date.now() };
+              aedes.publish({ cmd: 'publish', topic: deviceTopic('rejected', fleet, device), payload: Buffer.from(JSON.stringify(notice)), qos: 0, retain: false, dup: false }, (err) => {
+                if (err) logger.debug(`cannot send the ACL notice to ${fleet}/${device}: ${err.message}`);
+              });
+            }
+            done(null);
           },
+          authorizeForward: (_client, packet) => (packet.topic === DENIED_SINK_TOPIC ? null : packet),
           authorizeSubscribe: (client, sub, done) => {
             // null subscription = refused (SUBACK 0x80); the connection stays up.
             done(null, security.authorizeSubscribe(client, sub.topic) === null ? sub : null);
