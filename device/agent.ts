@@ -39,6 +39,7 @@ import { TransferClient, type TransferClientOptions } from './transfer-client.ts
 import { runSmokeTest } from './smoke-test.ts';
 import { createRunner, type ModelRunner, type RunnerFormat } from './runner.ts';
 import { checkDowngrade, type PinnedKeys } from './verify.ts';
+import { InferenceEngine, type InferenceOptions } from './inference.ts';
 
 export type RunnerFactory = (format: RunnerFormat, bytes: Uint8Array) => Promise<ModelRunner>;
 
@@ -59,11 +60,18 @@ export interface AgentOptions {
   mqtt?: IClientOptions;
   /** Model runtime; default createRunner (onnxruntime-node, tfjs-tflite). */
   runnerFactory?: RunnerFactory;
+  /**
+   * Run the active models on readings (device/inference.ts): input, batching, telemetry, labels,
+   * faults, drift. Absent: the agent only manages models. The outbox lives in <stateDir>/outbox.db.
+   */
+  inference?: AgentInferenceOptions;
   /** Which runtimes load here; default: try importing each runner module. */
   probeRuntimes?: () => Promise<RuntimeName[]>;
   now?: () => number;
   logger?: Logger;
 }
+
+export type AgentInferenceOptions = Omit<InferenceOptions, 'fleet' | 'device' | 'outboxPath' | 'publish' | 'isConnected' | 'now' | 'logger'>;
 
 export const AGENT_DEFAULTS = {
   heartbeatS: 30,
@@ -118,10 +126,12 @@ export class Agent {
   private readonly active = new Map<string, LoadedModel>();
   private readonly shadow = new Map<string, LoadedModel>();
   private running = false;
+  private engine: InferenceEngine | null = null;
   private readonly onMessage = (topic: string, payload: Buffer): void => {
     if (topic === this.topic('cmd')) this.onCommand(payload);
   };
   private readonly onConnect = (): void => {
+    this.engine?.kick(); // the outbox waited for this connection
     // After a reconnect the broker may have published our last will: say we are back.
     this.publishStatus().catch((err: unknown) => this.logger.warn(`cannot publish status: ${errorMessage(err)}`));
   };
@@ -162,6 +172,11 @@ export class Agent {
     return deviceTopic(kind, this.o.fleet, this.o.id);
   }
 
+  /** The inference loop, when the agent was created with `inference` options (after start()). */
+  get inference(): InferenceEngine | null {
+    return this.engine;
+  }
+
   /** The runner serving `model`, if one is active and loaded. */
   runner(model: string): ModelRunner | undefined {
     return this.active.get(model)?.runner;
@@ -188,10 +203,19 @@ export class Agent {
     });
     client.on('message', this.onMessage);
     client.on('connect', this.onConnect);
+    if (this.o.inference) {
+      this.engine = await InferenceEngine.create({
+        ...this.o.inference,
+        fleet: this.o.fleet, device: this.o.id, outboxPath: join(this.o.stateDir, 'outbox.db'), now: this.now, logger: this.logger,
+        publish: (topic, payload, qos) => (client.connected ? publishAsync(client, topic, payload, { qos }) : Promise.reject(new EdgeloopError('TIMEOUT', 'not connected to the broker'))),
+        isConnected: () => client.connected,
+      });
+    }
     autoRollbacks.push(...(await this.loadActiveModels()));
     await client.subscribeAsync(this.topic('cmd'), { qos: 1 });
     await this.publishStatus();
     for (const detail of autoRollbacks) await this.publishResult({ id: null, type: 'rollback', ok: true, tsMs: this.now(), detail, models: await this.store.status() });
+    this.engine?.start();
     this.heartbeatTimer = setInterval(() => {
       this.publishHeartbeat().catch((err: unknown) => this.logger.debug(`heartbeat not sent: ${errorMessage(err)}`));
     }, this.heartbeatS * 1000);
@@ -217,6 +241,8 @@ export class Agent {
     this.heartbeatTimer = null;
     this.abort.abort();
     await this.queue;
+    await this.engine?.stop();
+    this.engine = null;
     const client = this.client;
     if (client) {
       client.off('message', this.onMessage);
@@ -260,6 +286,7 @@ export class Agent {
     const active: Record<string, number | null> = {};
     for (const s of await this.store.status()) active[s.model] = s.active;
     const hb: Heartbeat = { tsMs: this.now(), seq: this.seq++, uptimeS: Math.round((this.now() - this.startedAtMs) / 1000), active, transfer: this.progress };
+    if (this.engine) hb.inference = this.engine.summary();
     await publishAsync(this.client, this.topic('heartbeat'), JSON.stringify(hb), { qos: 0 });
   }
 
@@ -328,6 +355,7 @@ export class Agent {
       await this.publishStatus();
       const result: CommandResult = { id: cmd.id, type: cmd.type, ok: true, tsMs: this.now(), detail, models: await this.store.status() };
       if (transfer) result.transfer = transfer;
+      if (cmd.type === 'status' && this.engine) result.inference = this.engine.summary();
       await this.publishResult(result);
     } catch (err) {
       if (isEdgeloopError(err, 'ABORTED')) return; // stopping; the pending install resumes at next start
@@ -448,6 +476,8 @@ export class Agent {
     const old = map.get(model);
     if (next) map.set(model, next);
     else map.delete(model);
+    // The inference loop switches first (waiting for a row in progress), so no row runs on a closed runner.
+    await this.engine?.setModel(model, this.active.get(model) ?? null, this.shadow.get(model) ?? null);
     if (old && old !== next && old.runner !== next?.runner) await old.runner.close();
   }
 

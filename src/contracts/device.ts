@@ -71,7 +71,40 @@ export interface Heartbeat {
   active: Record<string, number | null>;
   /** An install/transfer in progress, if any. */
   transfer: { model: string; version: number; receivedChunks: number; totalChunks: number } | null;
+  /** The inference loop's counters (device/inference.ts), when the agent runs one. Optional: older agents omit it. */
+  inference?: InferenceSummary;
 }
+
+/** Inference counters and latencies a device reports (heartbeat, status command result). */
+export interface InferenceSummary {
+  /** Readings taken from the input (after input rejects). */
+  readingsIn: number;
+  /** Input items that could not be read (bad line, bad JSON, time going backwards). */
+  rejectedInputs: number;
+  /** Readings the active pipeline skipped (cleaning removed them, or a sensor value was missing). */
+  skippedReadings: number;
+  /** Feature rows the active models ran on. */
+  rowsIn: number;
+  /** Predictions of active models queued for publishing (shadow predictions not counted). */
+  predictionsOut: number;
+  /** Rows on which a model failed. */
+  runErrors: number;
+  driftReports: number;
+  /** Messages waiting in the durable outbox. */
+  outboxQueued: number;
+  /** Messages the outbox refused or evicted because it was full. */
+  outboxRefused: number;
+  /** Model run time and reading-to-queued-prediction time, p50/p99 over the recent rows (null: none yet). */
+  runnerP50Us: number | null;
+  runnerP99Us: number | null;
+  endToEndP50Us: number | null;
+  endToEndP99Us: number | null;
+  /** The input is exhausted (csv, stdin). */
+  inputDone: boolean;
+}
+
+export const INFERENCE_SUMMARY_COUNTERS = ['readingsIn', 'rejectedInputs', 'skippedReadings', 'rowsIn', 'predictionsOut', 'runErrors', 'driftReports', 'outboxQueued', 'outboxRefused'] as const;
+export const INFERENCE_SUMMARY_LATENCIES = ['runnerP50Us', 'runnerP99Us', 'endToEndP50Us', 'endToEndP99Us'] as const;
 
 // ---------------------------------------------------------------- commands
 
@@ -115,7 +148,7 @@ export type CommandType = Command['type'];
 export const COMMAND_TYPES: readonly CommandType[] = ['install', 'activate', 'rollback', 'status'];
 
 export type CommandResult =
-  | { id: string | null; type: CommandType | null; ok: true; tsMs: number; detail: string; models: ModelSlotStatus[]; transfer?: TransferStats }
+  | { id: string | null; type: CommandType | null; ok: true; tsMs: number; detail: string; models: ModelSlotStatus[]; transfer?: TransferStats; inference?: InferenceSummary }
   | { id: string | null; type: CommandType | null; ok: false; tsMs: number; error: { code: string; message: string }; models: ModelSlotStatus[] };
 
 export interface TransferStats {
@@ -327,7 +360,7 @@ export function validateDeviceStatus(value: unknown): DeviceStatus {
 /** Validates a Heartbeat. */
 export function validateHeartbeat(value: unknown): Heartbeat {
   const rec = record(value, 'heartbeat');
-  onlyFields(rec, 'heartbeat', ['tsMs', 'seq', 'uptimeS', 'active', 'transfer']);
+  onlyFields(rec, 'heartbeat', ['tsMs', 'seq', 'uptimeS', 'active', 'transfer', 'inference']);
   const seq = finite(rec.seq, 'heartbeat.seq', 0);
   if (!Number.isInteger(seq)) throw bad('heartbeat.seq', `must be an integer, got ${seq}`);
   const active = record(rec.active, 'heartbeat.active');
@@ -343,7 +376,20 @@ export function validateHeartbeat(value: unknown): Heartbeat {
       totalChunks: finite(t.totalChunks, 'heartbeat.transfer.totalChunks', 0),
     };
   }
-  return { tsMs: finite(rec.tsMs, 'heartbeat.tsMs', 0), seq, uptimeS: finite(rec.uptimeS, 'heartbeat.uptimeS', 0), active: activeOut, transfer };
+  const hb: Heartbeat = { tsMs: finite(rec.tsMs, 'heartbeat.tsMs', 0), seq, uptimeS: finite(rec.uptimeS, 'heartbeat.uptimeS', 0), active: activeOut, transfer };
+  if (rec.inference !== undefined) hb.inference = validateInferenceSummary(rec.inference, 'heartbeat.inference');
+  return hb;
+}
+
+/** Validates an InferenceSummary (heartbeat.inference, command result.inference). */
+export function validateInferenceSummary(value: unknown, where: string): InferenceSummary {
+  const rec = record(value, where);
+  onlyFields(rec, where, [...INFERENCE_SUMMARY_COUNTERS, ...INFERENCE_SUMMARY_LATENCIES, 'inputDone']);
+  if (typeof rec.inputDone !== 'boolean') throw bad(`${where}.inputDone`, `must be true or false, got ${typeName(rec.inputDone)}`);
+  const out = { inputDone: rec.inputDone } as InferenceSummary;
+  for (const k of INFERENCE_SUMMARY_COUNTERS) out[k] = finite(rec[k], `${where}.${k}`, 0);
+  for (const k of INFERENCE_SUMMARY_LATENCIES) out[k] = rec[k] === null ? null : finite(rec[k], `${where}.${k}`, 0);
+  return out;
 }
 
 /** Validates a CommandResult. */
@@ -362,6 +408,7 @@ export function validateCommandResult(value: unknown): CommandResult {
       const n = (f: keyof TransferStats): number => finite(t[f], `command result.transfer.${f}`, 0);
       out.transfer = { totalChunks: n('totalChunks'), resumedChunks: n('resumedChunks'), requestedChunks: n('requestedChunks'), tamperedChunks: n('tamperedChunks'), bytes: n('bytes'), durationMs: n('durationMs') };
     }
+    if (rec.inference !== undefined) out.inference = validateInferenceSummary(rec.inference, 'command result.inference');
     return out;
   }
   if (rec.ok !== false) throw bad('command result.ok', `must be true or false, got ${typeName(rec.ok)}`);

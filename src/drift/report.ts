@@ -49,6 +49,13 @@ export const driftReportSchema = z.object({
   windowEndMs: z.number().nullable(),
   features: z.array(featureDrift),
   output: featureDrift.optional(),
+  /**
+   * Optional (device agents fill them since #7): the model and model version the window was scored
+   * for (`version` above is the report schema's), and the reporting device.
+   */
+  model: z.string().min(1).max(64).optional(),
+  modelVersion: z.number().int().positive().optional(),
+  device: z.string().min(1).max(64).optional(),
 });
 
 export type DriftReport = z.infer<typeof driftReportSchema>;
