@@ -73,9 +73,13 @@ export function registerDriftDashboardRoutes(http: HttpServer, drift: DriftServi
     const metric = metricOf(q);
     const points = store.series(fleet, device, { feature, limit: intParam(q, 'points', 200, 1, 10_000) });
     if (points.length === 0) throw new EdgeloopError('NOT_FOUND', `no drift statistics for feature ${JSON.stringify(feature)} of device ${fleet}/${device}`);
+    // A calibrated profile scales the thresholds per feature (src/drift/policy.ts): the levels say it, fixed lines would not.
+    const last = points[points.length - 1]!;
+    const calibrated = last.model !== null && last.version !== null && store.getProfile(last.model, last.version)?.profile.calibration !== undefined;
     sendJson(res, 200, {
       fleet, device, feature, metric, label: `${fleet}/${device} ${feature} ${metric.toUpperCase()}`,
-      thresholds: metric === 'psi' ? { warn: policy.psiWarn, alert: policy.psiAlert } : null,
+      thresholds: metric === 'psi' && !calibrated ? { warn: policy.psiWarn, alert: policy.psiAlert } : null,
+      calibrated,
       points: points.map((p) => [p.generatedAtMs, round(valueOf(p, metric))]),
       levels: points.map((p) => p.level),
     });

@@ -49,7 +49,13 @@ export class ChangeFeed {
   #running: Promise<string[]> | null = null;
 
   constructor(options: ChangeFeedOptions) {
-    this.#o = { intervalMs: CHANGE_FEED_DEFAULTS.intervalMs, logger: silentLogger, now: Date.now, timers: NODE_TIMERS, ...options };
+    this.#o = {
+      dashboard: options.dashboard,
+      intervalMs: options.intervalMs ?? CHANGE_FEED_DEFAULTS.intervalMs,
+      logger: options.logger ?? silentLogger,
+      now: options.now ?? Date.now,
+      timers: options.timers ?? NODE_TIMERS,
+    };
     for (const p of options.probes ?? []) this.add(p);
   }
 

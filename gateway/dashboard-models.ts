@@ -132,15 +132,33 @@ function pickConfusion(evals: readonly StoredEvaluation[]): ConfusionView | null
   return { artifact: `${e.format}/${e.variant}`, split, ...e.confusion[split]! };
 }
 
+/**
+ * Versions published without an evaluation store: the confusion matrix of the trained model from the
+ * run's evaluation report (models/evaluation/report.ts: splits.<name>.confusion with class indices).
+ */
+function confusionOfRunReport(runId: string, report: Record<string, unknown> | null, classes: readonly string[] | undefined): ConfusionView | null {
+  const splits = report?.splits;
+  if (splits === null || typeof splits !== 'object') return null;
+  const found = Object.entries(splits as Record<string, { confusion?: { labels?: unknown; matrix?: unknown } }>)
+    .filter(([, m]) => Array.isArray(m?.confusion?.labels) && Array.isArray(m?.confusion?.matrix));
+  const pick = [...found].reverse().find(([name]) => name.startsWith('test')) ?? found[found.length - 1];
+  if (!pick) return null;
+  const [split, m] = pick;
+  const labels = (m.confusion!.labels as unknown[]).map((l) => (typeof l === 'number' && classes?.[l] !== undefined ? classes[l] : String(l)));
+  return { artifact: `trained model (run ${runId})`, split, labels, matrix: m.confusion!.matrix as number[][] };
+}
+
 async function detail(o: ModelRoutesOptions, name: string, ref: string) {
   const v = await o.registry.resolve(`${name}@${ref}`);
   const evals = o.evaluations?.get(v.model, v.version) ?? [];
   const byKey = new Map(evals.map((e) => [`${e.format}/${e.variant}`, e]));
   let run: Pick<RunRecord, 'id' | 'modelKind' | 'params' | 'metrics' | 'durationMs' | 'status'> | null = null;
+  let runConfusion: ConfusionView | null = null;
   if (o.runs && v.lineage.runId) {
     try {
       const r = await o.runs.show(v.lineage.runId);
       run = { id: r.id, modelKind: r.modelKind, params: r.params, metrics: r.metrics, durationMs: r.durationMs, status: r.status };
+      runConfusion = confusionOfRunReport(r.id, r.report, v.classes);
     } catch (err) {
       // A run recorded in another database (or deleted) leaves the version without run metrics.
       if (!isEdgeloopError(err, 'NOT_FOUND')) throw err;
@@ -154,7 +172,7 @@ async function detail(o: ModelRoutesOptions, name: string, ref: string) {
       return { format: a.format, variant: a.variant, bytes: a.bytes, sha256: a.sha256, metrics: a.metrics, p50Us: e?.p50Us ?? null, p99Us: e?.p99Us ?? null, confusion: e?.confusion ?? null };
     }),
     run,
-    confusion: pickConfusion(evals),
+    confusion: pickConfusion(evals) ?? runConfusion,
   };
 }
 
