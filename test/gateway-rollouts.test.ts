@@ -7,10 +7,12 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ChildGroup } from '../cli/child-processes.ts';
+import { Gateway } from '../gateway/gateway.ts';
 import { spawnGateway, killHard, type GatewayProcess } from './helpers/gateway-process.ts';
 import { registerOccupancy } from './helpers/gateway-rollouts-model.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
@@ -120,4 +122,23 @@ test('edgeloop gateway runs rollouts: canary to 3 device processes, SIGKILL mid-
   t.deepEqual(await activeVersions(), { d1: 2, d2: 2, d3: 2 });
   const fleetAfter = JSON.parse(await edgeloop(['fleet', 'list', '--format', 'json'])) as FleetDevice[];
   t.true(fleetAfter.every((d) => d.health === 'online'));
+});
+
+test('rollouts: false leaves registry, rollout service and their routes out; by default the key sits next to the database', async (t) => {
+  const dir = tempDir('edgeloop-gw-norollouts-');
+  const off = new Gateway({ id: 'off', dbPath: join(dir, 'off.db'), embeddedBroker: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, rollouts: false, drift: false });
+  await off.start();
+  t.teardown(() => off.stop());
+  t.is(off.registry, null);
+  t.is(off.rollouts, null);
+  t.is(off.publicKeyPath, null);
+  t.is((await fetch(`${off.httpUrl}/v1/rollouts`)).status, 404);
+  const on = new Gateway({ id: 'on', dbPath: join(dir, 'sub', 'on.db'), embeddedBroker: { host: '127.0.0.1', port: 0 }, http: null, drift: false });
+  t.is(on.rollouts, null, 'nothing exists before start()');
+  mkdirSync(join(dir, 'sub'));
+  await on.start();
+  t.teardown(() => on.stop());
+  t.is(on.publicKeyPath, join(dir, 'sub', 'keys', 'ed25519.pub'));
+  t.is(on.registry!.publicKey().pem, readFileSync(on.publicKeyPath!, 'utf8'));
+  t.deepEqual(on.rollouts!.controller.list(), []);
 });
