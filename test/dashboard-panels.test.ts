@@ -15,6 +15,8 @@ import { Registry } from '../gateway/registry.ts';
 import { RunStore } from '../gateway/runs.ts';
 import { publishModel } from '../gateway/publish.ts';
 import { ModelEvaluationStore } from '../gateway/dashboard-models.ts';
+import { DatasetStore } from '../gateway/datasets.ts';
+import { replay } from '../device/replay.ts';
 import { attachDashboardPanels } from '../gateway/dashboard-panels.ts';
 import { parseCsv, detectColumns, tableToTelemetry } from '../src/csv.ts';
 import { fitPipeline } from '../src/pipeline/index.ts';
@@ -102,7 +104,8 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   // Train, record the run, publish with evaluations, promote.
   const spec = JSON.parse(readFileSync(new URL('../src/pipeline/examples/occupancy.json', import.meta.url), 'utf8')) as { split: { ranges: unknown[] } };
   spec.split.ranges = spec.split.ranges.slice(0, 2);
-  const { matrix, fitted } = fitPipeline(occupancyFrame(), spec);
+  const { matrix, fitted, report } = fitPipeline(occupancyFrame(), spec);
+  (await DatasetStore.create(database)).save({ name: 'occ', fleet: 'occ', specHash: 's'.repeat(64), spec, fitted, report, matrix, dataHash: 'a'.repeat(64) });
   const trained = await trainModel(splitsOf(matrix), { kind: 'logreg', task: 'classification' });
   const runs = await RunStore.create({ database, codeVersion: 'test' });
   const run = await runs.record({ modelKind: trained.kind, params: trained.params, dataset: 'occ', metrics: trained.metrics, durationMs: trained.durationMs });
@@ -174,6 +177,30 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   t.like(alerts.body[0], { device: 'occ/dev-fault', kind: 'drift' });
   t.false(alerts.body.some((a) => a.device === 'occ/dev-ok'));
 
+  // Performance: dev-ok reports predictions on test rows, then their labels.
+  const tests = splitsOf(matrix).tests;
+  const testSet = tests[Object.keys(tests)[0]!]!;
+  const n = 150; // below the rolling window (200 joined samples by default)
+  const predicted = trained.model.predict(testSet.X.slice(0, n));
+  await publishAsync(client, deviceTopic('predictions', 'occ', 'dev-ok'), JSON.stringify(predicted.map((output, i) => ({ ts: t0 + i * 60_000, model: 'occupancy', version: published.version, output }))), { qos: 1 });
+  await publishAsync(client, deviceTopic('labels', 'occ', 'dev-ok'), JSON.stringify(testSet.y.slice(0, n).map((label, i) => ({ ts: t0 + i * 60_000, label }))), { qos: 1 });
+  await waitFor(() => gw.drift!.performance.states().some((s) => s.device === 'dev-ok' && s.samples === n), 10_000, 'performance state');
+  const perf = await getJson<{ device: string; model: string; samples: number; accuracy: number }[]>(`${url}/v1/dashboard/performance`);
+  const expectedAccuracy = predicted.filter((p, i) => p === testSet.y[i]).length / n;
+  t.like(perf.body.find((p) => p.device === 'occ/dev-ok'), { model: 'occupancy@1', samples: n, accuracy: Math.round(expectedAccuracy * 1e4) / 1e4 });
+
+  // Cleaning: the fit report of the prepared dataset, one row per split × step.
+  const cleaning = await getJson<{ dataset: string; split: string; step: string; rowsIn: number }[]>(`${url}/v1/dashboard/cleaning`);
+  const steps = Object.values(report.clean).reduce((a, c) => a + c.steps.length, 0);
+  t.is(cleaning.body.length, steps + 1);
+  t.like(cleaning.body.at(-1), { split: '(all)', step: 'features', rowsIn: report.rowsIn });
+  t.true(cleaning.body.some((r) => r.step === '0 range' && r.split === 'train'));
+
+  // Sensor readings for the charts.
+  const table = parseCsv(readFileSync(new URL('../datasets/occupancy/datatest.txt', import.meta.url), 'utf8'));
+  await replay(tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' }).slice(0, 300), { brokerUrl: gw.brokerUrl, fleet: 'occ', device: 'room1', batchSize: 50 });
+  await waitFor(async () => (await gw.store.countReadings({ fleet: 'occ' })) === 300 * 6, 10_000, 'readings');
+
   // Data quality: a rejected HTTP telemetry message is counted by reason.
   await fetch(`${url}/v1/telemetry/occ/dev-ok`, { method: 'POST', body: 'garbage' });
   const quality = await getJson<{ source: string; reason: string; count: number }[]>(`${url}/v1/dashboard/data-quality`);
@@ -212,6 +239,9 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   t.regex((await page.textContent('#drift-series-title')) ?? '', /occ\/dev-fault/);
   t.regex((await page.textContent('#panel-alerts')) ?? '', new RegExp(`occ/dev-fault.*${alerts.body[0]!.severity}|${alerts.body[0]!.severity}.*occ/dev-fault`));
   t.regex((await page.textContent('#panel-data-quality')) ?? '', /NOT_JSON/);
+  t.regex((await page.textContent('#panel-cleaning')) ?? '', /0 range/);
+  t.regex((await page.textContent('#panel-performance')) ?? '', /occ\/dev-ok.*occupancy@1/);
+  t.true(Number(await page.getAttribute('body', 'data-series-points')) > 10, 'sensor chart has points');
 
   // Live: a new device's report reaches the open page through the change feed's SSE event.
   const events = await openEvents(url);
