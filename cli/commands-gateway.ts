@@ -28,14 +28,16 @@ function readPem(path: string, setting: string): Buffer {
 export function securityFromConfig(config: Config, logger?: Logger): Pick<GatewayOptions, 'embeddedBroker' | 'tls'> {
   const g = config.gateway;
   const b = config.broker;
+  if (g.broker !== undefined && (b.auth || b.tls)) logger?.warn(`broker.auth and broker.tls configure the embedded broker; they are ignored with gateway.broker ${g.broker}`);
+  const embedded = g.broker === undefined;
   let auth: NonNullable<GatewayOptions['embeddedBroker']>['auth'];
-  if (b.auth) {
+  if (b.auth && embedded) {
     const path = credentialsFileOf(config);
     const users = readCredentialsFile(path).users;
     if (users.length === 0) logger?.warn(`broker.auth is on but ${path} lists no identities: only the gateway itself can log in (add devices with 'edgeloop acl add-device')`);
     auth = { users };
   }
-  const tls = b.tls
+  const tls = b.tls && embedded
     ? { cert: readPem(b.tls.cert, 'broker.tls.cert'), key: readPem(b.tls.key, 'broker.tls.key'), ca: b.tls.ca === undefined ? undefined : readPem(b.tls.ca, 'broker.tls.ca'), requestCert: b.tls.requestCert }
     : undefined;
   const client = g.tls
@@ -48,7 +50,7 @@ export function securityFromConfig(config: Config, logger?: Logger): Pick<Gatewa
   return {
     embeddedBroker: { host: g.mqttHost, port: g.mqttPort, auth, tls, maxPacketBytes: b.maxPacketBytes },
     // The gateway's own clients trust the embedded broker's CA by default (the usual single-CA set-up).
-    tls: client ?? (tls && !g.broker ? { ca: tls.ca } : undefined),
+    tls: client ?? (tls ? { ca: tls.ca } : undefined),
   };
 }
 

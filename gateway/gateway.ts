@@ -300,6 +300,7 @@ export class Gateway {
     await this.#rollouts?.stop();
     this.#rollouts = null;
     this.#registry = null;
+    this.#publicKeyPath = null;
     await this.#drift?.stop();
     this.#drift = null;
     await this.#subscriber?.stop();

@@ -107,6 +107,11 @@ test('security settings: every config problem listed, unreadable files named, an
   const unreadable = t.throws(() => gatewayFromConfig(missing, silentLogger));
   t.true(isEdgeloopError(unreadable, 'BAD_CONFIG'));
   t.regex(unreadable!.message, /broker\.tls\.cert: cannot read .*nope\.crt/);
+  // broker.* configures the embedded broker only: with an external broker the files are not even read.
+  const external = loadConfig({ env: {}, overrides: [{ path: ['dataDir'], value: dir }, { path: ['gateway', 'broker'], value: 'mqtt://127.0.0.1:1' }, { path: ['broker', 'tls'], value: { cert: join(dir, 'nope.crt'), key: join(dir, 'nope.key') } }] });
+  const warnings: string[] = [];
+  gatewayFromConfig(external, { ...silentLogger, warn: (m) => { warnings.push(typeof m === 'function' ? m() : m); } });
+  t.deepEqual(warnings, ['broker.auth and broker.tls configure the embedded broker; they are ignored with gateway.broker mqtt://127.0.0.1:1']);
 
   const pki = makePki();
   // Client certificates only (no password logins): the gateway's own clients need a certificate too.
