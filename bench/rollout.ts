@@ -31,6 +31,8 @@ const MODEL_BYTES = Number(process.env.BENCH_MODEL_BYTES ?? 100_000);
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 16 * 1024);
 /** Transfer pacing; unset: the RolloutService default; 0: unpaced. */
 const CHUNKS_PER_S = process.env.BENCH_CHUNKS_PER_S === undefined ? undefined : Number(process.env.BENCH_CHUNKS_PER_S) || null;
+/** Transfer coalescing quiet time (TransferServer coalesceQuietMs); unset: the RolloutService default. */
+const COALESCE_MS = process.env.BENCH_COALESCE_MS === undefined ? undefined : Number(process.env.BENCH_COALESCE_MS);
 const FLEET = 'bench';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'edgeloop-bench-rollout-'));
@@ -89,7 +91,10 @@ async function main(): Promise<void> {
     pipeline: { spec: {}, fitted: {} }, lineage: {}, smokeTest: { inputs: [[0, 0, 0, 0]], expected: [[0.5, 0.5]], tolerance: { abs: 1, rel: 0 } }, reference: null,
   });
   const chunks = Math.ceil(MODEL_BYTES / CHUNK_BYTES);
-  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, transferOptions: CHUNKS_PER_S === undefined ? {} : { maxChunksPerS: CHUNKS_PER_S } });
+  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, transferOptions: {
+    ...(CHUNKS_PER_S === undefined ? {} : { maxChunksPerS: CHUNKS_PER_S }),
+    ...(COALESCE_MS === undefined ? {} : { coalesceQuietMs: COALESCE_MS }),
+  } });
   await service.start();
 
   const per = Math.ceil(N / PROCS);

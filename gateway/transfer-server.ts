@@ -8,6 +8,13 @@
  * chunks wait behind them (a request beyond that is refused with a Rejection and counted — the device
  * asks again after its timeout); a chunk already queued is not queued twice, so a fleet asking for the
  * same chunk at once costs one publish. `maxChunksPerS` caps the rate for thin links.
+ *
+ * Coalescing (`coalesceQuietMs`): chunks go to a fleet-wide topic, so one publish serves every device
+ * subscribed at that moment — but a request arriving after the chunk left the queue makes it go again,
+ * to everyone. When a whole fleet asks within a few hundred milliseconds (a rollout), a queued chunk
+ * waits until no new request for it came for `coalesceQuietMs` (at most `coalesceMaxWaitMs` after the
+ * first), then every chunk of the burst goes out at once (up to maxInflight). Unlike a fixed rate this
+ * costs one quiet period per burst instead of 1/rate per chunk.
  * Bad requests are never dropped silently: each is answered on the device's `rejected` topic and counted.
  */
 import { EdgeloopError, errorMessage, isEdgeloopError } from '../src/errors.ts';
@@ -25,13 +32,17 @@ export interface TransferServerOptions {
   maxQueuedChunks?: number;
   /** null: as fast as the broker acknowledges. */
   maxChunksPerS?: number | null;
+  /** A queued chunk waits until it was not asked for during this long (0: no waiting). */
+  coalesceQuietMs?: number;
+  /** …but at most this long after its first request. */
+  coalesceMaxWaitMs?: number;
   logger?: Logger;
   now?: () => number;
   /** Observes every valid request (metrics, tests). */
   onRequest?: (device: string, request: ChunkRequest) => void;
 }
 
-export const TRANSFER_SERVER_DEFAULTS = { maxInflight: 8, maxQueuedChunks: 4096, maxChunksPerS: null as number | null };
+export const TRANSFER_SERVER_DEFAULTS = { maxInflight: 8, maxQueuedChunks: 4096, maxChunksPerS: null as number | null, coalesceQuietMs: 0, coalesceMaxWaitMs: 250 };
 
 export interface TransferServerStats {
   requests: number;
@@ -54,6 +65,8 @@ interface Job {
   model: string;
   version: number;
   index: number;
+  firstAskMs: number;
+  lastAskMs: number;
 }
 
 const key = (model: string, version: number): string => `${model}@${version}`;
@@ -64,12 +77,15 @@ export class TransferServer {
   private readonly maxInflight: number;
   private readonly maxQueued: number;
   private readonly minIntervalMs: number;
+  private readonly quietMs: number;
+  private readonly maxWaitMs: number;
+  private coalesceTimer: NodeJS.Timeout | null = null;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly onRequestHook?: (device: string, request: ChunkRequest) => void;
   private readonly offers = new Map<string, Offer>();
   private readonly queue: Job[] = [];
-  private readonly queued = new Set<string>();
+  private readonly queued = new Map<string, Job>();
   private inflight = 0;
   private lastPublishMs = -Infinity;
   private pacingTimer: NodeJS.Timeout | null = null;
@@ -91,6 +107,10 @@ export class TransferServer {
     if (!Number.isInteger(this.maxQueued) || this.maxQueued < 1) throw new EdgeloopError('BAD_ARGUMENT', `maxQueuedChunks must be a positive integer, got ${this.maxQueued}`);
     if (rate !== null && !(rate > 0 && Number.isFinite(rate))) throw new EdgeloopError('BAD_ARGUMENT', `maxChunksPerS must be a positive number or null, got ${rate}`);
     this.minIntervalMs = rate === null ? 0 : 1000 / rate;
+    this.quietMs = options.coalesceQuietMs ?? d.coalesceQuietMs;
+    this.maxWaitMs = options.coalesceMaxWaitMs ?? d.coalesceMaxWaitMs;
+    if (!(Number.isFinite(this.quietMs) && this.quietMs >= 0 && this.quietMs <= 60_000)) throw new EdgeloopError('BAD_ARGUMENT', `coalesceQuietMs must be a number in 0..60000, got ${this.quietMs}`);
+    if (!(Number.isFinite(this.maxWaitMs) && this.maxWaitMs >= this.quietMs && this.maxWaitMs <= 60_000)) throw new EdgeloopError('BAD_ARGUMENT', `coalesceMaxWaitMs must be a number in coalesceQuietMs..60000, got ${this.maxWaitMs}`);
     this.logger = (options.logger ?? silentLogger).child('transfer-server');
     this.now = options.now ?? Date.now;
     this.onRequestHook = options.onRequest;
@@ -115,6 +135,8 @@ export class TransferServer {
     this.client.off('message', this.onMessage);
     if (this.pacingTimer) clearTimeout(this.pacingTimer);
     this.pacingTimer = null;
+    if (this.coalesceTimer) clearTimeout(this.coalesceTimer);
+    this.coalesceTimer = null;
     this.queue.length = 0;
     this.queued.clear();
     await this.client.unsubscribeAsync(deviceTopic('modelRequest', this.fleet, '+')).catch(() => undefined);
@@ -183,9 +205,17 @@ export class TransferServer {
     this.counters.chunksRequested += req.chunks.length;
     this.counters.chunksCoalesced += req.chunks.length - fresh.length;
     this.onRequestHook?.(device, req);
-    for (const index of fresh) {
-      this.queued.add(`${key(req.model, req.version)}#${index}`);
-      this.queue.push({ model: req.model, version: req.version, index });
+    const now = this.now();
+    for (const index of req.chunks) {
+      const k = `${key(req.model, req.version)}#${index}`;
+      const waiting = this.queued.get(k);
+      if (waiting) {
+        waiting.lastAskMs = now;
+        continue;
+      }
+      const job: Job = { model: req.model, version: req.version, index, firstAskMs: now, lastAskMs: now };
+      this.queued.set(k, job);
+      this.queue.push(job);
     }
     this.pump();
   }
@@ -199,8 +229,27 @@ export class TransferServer {
     });
   }
 
+  /** When a queued job may go (coalescing); -Infinity when coalescing is off. */
+  private dueMs(job: Job): number {
+    return this.quietMs > 0 ? Math.min(job.firstAskMs + this.maxWaitMs, job.lastAskMs + this.quietMs) : -Infinity;
+  }
+
   private pump(): void {
     while (this.running && this.inflight < this.maxInflight && this.queue.length > 0) {
+      let pick = 0;
+      if (this.quietMs > 0) {
+        const now = this.now();
+        pick = this.queue.findIndex((j) => this.dueMs(j) <= now);
+        if (pick < 0) {
+          const next = Math.min(...this.queue.map((j) => this.dueMs(j)));
+          if (this.coalesceTimer) clearTimeout(this.coalesceTimer);
+          this.coalesceTimer = setTimeout(() => {
+            this.coalesceTimer = null;
+            this.pump();
+          }, Math.max(1, next - now));
+          return;
+        }
+      }
       if (this.minIntervalMs > 0) {
         const wait = this.lastPublishMs + this.minIntervalMs - this.now();
         if (wait > 0) {
@@ -212,7 +261,7 @@ export class TransferServer {
         }
         this.lastPublishMs = this.now();
       }
-      const job = this.queue.shift()!;
+      const job = this.queue.splice(pick, 1)[0]!;
       this.queued.delete(`${key(job.model, job.version)}#${job.index}`);
       const offer = this.offers.get(key(job.model, job.version));
       if (!offer) continue; // withdrawn meanwhile
