@@ -25,6 +25,8 @@ export interface NeuralNetDeps {
   now?: () => number;
   /** Backend preference passed to loadTf (default: tensorflow, wasm, cpu). */
   backends?: readonly TfBackendName[];
+  /** Train dense-only Adam nets with the hand-derived step (models/nn/dense-step.ts); default true. */
+  fusedDense?: boolean;
 }
 
 export interface FitOptions {
@@ -56,6 +58,7 @@ export class NeuralNet {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly backends?: readonly TfBackendName[];
+  private readonly fusedDense: boolean;
   private state?: Fitted;
 
   /** Validates the options (BAD_ARGUMENT listing every problem); does no I/O. */
@@ -64,6 +67,7 @@ export class NeuralNet {
     this.logger = (deps.logger ?? silentLogger).child('nn');
     this.now = deps.now ?? Date.now;
     this.backends = deps.backends;
+    this.fusedDense = deps.fusedDense ?? true;
   }
 
   get fitted(): boolean {
@@ -104,7 +108,7 @@ export class NeuralNet {
     this.logger.debug(() => `fit ${trainSet.x.n} rows, ${plans.length} layers, backend ${runtime.backend}`);
     try {
       const history = await train(
-        { tf: runtime.tf, layers, head, nClasses, options: o, random, now: this.now, signal: fitOptions.signal, onEpoch: fitOptions.onEpoch },
+        { tf: runtime.tf, layers, head, nClasses, options: o, random, now: this.now, signal: fitOptions.signal, onEpoch: fitOptions.onEpoch, fusedDense: this.fusedDense },
         trainSet,
         validation,
       );

@@ -9,6 +9,7 @@ import type { Random } from '../../src/random.ts';
 import { shuffleInPlace } from '../../src/random.ts';
 import { takeRows, type PackedInputs } from './data.ts';
 import { forward, type LiveLayer } from './forward.ts';
+import { denseStepApplies, denseTrainer, type DenseTrainer } from './dense-step.ts';
 import { LEARNING_RATE_DEFAULTS, type NeuralNetOptions } from './options.ts';
 import type { Head } from './plan.ts';
 import type { Optimizer, Tensor, Tf, Variable } from './tf.ts';
@@ -45,6 +46,8 @@ export interface TrainContext {
   now: () => number;
   signal?: AbortSignal;
   onEpoch?: (log: EpochLog) => void;
+  /** Use the hand-derived step of dense-step.ts when it applies (default true); false forces autograd. */
+  fusedDense?: boolean;
 }
 
 const EVAL_BATCH_ROWS = 4096;
@@ -58,9 +61,12 @@ export async function train(ctx: TrainContext, trainSet: TrainSet, validation: T
   const variables = ctx.layers.flatMap((l) => Object.values(l.weights)) as Variable[];
   const kernels = ctx.layers.flatMap((l) => (l.weights.kernel ? [l.weights.kernel] : []));
   const classWeights = resolveClassWeights(options, trainSet.y, ctx.nClasses);
-  const optimizer = makeOptimizer(tf, options);
   const n = trainSet.x.n;
   const rowSize = trainSet.x.data.length / n;
+  const fused: DenseTrainer | undefined = ctx.fusedDense !== false && denseStepApplies(ctx.layers, options.optimizer) && trainSet.x.sampleShape.length === 1
+    ? denseTrainer(tf, ctx.layers, ctx.head, { learningRate: optimizerRate(options), l1: options.l1, l2: options.l2, inputSize: rowSize })
+    : undefined;
+  const optimizer = fused ? undefined : makeOptimizer(tf, options);
   const batch = options.batchSize === 'full' ? n : Math.min(options.batchSize, n);
   const order = Array.from({ length: n }, (_, i) => i);
   const nextSeed = (): number => ctx.random.int(2 ** 31);
@@ -76,12 +82,17 @@ export async function train(ctx: TrainContext, trainSet: TrainSet, validation: T
       let lossSum = 0;
       for (let from = 0; from < n; from += batch) {
         const to = Math.min(from + batch, n);
+        if (fused) {
+          const yb = takeRows(trainSet.y, 1, order, from, to);
+          fused.step(takeRows(trainSet.x.data, rowSize, order, from, to), targetData(ctx.head, yb), classWeights ? Float32Array.from(yb, (c) => classWeights[c]!) : undefined, to - from);
+          continue;
+        }
         const cost = tf.tidy(() => {
           const xb = tf.tensor(takeRows(trainSet.x.data, rowSize, order, from, to), [to - from, ...trainSet.x.sampleShape]);
           const yb = takeRows(trainSet.y, 1, order, from, to);
           const weights = classWeights ? tf.tensor1d(Array.from(yb, (c) => classWeights[c])) : undefined;
           const target = targetTensor(tf, ctx.head, yb);
-          const result = optimizer.minimize(
+          const result = optimizer!.minimize(
             () => {
               const logits = forward(tf, ctx.layers, xb, { training: true, nextSeed, logits: true });
               const perRow = rowLoss(tf, ctx.head, logits, target);
@@ -95,6 +106,11 @@ export async function train(ctx: TrainContext, trainSet: TrainSet, validation: T
         });
         lossSum += (cost.dataSync()[0] ?? NaN) * (to - from);
         cost.dispose();
+      }
+      if (fused) {
+        lossSum = fused.takeLoss();
+        // Validation, snapshots and the caller read the layer variables.
+        if (validation || options.earlyStopping !== null || epoch === options.epochs) fused.sync();
       }
       const log: EpochLog = { epoch, loss: lossSum / n };
       if (!Number.isFinite(log.loss)) {
@@ -120,7 +136,8 @@ export async function train(ctx: TrainContext, trainSet: TrainSet, validation: T
       variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(best.weights[i], v.shape))));
     }
   } finally {
-    optimizer.dispose();
+    optimizer?.dispose();
+    fused?.dispose();
   }
   return {
     epochs: history,
@@ -149,6 +166,14 @@ export function evaluateLoss(ctx: Pick<TrainContext, 'tf' | 'layers' | 'head'>, 
     s.dispose();
   }
   return sum / n;
+}
+
+/** Targets as the dense step takes them: one-hot rows for softmax, else the values. */
+function targetData(head: Head, y: Float32Array): Float32Array {
+  if (head.activation !== 'softmax') return y;
+  const oneHot = new Float32Array(y.length * head.units);
+  y.forEach((c, i) => (oneHot[i * head.units + c] = 1));
+  return oneHot;
 }
 
 function targetTensor(tf: Tf, head: Head, y: Float32Array): Tensor {
