@@ -56,7 +56,7 @@ function renderHeatmap(p, data) {
   const byKey = new Map(cells.map((c) => [`${c.row}||${c.col}`, c]));
   const rowNote = new Map(cells.filter((c) => c.verdict).map((c) => [c.row, c.verdict]));
   const legend = !Array.isArray(data) && data.thresholds
-    ? `<p class="legend">${esc(data.metric ?? '')}: <span class="swatch" style="background:${heatColor(0, max)}"></span> 0 · <span class="swatch" style="background:${heatColor(data.thresholds.warn, max)}"></span> warn ≥ ${data.thresholds.warn} · <span class="swatch" style="background:${heatColor(max, max)}"></span> alert ≥ ${data.thresholds.alert}; outlined cells are the policy's warn/alert verdicts</p>`
+    ? `<p class="legend">colour: ${esc(data.metric ?? '')} <span class="swatch" style="background:${heatColor(0, max)}"></span> 0 · <span class="swatch" style="background:${heatColor(max / 2, max)}"></span> ${max / 2} · <span class="swatch" style="background:${heatColor(max, max)}"></span> ≥ ${max}; outlined: the policy's warn/alert level for the feature (its thresholds may be calibrated per feature)</p>`
     : '';
   el.innerHTML = `${legend}<table class="heatmap"><thead><tr><th></th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr><th>${esc(r)}${rowNote.has(r) ? ` <span class="verdict ${esc(rowNote.get(r))}">${esc(rowNote.get(r))}</span>` : ''}</th>${cols.map((c) => {

@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gateway } from '../gateway/gateway.ts';
 import type { SqliteStore } from '../gateway/store-sqlite.ts';
-import { Registry } from '../gateway/registry.ts';
 import { RunStore } from '../gateway/runs.ts';
 import { publishModel } from '../gateway/publish.ts';
 import { ModelEvaluationStore } from '../gateway/dashboard-models.ts';
@@ -109,7 +108,7 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   const trained = await trainModel(splitsOf(matrix), { kind: 'logreg', task: 'classification' });
   const runs = await RunStore.create({ database, codeVersion: 'test' });
   const run = await runs.record({ modelKind: trained.kind, params: trained.params, dataset: 'occ', metrics: trained.metrics, durationMs: trained.durationMs });
-  const registry = await Registry.create({ database, keyDir: join(dir, 'keys') });
+  const registry = gw.registry!; // the gateway's own (rollouts on by default with SQLite)
   const evaluations = ModelEvaluationStore.open(database);
   const published = await publishModel(registry, {
     model: 'occupancy', trained: trained.model, classes: ['empty', 'occupied'], createdBy: 'test', runId: run.id,
