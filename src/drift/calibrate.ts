@@ -2,10 +2,12 @@
  * Reference-period calibration of the drift thresholds (the approach NannyML uses for its
  * thresholds: the statistic's spread over reference chunks). The reference rows are replayed in
  * time order, per device, through the same streaming monitor the device runs, with the device's
- * window and report cadence; for every full window, each feature's PSI against the profile is
- * recorded. The largest one is what the reference period itself produces from day-to-day
+ * window and report cadence; for every full window, each feature's PSI and Wasserstein-1 distance
+ * against the profile are recorded. The largest one is what the reference period itself produces from day-to-day
  * variation alone; the policy scales it by a margin (DriftPolicy.calibrationMargin) before
- * calling anything drift.
+ * calling anything drift. Wasserstein-1 (in the feature's unit) complements PSI: PSI on quantile
+ * bins saturates near 8 once a window leaves a narrow mode (a night-time CO2 baseline), so it cannot
+ * tell a 70 ppm baseline shift from a 600 ppm offset; the distance can.
  *
  * Why: sensors in a room follow a daily cycle and a week of weather and occupancy. A one-day
  * window of the training week already has PSI 2–5 on the temperature, humidity and CO2 levels
@@ -14,6 +16,7 @@
 import { EdgeloopError } from '../errors.ts';
 import type { FeatureMatrix } from '../frame.ts';
 import { createDriftMonitor } from './monitor.ts';
+import { longestFlatRun } from './flat-run.ts';
 import type { ProfileCalibration, ReferenceProfile } from './profile.ts';
 
 export interface CalibrationOptions {
@@ -47,20 +50,31 @@ export function calibrateProfile(profile: ReferenceProfile, matrix: FeatureMatri
     list.push(i);
   });
   const psiMax = profile.features.map(() => 0);
+  const flatRunMax = profile.features.map(() => 0);
+  const wassersteinMax = profile.features.map(() => 0);
   let windows = 0;
   for (const rows of byDevice.values()) {
     rows.sort((a, b) => matrix.ts[a]! - matrix.ts[b]!);
-    const monitor = createDriftMonitor({ ...profile, output: undefined }, { windowSize, wasserstein: false, now: () => 0 });
+    profile.features.forEach((f, i) => {
+      if (f.kind !== 'numeric') return;
+      const run = longestFlatRun(rows.map((r) => matrix.X[r]![cols[i]!]!), f.min);
+      if (run > flatRunMax[i]!) flatRunMax[i] = run;
+    });
+    const monitor = createDriftMonitor({ ...profile, output: undefined }, { windowSize, wasserstein: true, now: () => 0 });
     rows.forEach((r, k) => {
       monitor.update(cols.map((j) => matrix.X[r]![j]!), { tsMs: matrix.ts[r]! });
       if ((k + 1) % reportEvery !== 0 || monitor.sampleCount < windowSize) return;
       windows++;
       monitor.report({ nowMs: matrix.ts[r]! }).features.forEach((f, i) => {
         if (f.psi !== null && f.psi > psiMax[i]!) psiMax[i] = f.psi;
+        if (f.kind === 'numeric' && f.wasserstein !== null && f.wasserstein > wassersteinMax[i]!) wassersteinMax[i] = f.wasserstein;
       });
     });
   }
   if (windows < 2) throw new EdgeloopError('BAD_DATA', `the reference period has ${windows} full window(s) of ${windowSize} samples at a stride of ${reportEvery}; calibration needs at least 2`);
-  const calibration: ProfileCalibration = { windowSize, reportEvery, windows, psiMax: Object.fromEntries(profile.features.map((f, i) => [f.name, psiMax[i]!])) };
+  const calibration: ProfileCalibration = { windowSize, reportEvery, windows, psiMax: Object.fromEntries(profile.features.map((f, i) => [f.name, psiMax[i]!])),
+    wassersteinMax: Object.fromEntries(profile.features.flatMap((f, i) => (f.kind === 'numeric' ? [[f.name, wassersteinMax[i]!]] : []))),
+    flatRunMax: Object.fromEntries(profile.features.flatMap((f, i) => (f.kind === 'numeric' ? [[f.name, flatRunMax[i]!]] : []))),
+  };
   return { ...profile, calibration };
 }

@@ -2,7 +2,8 @@
  * Streaming drift monitor for the device: a rolling window (last N samples, or last T ms) kept as
  * histograms on the reference bins plus a ring of raw values. update() is O(1) per feature
  * (binary search over ≤ bins edges, increment the new bin, decrement the evicted one); report()
- * sorts the window once for KS and Wasserstein, O(w log w).
+ * sorts the window once for KS and Wasserstein, O(w log w). With a calibrated profile it also
+ * reports each numeric feature's longest flat run in the window (O(w)).
  *
  * Time windows assume samples arrive in time order (out-of-order ones are evicted in arrival
  * order) and hold at most `maxSamples`; when full, the oldest sample is evicted early.
@@ -12,6 +13,7 @@ import { binIndex, quantileSample, type FeatureProfile, type ReferenceProfile } 
 import { psi, jensenShannonDistance, wasserstein1Sorted } from './divergence.ts';
 import { ksTwoSampleSorted } from './ks.ts';
 import { chiSquareContingency } from './chi-square.ts';
+import { longestFlatRun } from './flat-run.ts';
 import type { DriftReport, FeatureDrift } from './report.ts';
 
 export type SampleValue = number | string | null | undefined;
@@ -131,7 +133,7 @@ function evictSlot(t: Tracker, slot: number): void {
   t.flagged -= t.flags[slot]!;
 }
 
-function featureReport(t: Tracker, size: number, head: number, cap: number, ksMaxSample: number, withWasserstein: boolean): FeatureDrift {
+function featureReport(t: Tracker, size: number, head: number, cap: number, ksMaxSample: number, withWasserstein: boolean, withFlatRun: boolean): FeatureDrift {
   const count = size - t.missing;
   const missingRate = size === 0 ? 0 : t.missing / size;
   const counts = Array.from(t.counts);
@@ -152,6 +154,8 @@ function featureReport(t: Tracker, size: number, head: number, cap: number, ksMa
           sum += v;
         }
       }
+      // Before sorting: the window in time order (missing values dropped).
+      const flat = withFlatRun ? { flatRun: longestFlatRun(window, p.min) } : {};
       window.sort();
       const sample = count > ksMaxSample ? quantileSample(window, ksMaxSample) : window;
       return {
@@ -165,6 +169,7 @@ function featureReport(t: Tracker, size: number, head: number, cap: number, ksMa
         js: jensenShannonDistance(t.refCounts, counts),
         ks: ksTwoSampleSorted(p.sample, sample),
         wasserstein: withWasserstein ? wasserstein1Sorted(p.sample, sample) : null,
+        ...flat,
       };
     }
     case 'categorical': {
@@ -210,6 +215,8 @@ export function createDriftMonitor(profile: ReferenceProfile, options: DriftMoni
     throw new EdgeloopError('BAD_ARGUMENT', 'profile must be a version 1 reference profile with at least one feature');
   }
   const withWasserstein = options.wasserstein ?? DEFAULT_MONITOR_OPTIONS.wasserstein;
+  // The flat-line length is reported only when the profile is calibrated (it has a reference to compare with).
+  const withFlatRun = profile.calibration?.flatRunMax !== undefined;
   const now = options.now ?? DEFAULT_MONITOR_OPTIONS.now;
   const cap = windowSize ?? maxSamples;
   const nFeatures = profile.features.length;
@@ -246,7 +253,7 @@ export function createDriftMonitor(profile: ReferenceProfile, options: DriftMoni
     report(opts = {}) {
       const nowMs = opts.nowMs ?? now();
       if (windowMs !== undefined) evictBefore(nowMs - windowMs);
-      const rep = (t: Tracker): FeatureDrift => featureReport(t, size, head, cap, ksMaxSample, withWasserstein);
+      const rep = (t: Tracker): FeatureDrift => featureReport(t, size, head, cap, ksMaxSample, withWasserstein, withFlatRun);
       return {
         version: 1,
         generatedAtMs: nowMs,

@@ -13,13 +13,17 @@
  * the reference period's own windows; and the KS / chi-square p-value is supporting evidence only
  * (named in the reasons, never raising the level): on windows of autocorrelated readings the
  * effective sample size is far below the count, and the i.i.d. p-value rejects everything.
+ * Calibrated numeric features also get Wasserstein-1 thresholds (the same scaling of the reference
+ * maxima: warn at calibrationMargin · max, alert at psiAlert/psiWarn times that) and a flat-line
+ * check (a run of identical values longer than flatRunMargin times the reference's longest is an
+ * alert); a calibrated device verdict is the level of its worst feature.
  * Device: 'insufficient' below minSamples; 'alert' when the share of alert-level features is at least
  * deviceAlertShare or the model output is at alert; 'warn' when the share of drifted (warn or alert)
  * features is at least deviceWarnShare or the output is at warn; otherwise 'ok'.
  */
 import { EdgeloopError } from '../errors.ts';
 import { adjustPValues, type PValueCorrection } from './multiple-testing.ts';
-import type { ReferenceProfile } from './profile.ts';
+import type { ProfileCalibration, ReferenceProfile } from './profile.ts';
 import type { DriftReport, FeatureDrift } from './report.ts';
 
 export type DriftLevel = 'ok' | 'warn' | 'alert';
@@ -37,8 +41,10 @@ export interface DriftPolicy {
   outOfRangeAlert: number;
   deviceWarnShare: number;
   deviceAlertShare: number;
-  /** Calibrated profiles only: reference-window PSI maxima are multiplied by this before they raise a threshold. */
+  /** Calibrated profiles only: reference-window PSI and Wasserstein maxima are multiplied by this before they raise a threshold. */
   calibrationMargin: number;
+  /** Calibrated profiles only: a flat run longer than this times the reference's longest is a stuck sensor (alert). */
+  flatRunMargin: number;
 }
 
 export const DEFAULT_DRIFT_POLICY: Readonly<DriftPolicy> = Object.freeze({
@@ -53,7 +59,8 @@ export const DEFAULT_DRIFT_POLICY: Readonly<DriftPolicy> = Object.freeze({
   outOfRangeAlert: 0.05,
   deviceWarnShare: 0.1,
   deviceAlertShare: 0.2,
-  calibrationMargin: 1.5,
+  calibrationMargin: 6,
+  flatRunMargin: 2,
 });
 
 export interface DriftedFeature {
@@ -87,6 +94,7 @@ export function resolveDriftPolicy(overrides: Partial<DriftPolicy> = {}): DriftP
   inUnit('outOfRangeAlert');
   inUnit('deviceWarnShare');
   inUnit('deviceAlertShare');
+  if (!(typeof p.flatRunMargin === 'number' && p.flatRunMargin >= 1 && p.flatRunMargin <= 100)) problems.push(`flatRunMargin must be in [1, 100], got ${String(p.flatRunMargin)}`);
   if (!(typeof p.calibrationMargin === 'number' && p.calibrationMargin >= 1 && p.calibrationMargin <= 100)) problems.push(`calibrationMargin must be in [1, 100], got ${String(p.calibrationMargin)}`);
   if (p.missingIncreaseAlert < p.missingIncreaseWarn) problems.push(`missingIncreaseAlert (${p.missingIncreaseAlert}) must be ≥ missingIncreaseWarn (${p.missingIncreaseWarn})`);
   if (p.outOfRangeAlert < p.outOfRangeWarn) problems.push(`outOfRangeAlert (${p.outOfRangeAlert}) must be ≥ outOfRangeWarn (${p.outOfRangeWarn})`);
@@ -116,18 +124,39 @@ interface FeatureThresholds {
   psiAlert: number;
   /** Whether a significant test may raise the level (false: supporting evidence only). */
   testRaises: boolean;
+  /** Wasserstein-1 thresholds (calibrated numeric features only). */
+  wWarn?: number;
+  wAlert?: number;
+  /** Longest acceptable flat run (calibrated numeric features only). */
+  flatRunMax?: number;
 }
 
-function thresholdsFor(p: DriftPolicy, calibratedPsi: number | undefined, calibrated: boolean): FeatureThresholds {
-  if (!calibrated) return { psiWarn: p.psiWarn, psiAlert: p.psiAlert, testRaises: true };
-  const scale = Math.max(1, (p.calibrationMargin * (calibratedPsi ?? 0)) / p.psiWarn);
-  return { psiWarn: p.psiWarn * scale, psiAlert: p.psiAlert * scale, testRaises: false };
+function thresholdsFor(p: DriftPolicy, cal: ProfileCalibration | undefined, name: string): FeatureThresholds {
+  if (!cal) return { psiWarn: p.psiWarn, psiAlert: p.psiAlert, testRaises: true };
+  const scale = Math.max(1, (p.calibrationMargin * (cal.psiMax[name] ?? 0)) / p.psiWarn);
+  const th: FeatureThresholds = { psiWarn: p.psiWarn * scale, psiAlert: p.psiAlert * scale, testRaises: false };
+  const w = cal.wassersteinMax?.[name];
+  if (w !== undefined && w > 0) {
+    th.wWarn = p.calibrationMargin * w;
+    th.wAlert = (p.calibrationMargin * w * p.psiAlert) / p.psiWarn;
+  }
+  const run = cal.flatRunMax?.[name];
+  if (run !== undefined) th.flatRunMax = Math.max(1, Math.ceil(p.flatRunMargin * run));
+  return th;
 }
 
-function featureLevel(f: FeatureDrift, adjustedP: number | null, refMissingRate: number, p: DriftPolicy, th: FeatureThresholds = thresholdsFor(p, undefined, false)): { level: DriftLevel; reasons: string[] } {
+function featureLevel(f: FeatureDrift, adjustedP: number | null, refMissingRate: number, p: DriftPolicy, th: FeatureThresholds = thresholdsFor(p, undefined, '')): { level: DriftLevel; reasons: string[] } {
   let level: DriftLevel = 'ok';
   const reasons: string[] = [];
   const fmt = (x: number): string => x.toPrecision(3);
+  if (f.kind === 'numeric' && f.flatRun !== undefined && th.flatRunMax !== undefined && f.flatRun > th.flatRunMax) {
+    level = 'alert';
+    reasons.push(`${f.name}: flat for ${f.flatRun} samples > ${th.flatRunMax} (stuck sensor)`);
+  }
+  if (f.kind === 'numeric' && f.wasserstein !== null && th.wWarn !== undefined && th.wAlert !== undefined && f.wasserstein >= th.wWarn) {
+    level = max(level, f.wasserstein >= th.wAlert ? 'alert' : 'warn');
+    reasons.push(`${f.name}: Wasserstein ${fmt(f.wasserstein)} ≥ ${fmt(f.wasserstein >= th.wAlert ? th.wAlert : th.wWarn)}`);
+  }
   if (f.psi !== null && f.psi >= th.psiWarn) {
     level = max(level, f.psi >= th.psiAlert ? 'alert' : 'warn');
     reasons.push(`${f.name}: PSI ${fmt(f.psi)} ≥ ${fmt(f.psi >= th.psiAlert ? th.psiAlert : th.psiWarn)}`);
@@ -175,27 +204,24 @@ export function evaluateDrift(report: DriftReport, profile: ReferenceProfile, po
   const drifted: DriftedFeature[] = [];
   const reasons: string[] = [];
   let alerts = 0;
-  let rangeAlerts = 0;
   report.features.forEach((f, i) => {
-    if ((f.kind === 'numeric' ? f.outOfRangeRate : f.unseenRate) >= p.outOfRangeAlert) rangeAlerts++;
-    const r = featureLevel(f, adjustedOf.get(i) ?? null, refMissing.get(f.name) ?? 0, p, thresholdsFor(p, cal?.psiMax[f.name], cal !== undefined));
+    const r = featureLevel(f, adjustedOf.get(i) ?? null, refMissing.get(f.name) ?? 0, p, thresholdsFor(p, cal, f.name));
     if (r.level === 'ok') return;
     if (r.level === 'alert') alerts++;
     drifted.push({ name: f.name, level: r.level, reasons: r.reasons });
   });
   const n = report.features.length;
   let verdict: DriftLevel = 'ok';
-  if (n > 0 && alerts / n >= p.deviceAlertShare && alerts > 0) {
+  // Calibrated thresholds already sit above everything the reference period produced on every
+  // feature, so one feature past them is enough; the share rule is for uncalibrated thresholds.
+  const alertShare = cal ? 1 / Math.max(1, n) : p.deviceAlertShare;
+  const warnShare = cal ? 1 / Math.max(1, n) : p.deviceWarnShare;
+  if (n > 0 && alerts / n >= alertShare && alerts > 0) {
     verdict = 'alert';
-    reasons.push(`${alerts} of ${n} features at alert (share ≥ ${p.deviceAlertShare})`);
-  } else if (cal && rangeAlerts > 0) {
-    // A physically implausible value is not sampling noise: with a calibrated profile, one feature
-    // out of range at alert level is enough for the device (the share rule would need several).
-    verdict = 'alert';
-    reasons.push(`${rangeAlerts} feature(s) out of range at rate ≥ ${p.outOfRangeAlert}`);
-  } else if (n > 0 && drifted.length / n >= p.deviceWarnShare && drifted.length > 0) {
+    reasons.push(`${alerts} of ${n} features at alert (share ≥ ${alertShare.toPrecision(2)})`);
+  } else if (n > 0 && drifted.length / n >= warnShare && drifted.length > 0) {
     verdict = 'warn';
-    reasons.push(`${drifted.length} of ${n} features drifted (share ≥ ${p.deviceWarnShare})`);
+    reasons.push(`${drifted.length} of ${n} features drifted (share ≥ ${warnShare.toPrecision(2)})`);
   }
   if (report.output) {
     // The output has its own test; it is not part of the feature family for the correction.

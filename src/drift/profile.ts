@@ -55,6 +55,14 @@ export interface ProfileCalibration {
   /** Full reference windows the maxima are taken over. */
   windows: number;
   psiMax: Record<string, number>;
+  /** Largest Wasserstein-1 distance per numeric feature, in the feature's unit. */
+  wassersteinMax?: Record<string, number>;
+  /**
+   * Longest run of identical consecutive values per numeric feature over the whole reference period
+   * (time order, per device), runs at the feature's minimum excepted: a sensor at its floor (a
+   * dark room) is legitimately constant, one stuck anywhere else is not (QARTOD's flat-line test).
+   */
+  flatRunMax?: Record<string, number>;
 }
 
 export interface ReferenceProfile {

@@ -21,6 +21,8 @@ const numericDrift = z.object({
   ks: ks.nullable(),
   /** In the feature's own unit; null when disabled or the window is empty. */
   wasserstein: z.number().min(0).nullable(),
+  /** Longest run of identical consecutive values in the window, runs at the reference minimum excepted (calibrated profiles only). */
+  flatRun: z.number().int().min(0).optional(),
 });
 
 const categoricalDrift = z.object({
