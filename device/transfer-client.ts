@@ -125,6 +125,8 @@ export class TransferClient {
       if (onMessage) client.off('message', onMessage);
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
+      // Awaited: aedes handles the packets of one read concurrently, so an UNSUBSCRIBE still in flight
+      // can undo a following SUBSCRIBE of the same topic (a retry).
       await client.unsubscribeAsync(topic).catch(() => undefined);
     }
   }
@@ -151,6 +153,19 @@ export class TransferClient {
    */
   async download(model: string, version: number, signal?: AbortSignal): Promise<TransferResult> {
     const started = this.now();
+    // Subscribe to the chunks while the manifest is fetched (one round trip less per install); chunks
+    // arriving before they are wanted are ignored and asked for again.
+    const filter = chunkFilter(this.o.fleet, assertSafeName('model', model), assertVersion(version));
+    const subscribed = this.o.client.subscribeAsync(filter, { qos: 1 });
+    subscribed.catch(() => undefined); // awaited in pull(); a failure there is the one reported
+    try {
+      return await this.downloadSubscribed(model, version, started, subscribed, signal);
+    } finally {
+      await this.o.client.unsubscribeAsync(filter).catch(() => undefined);
+    }
+  }
+
+  private async downloadSubscribed(model: string, version: number, started: number, subscribed: Promise<unknown>, signal?: AbortSignal): Promise<TransferResult> {
     const manifest = await this.fetchManifest(model, version, signal);
     const dir = this.transferDir(model, version);
     const chunkDir = join(dir, 'chunks');
@@ -168,7 +183,7 @@ export class TransferClient {
     const stats: TransferStats = { totalChunks: asm.chunkCount, resumedChunks: asm.receivedChunks, requestedChunks: 0, tamperedChunks: 0, bytes: manifest.artifact.bytes, durationMs: 0 };
     if (stats.resumedChunks > 0) this.logger.info(`resuming ${model} v${version}: ${stats.resumedChunks}/${stats.totalChunks} chunks on disk`);
 
-    if (asm.missing().length > 0) await this.pull(manifest, asm, chunkDir, stats, signal);
+    if (asm.missing().length > 0) await this.pull(manifest, asm, chunkDir, stats, subscribed, signal);
     // finish() checks size and whole-file sha256 against the signed manifest (once, node:crypto).
     const bytes = asm.finish();
     stats.durationMs = this.now() - started;
@@ -199,7 +214,7 @@ export class TransferClient {
     }
   }
 
-  private async pull(manifest: ModelManifest, asm: ArtifactAssembler, chunkDir: string, stats: TransferStats, signal?: AbortSignal): Promise<void> {
+  private async pull(manifest: ModelManifest, asm: ArtifactAssembler, chunkDir: string, stats: TransferStats, subscribed: Promise<unknown>, signal?: AbortSignal): Promise<void> {
     const { client, fleet, device } = this.o;
     const { model, version } = manifest;
     const filter = chunkFilter(fleet, model, version);
@@ -222,7 +237,7 @@ export class TransferClient {
     signal?.addEventListener('abort', onAbort);
     const inflight = new Map<number, number>(); // chunk index → when it was requested
     try {
-      await client.subscribeAsync(filter, { qos: 1 });
+      await subscribed;
       let stalled = 0;
       let lastProgressMs = this.now();
       while (asm.missing().length > 0) {
@@ -284,7 +299,6 @@ export class TransferClient {
     } finally {
       client.off('message', onMessage);
       signal?.removeEventListener('abort', onAbort);
-      await client.unsubscribeAsync(filter).catch(() => undefined);
     }
   }
 }
