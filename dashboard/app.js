@@ -1,12 +1,13 @@
 // The dashboard page: plain JavaScript, no build step. Charts by Chart.js (served by the gateway).
 // Panels come from /v1/panels; each refreshes on the SSE event named after its id and on a slow poll.
+// The sensor charts (one per sensor of the selected device) poll /v1/series.
 /* global Chart */
 'use strict';
 
 const $ = (sel) => document.querySelector(sel);
 const charts = {};
 const PANEL_POLL_MS = 15_000;
-const SERIES_POLL_MS = 5_000;
+const SERIES_POLL_MS = 10_000;
 
 async function getJson(url) {
   const res = await fetch(url);
@@ -217,34 +218,55 @@ async function loadPanels() {
   await Promise.all(panels.map((p) => refreshPanel(p)));
 }
 
-async function loadSeriesSelect() {
+// ---- sensor charts: one small chart per sensor of the selected device.
+let overviewSeries = [];
+
+async function loadDeviceSelect() {
   const overview = await getJson('/v1/overview');
-  const select = $('#series-select');
+  overviewSeries = overview.series;
+  const select = $('#device-select');
   const current = select.value;
-  const options = overview.series.map((s) => `${s.fleet}/${s.device}/${s.sensor}`);
-  if (options.join() !== [...select.options].map((o) => o.value).join()) {
-    select.innerHTML = options.map((o) => `<option>${esc(o)}</option>`).join('');
-    if (options.includes(current)) select.value = current;
+  const devices = [...new Set(overview.series.map((s) => `${s.fleet}/${s.device}`))];
+  if (devices.join() !== [...select.options].map((o) => o.value).join()) {
+    select.innerHTML = devices.map((d) => `<option>${esc(d)}</option>`).join('');
+    if (devices.includes(current)) select.value = current;
   }
   $('#totals').textContent = `${overview.devices} devices · ${overview.counters.inserted} readings · ${Object.values(overview.counters.rejected).reduce((a, b) => a + b, 0)} rejected`;
 }
 
-async function loadSeries() {
-  const value = $('#series-select').value;
-  if (!value) return;
-  const [fleet, device, sensor] = value.split('/');
-  const data = await getJson(`/v1/series?fleet=${fleet}&device=${device}&sensor=${sensor}&points=400`);
-  charts.series.data.datasets[0].data = data.points.map(([x, y]) => ({ x, y }));
-  charts.series.update();
-  document.body.dataset.seriesPoints = String(data.points.length);
+async function loadSensorCharts() {
+  const value = $('#device-select').value;
+  const grid = $('#sensor-charts');
+  if (!value) {
+    grid.innerHTML = '<p class="empty">no readings yet</p>';
+    return;
+  }
+  const [fleet, device] = value.split('/');
+  const sensors = overviewSeries.filter((s) => s.fleet === fleet && s.device === device).map((s) => s.sensor);
+  // Rebuild the grid when the device or its sensors changed; otherwise update the charts in place.
+  const layout = `${value}:${sensors.join(',')}`;
+  if (grid.dataset.layout !== layout) {
+    for (const key of Object.keys(charts).filter((k) => k.startsWith('sensor:'))) { charts[key].destroy(); delete charts[key]; }
+    grid.innerHTML = sensors.map((s, i) => `<div class="sensor-chart"><h3>${esc(s)}</h3><canvas id="sensor-${i}" data-sensor="${esc(s)}" height="130"></canvas></div>`).join('');
+    sensors.forEach((s, i) => { charts[`sensor:${s}`] = lineChart(document.getElementById(`sensor-${i}`), s); });
+    grid.dataset.layout = layout;
+  }
+  const results = await Promise.all(sensors.map((s) => getJson(`/v1/series?fleet=${fleet}&device=${device}&sensor=${encodeURIComponent(s)}&points=300`)));
+  if (grid.dataset.layout !== layout) return; // the device changed meanwhile
+  results.forEach((data, i) => {
+    const chart = charts[`sensor:${sensors[i]}`];
+    chart.data.datasets[0].data = data.points.map(([x, y]) => ({ x, y }));
+    chart.update();
+  });
+  document.body.dataset.sensorCharts = String(sensors.length);
+  document.body.dataset.seriesPoints = String(results[0]?.points.length ?? 0);
 }
 
 async function main() {
   charts.rate = lineChart($('#rate-chart'), 'readings/s');
-  charts.series = lineChart($('#series-chart'), 'value');
-  $('#series-select').addEventListener('change', () => void loadSeries());
-  await loadSeriesSelect();
-  await loadSeries();
+  $('#device-select').addEventListener('change', () => void loadSensorCharts());
+  await loadDeviceSelect();
+  await loadSensorCharts();
   await loadPanels();
   const events = new EventSource('/v1/events');
   events.addEventListener('open', () => { $('#status').textContent = 'live'; $('#status').classList.add('live'); });
@@ -263,7 +285,7 @@ async function main() {
   });
   for (const p of panels) events.addEventListener(p.id, () => void refreshPanel(p));
   // Fallback when events are lost (proxy buffering, reconnects): a slow poll of everything.
-  setInterval(() => { void loadSeriesSelect(); void loadSeries(); }, SERIES_POLL_MS);
+  setInterval(() => { void loadDeviceSelect().then(loadSensorCharts); }, SERIES_POLL_MS);
   setInterval(() => { for (const p of panels) void refreshPanel(p); }, PANEL_POLL_MS);
   document.body.dataset.ready = 'true';
 }

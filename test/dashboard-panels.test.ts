@@ -140,7 +140,8 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   t.is((await getJson(`${url}/v1/models/nope`)).status, 404);
   t.is((await getJson(`${url}/v1/models/occupancy/%40x`)).status, 400);
 
-  // Drift: the published reference profile; dev-ok streams train rows, dev-fault the same with CO2 shifted.
+  // Drift: the published reference profile; dev-ok streams train rows, dev-fault the same with CO2 stuck far out of
+  // range (+20 standard deviations: a sensor fault, not a seasonal shift the calibrated thresholds absorb).
   const manifest = published.manifests[0]!;
   gw.drift!.registerManifest(manifest);
   const profile = (manifest.reference as { profile: ReferenceProfile }).profile;
@@ -154,7 +155,7 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   for (const d of ['dev-ok', 'dev-fault', 'dev-late']) gw.drift!.setDeviceModel('occ', d, 'occupancy', published.version);
   const t0 = Date.UTC(2026, 0, 1);
   const nOk = await streamDrift(client, 'dev-ok', profile, matrix.columns, trained.model, sample, t0);
-  const nFault = await streamDrift(client, 'dev-fault', profile, matrix.columns, trained.model, sample.map((row) => row.map((v, j) => (j === co2 ? v + 3 : v))), t0);
+  const nFault = await streamDrift(client, 'dev-fault', profile, matrix.columns, trained.model, sample.map((row) => row.map((v, j) => (j === co2 ? v + 20 : v))), t0);
   await waitFor(() => gw.drift!.store.reports('occ', 'dev-ok').length === nOk && gw.drift!.store.reports('occ', 'dev-fault').length === nFault, 15_000, 'drift reports stored');
   await waitFor(() => gw.drift!.alerts.list().length > 0, 10_000, 'an alert');
 

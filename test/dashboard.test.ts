@@ -46,13 +46,15 @@ test('the dashboard API answers and the page renders charts with data in headles
   await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
   await page.waitForSelector('#status.live', { timeout: 10_000 });
   t.true(Number(await page.getAttribute('body', 'data-series-points')) > 10, 'sensor chart has points');
+  // One chart per sensor of the device (the CSV's five sensors and the Occupancy label column).
+  t.is(await page.getAttribute('body', 'data-sensor-charts'), '6');
   // Runs in the page; typed loosely because the test's tsconfig has no DOM library.
-  const chartHasData = await page.evaluate(() => {
-    const g = globalThis as unknown as { Chart: { getChart: (el: unknown) => { data: { datasets: { data: unknown[] }[] } } | undefined }; document: { querySelector: (s: string) => unknown } };
-    const el = g.document.querySelector('#series-chart');
-    return el ? (g.Chart.getChart(el)?.data.datasets[0]?.data.length ?? 0) : 0;
+  const pointsPerChart = await page.evaluate(() => {
+    const g = globalThis as unknown as { Chart: { getChart: (el: unknown) => { data: { datasets: { data: unknown[] }[] } } | undefined }; document: { querySelectorAll: (s: string) => ArrayLike<{ dataset: { sensor: string } }> } };
+    return Array.from(g.document.querySelectorAll('#sensor-charts canvas')).map((el) => [el.dataset.sensor, g.Chart.getChart(el)?.data.datasets[0]?.data.length ?? 0] as const);
   });
-  t.true(chartHasData > 10);
+  t.deepEqual(pointsPerChart.map(([s]) => s).sort(), ['CO2', 'Humidity', 'HumidityRatio', 'Light', 'Occupancy', 'Temperature']);
+  t.true(pointsPerChart.every(([, n]) => n > 10), JSON.stringify(pointsPerChart));
   const devicesPanel = await page.textContent('#panel-devices');
   t.regex(devicesPanel ?? '', /room1/);
   const quarantinePanel = await page.textContent('#panel-quarantine');
