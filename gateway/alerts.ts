@@ -143,6 +143,7 @@ export class AlertManager {
   #attempts = 0;
   #running = false;
   readonly #inFlightPublishes = new Set<Promise<void>>();
+  readonly #listeners = new Set<(alert: Alert) => void>();
   readonly #stats: AlertStats = { raised: 0, suppressed: 0, mqttPublished: 0, mqttFailed: 0, webhookDelivered: 0, webhookRetries: 0, webhookFailed: 0, webhookDropped: 0, webhookQueue: 0 };
 
   private constructor(db: SqliteDatabase, options: AlertManagerOptions) {
@@ -223,6 +224,19 @@ export class AlertManager {
     else this.#log.warn(text, fields);
     this.#publish(alert);
     if (this.#o.webhookUrl) this.#enqueue(alert);
+    for (const listener of this.#listeners) {
+      try {
+        listener(alert);
+      } catch (err) {
+        this.#log.warn(`alert listener failed on alert ${alert.id}: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  /** Calls `listener` with every delivered (sent, not suppressed) alert after its commit; returns the unsubscribe. */
+  onAlert(listener: (alert: Alert) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Queues again whatever a previous run left undelivered. */

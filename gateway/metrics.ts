@@ -34,9 +34,16 @@ export interface RolloutSample {
   devices: number;
 }
 
+/** Retraining jobs by state and the latest holdout comparison per model (gateway/retrain.ts). */
+export interface RetrainSnapshot {
+  jobsByState: Record<string, number>;
+  lastEvaluation: readonly { model: string; metric: string; candidate: number; current: number }[];
+}
+
 export interface MetricsSources {
   ingest?: () => IngestSnapshot | Promise<IngestSnapshot>;
   rollout?: () => readonly RolloutSample[] | Promise<readonly RolloutSample[]>;
+  retrain?: () => RetrainSnapshot | Promise<RetrainSnapshot>;
 }
 
 /** Sources the drift service itself supplies. */
@@ -158,6 +165,29 @@ export class GatewayMetrics {
         const rows = await src();
         this.reset();
         for (const r of rows) this.set({ model: r.model, version: String(r.version), state: r.state }, r.devices);
+      },
+    });
+    new Gauge({
+      name: 'edgeloop_retrain_jobs', help: 'Retraining jobs by state', labelNames: ['state'] as const, registers: reg,
+      async collect() {
+        const src = sources().retrain;
+        if (!src) return;
+        const snap = await src();
+        this.reset();
+        for (const [state, n] of Object.entries(snap.jobsByState)) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'edgeloop_retrain_holdout_score', help: 'Latest retraining comparison on the recent holdout: candidate vs current model (accuracy or rmse)', labelNames: ['model', 'metric', 'role'] as const, registers: reg,
+      async collect() {
+        const src = sources().retrain;
+        if (!src) return;
+        const snap = await src();
+        this.reset();
+        for (const e of snap.lastEvaluation) {
+          this.set({ model: e.model, metric: e.metric, role: 'candidate' }, e.candidate);
+          this.set({ model: e.model, metric: e.metric, role: 'current' }, e.current);
+        }
       },
     });
     new Counter({

@@ -1,0 +1,139 @@
+/**
+ * The retraining recipe: the current version's own pipeline spec and training run (model kind and
+ * params), refitted on recent data, and an offline comparison of candidate and current model on the
+ * same recent holdout rows.
+ *
+ * Recent data: the fleet's readings in the last `recentWindowMs` of DATA time (relative to the newest
+ * stored reading, not the wall clock, so a replayed or delayed backlog works the same). The window is
+ * split by time — never at random — into a training part and the most recent `holdoutFraction` as the
+ * holdout, so no holdout reading or window precedes a training one (no leakage through windows or
+ * autocorrelation). The spec is the current one with only its split replaced by these two ranges
+ * (plus, with `includeOriginal`, the original training ranges that end before the window).
+ *
+ * Both models are scored on the holdout through their OWN fitted pipelines: the candidate's matrix
+ * from its refit, the current model's from transformPipeline with the fitted state in its manifest;
+ * rows are paired on (device, window end ts) and only rows present in both are scored.
+ */
+import { EdgeloopError } from '../src/errors.ts';
+import type { Frame, FeatureMatrix } from '../src/frame.ts';
+import { canonicalJson, fitPipeline, sha256Hex, transformPipeline, validatePipelineSpec, type FittedPipeline } from '../src/pipeline/index.ts';
+import { takeRows } from '../src/pipeline/rows.ts';
+import { splitsOf, trainModel, loadNative, type NativeModel, type TrainResult, type TuneOptions } from '../models/training.ts';
+import { accuracy } from '../models/metrics/index.ts';
+import { loadFrame } from './frame-loader.ts';
+import type { Store } from './store.ts';
+import type { VersionRecord } from './registry-types.ts';
+import type { RetrainEvaluation } from './retrain-store.ts';
+
+export interface RecipeOptions {
+  /** Recent data: this much data time before the newest reading. */
+  recentWindowMs: number;
+  /** The most recent fraction of the window held out (by time) for the comparison. */
+  holdoutFraction: number;
+  /** Also train on the original training ranges that end before the recent window. */
+  includeOriginal: boolean;
+  /** Re-tune with this search instead of reusing the run's params as they are. */
+  retune?: TuneOptions;
+  seed: number;
+}
+
+/** What the recipe needs to know about the current version beyond the registry record. */
+export interface CurrentModel {
+  record: VersionRecord;
+  native: NativeModel;
+  /** Model kind and params from the training run (lineage.runId) or the native document. */
+  kind: string;
+  params: Record<string, unknown>;
+}
+
+export interface Candidate {
+  trained: TrainResult;
+  spec: unknown;
+  fitted: FittedPipeline;
+  matrix: FeatureMatrix;
+  /** sha256 of the candidate's matrix (the same rule as `edgeloop prepare`). */
+  dataHash: string;
+  evaluation: Omit<RetrainEvaluation, 'minGain'>;
+}
+
+interface SpecShape {
+  input: { sensors: string[]; label?: { column: string; task: 'classification' | 'regression'; classes?: string[] } };
+  split: { type: string; ranges?: { name: string; start: string; end: string }[] };
+  trainSplit: string;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export async function buildCandidate(store: Store, fleet: string, current: CurrentModel, o: RecipeOptions): Promise<Candidate> {
+  const spec = validatePipelineSpec(current.record.pipeline.spec) as unknown as SpecShape;
+  const label = spec.input.label;
+  if (!label) throw new EdgeloopError('BAD_DATA', `${current.record.model}@${current.record.version}: its pipeline spec has no label column, so it cannot be retrained`);
+  if (!(o.holdoutFraction > 0 && o.holdoutFraction < 1)) throw new EdgeloopError('BAD_ARGUMENT', `holdoutFraction must be in (0, 1), got ${o.holdoutFraction}`);
+  const columns = new Set([...spec.input.sensors, label.column]);
+  const stats = (await store.stats(fleet)).filter((s) => columns.has(s.sensor));
+  if (stats.length === 0) throw new EdgeloopError('BAD_DATA', `fleet '${fleet}' has no stored readings of ${[...columns].join(', ')}`);
+  const toMs = Math.max(...stats.map((s) => s.lastTsMs)) + 1;
+  const windowFromMs = toMs - o.recentWindowMs;
+  const holdoutFromMs = Math.round(windowFromMs + (1 - o.holdoutFraction) * o.recentWindowMs);
+  const ranges = [{ name: 'train', start: iso(windowFromMs), end: iso(holdoutFromMs) }, { name: 'holdout', start: iso(holdoutFromMs), end: iso(toMs) }];
+  let fromMs = windowFromMs;
+  if (o.includeOriginal && spec.split.type === 'time-ranges') {
+    for (const r of spec.split.ranges ?? []) {
+      if (r.name !== spec.trainSplit) continue;
+      const start = Date.parse(r.start);
+      const end = Math.min(Date.parse(r.end), windowFromMs);
+      if (end > start) {
+        ranges.unshift({ name: 'train', start: r.start, end: iso(end) });
+        fromMs = Math.min(fromMs, start);
+      }
+    }
+  }
+  const candidateSpec = { ...(current.record.pipeline.spec as Record<string, unknown>), split: { type: 'time-ranges', ranges }, trainSplit: 'train' };
+  const frame = await loadFrame(store, { fleet, fromMs, toMs });
+  const { fitted, matrix } = fitPipeline(frame, candidateSpec);
+  const splits = splitsOf(matrix, 'train');
+  const holdout = splits.tests.holdout;
+  if (!holdout || holdout.X.length === 0) throw new EdgeloopError('BAD_DATA', `the recent holdout [${iso(holdoutFromMs)}, ${iso(toMs)}) has no labelled feature rows`);
+  const trained = await trainModel(splits, {
+    kind: current.kind, task: label.task, params: o.retune ? {} : current.params, tune: o.retune, seed: o.seed, classes: current.record.classes ?? label.classes,
+  });
+
+  // The current model on the same holdout, through its own fitted pipeline.
+  const currentMatrix = transformPipeline(frameSlice(frame, holdoutFromMs, toMs), current.record.pipeline.spec, current.record.pipeline.fitted as FittedPipeline);
+  const currentModel = await loadNative(current.native, label.task);
+  const currentIndex = new Map<string, number>();
+  currentMatrix.ts.forEach((ts, i) => currentIndex.set(`${currentMatrix.device[i]}|${ts}`, i));
+  const candX: number[][] = [];
+  const curX: number[][] = [];
+  const y: number[] = [];
+  matrix.split!.forEach((s, i) => {
+    if (s !== 'holdout') return;
+    const j = currentIndex.get(`${matrix.device[i]}|${matrix.ts[i]}`);
+    if (j === undefined || currentMatrix.y?.[j] === undefined) return;
+    candX.push(matrix.X[i]!);
+    curX.push(currentMatrix.X[j]!);
+    y.push(matrix.y![i]!);
+  });
+  if (y.length === 0) throw new EdgeloopError('BAD_DATA', 'the candidate and the current pipeline share no holdout row (device, ts): cannot compare them');
+  const candPred = trained.model.predict(candX);
+  const curPred = currentModel.predict(curX);
+  const trainRows = splits.train.X.length;
+  const base = { holdoutRows: y.length, trainRows, windowFromMs, holdoutFromMs, windowToMs: toMs };
+  const dataHash = sha256Hex(new TextEncoder().encode(canonicalJson({ columns: matrix.columns, X: matrix.X, y: matrix.y ?? null, split: matrix.split ?? null, ts: matrix.ts, device: matrix.device })));
+  const out = { trained, spec: candidateSpec, fitted, matrix, dataHash };
+  if (label.task === 'classification') return { ...out, evaluation: { metric: 'accuracy', candidate: accuracy(y, candPred), current: accuracy(y, curPred), ...base } };
+  const rmse = (p: number[]): number => Math.sqrt(p.reduce((a, v, i) => a + (v - y[i]!) ** 2, 0) / y.length);
+  return { ...out, evaluation: { metric: 'rmse', candidate: rmse(candPred), current: rmse(curPred), ...base } };
+}
+
+/** Positive when the candidate is better (accuracy up, RMSE down). */
+export function gainOf(e: Pick<RetrainEvaluation, 'metric' | 'candidate' | 'current'>): number {
+  return e.metric === 'accuracy' ? e.candidate - e.current : e.current - e.candidate;
+}
+
+/** The subset of a frame in [fromMs, toMs) (tests and tools). */
+export function frameSlice(frame: Frame, fromMs: number, toMs: number): Frame {
+  const rows: number[] = [];
+  frame.ts.forEach((ts, i) => { if (ts >= fromMs && ts < toMs) rows.push(i); });
+  return takeRows(frame, rows);
+}

@@ -1,0 +1,218 @@
+/**
+ * The retraining loop end to end on the real occupancy recordings: a gateway (embedded aedes broker,
+ * SQLite file, drift service, registry, rollouts) ingests datatraining.txt and datatest2.txt (with a
+ * CO2 sensor fault, +800 ppm from 2015-02-14) replayed over MQTT; occupancy@1 is trained on the
+ * training period and promoted to production; two real device agents join the fleet. Then:
+ * an alert-triggered job rejected for a too-small gain (both figures in the reason) and the cooldown;
+ * an approve-mode job approved over HTTP that retrains, beats the current model on the recent holdout,
+ * registers a signed v2, runs a paused canary rollout, and is promoted on labelled live predictions;
+ * and a job rolled back because the candidate's live accuracy fell.
+ */
+import test from 'ava';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Gateway } from '../gateway/gateway.ts';
+import { readDatasetFile } from '../device/csv-source.ts';
+import { replay } from '../device/replay.ts';
+import { Agent } from '../device/agent.ts';
+import { pinKeys } from '../device/verify.ts';
+import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
+import { deviceTopic } from '../src/topics.ts';
+import { DatasetStore } from '../gateway/datasets.ts';
+import { RunStore } from '../gateway/runs.ts';
+import { publishModel } from '../gateway/publish.ts';
+import { splitsOf, trainModel } from '../models/training.ts';
+import { prepareDataset, readSpec } from '../cli/commands-prepare.ts';
+import type { SqliteStore } from '../gateway/store-sqlite.ts';
+import { RetrainService, rolloutsOf, type RetrainServiceOptions } from '../gateway/retrain.ts';
+import { tempDir, waitFor } from './helpers/tmp.ts';
+
+const FLEET = 'lab';
+const MODEL = 'occupancy';
+const DATA = fileURLToPath(new URL('../datasets/occupancy/', import.meta.url));
+const DAY_MS = 24 * 3600_000;
+const FAULT_FROM_MS = Date.parse('2015-02-14T00:00:00+01:00');
+
+interface Ctx { gateway: Gateway; agents: Agent[]; mqtt: MqttClient }
+let ctx: Ctx;
+
+test.before(async () => {
+  const dir = tempDir('edgeloop-retrain-');
+  const gateway = new Gateway({ id: 'rt', dbPath: join(dir, 'gateway.db'), embeddedBroker: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, synchronous: 'normal', rollouts: { tickMs: 50, resumeGraceMs: 0 },
+    drift: { performance: { minAccuracy: 0.85, minSamples: 40 } } });
+  await gateway.start();
+  const train = readDatasetFile(join(DATA, 'datatraining.txt'), { timeZone: 'Europe/Brussels' }).records;
+  const recent = readDatasetFile(join(DATA, 'datatest2.txt'), { timeZone: 'Europe/Brussels' }).records
+    .map((r) => (Number(r.ts) >= FAULT_FROM_MS ? { ...r, values: { ...r.values, CO2: r.values.CO2! + 800 } } : r));
+  await replay(train, { brokerUrl: gateway.brokerUrl, fleet: FLEET, device: 'office-a', batchSize: 50, maxInFlight: 32 });
+  await replay(recent, { brokerUrl: gateway.brokerUrl, fleet: FLEET, device: 'office-b', batchSize: 50, maxInFlight: 32 });
+  const expected = (train.length + recent.length) * 6;
+  await waitFor(async () => (await gateway.store.countReadings({ fleet: FLEET })) >= expected, 30_000, 'all readings stored');
+
+  // occupancy@1: the occupancy recipe (logistic regression) on the training period, evaluated on test2.
+  const spec = readSpec('occupancy') as { split: { ranges: { name: string }[] } };
+  spec.split.ranges = spec.split.ranges.filter((r) => r.name !== 'test1');
+  const db = (gateway.store as SqliteStore).database;
+  const prepared = await prepareDataset(gateway.store, await DatasetStore.create(db), { spec, fleet: FLEET, out: 'occ-v1' });
+  const trained = await trainModel(splitsOf(prepared.matrix), { kind: 'logreg', task: 'classification', classes: ['0', '1'], seed: 7 });
+  const runs = await RunStore.create({ database: db });
+  const run = await runs.record({ modelKind: trained.kind, params: trained.params, dataset: prepared.name, metrics: trained.metrics, durationMs: trained.durationMs });
+  const datasets = await DatasetStore.create(db);
+  const v1 = await publishModel(gateway.registry!, {
+    model: MODEL, trained: trained.model, classes: ['0', '1'], createdBy: 'test', runId: run.id,
+    dataset: { name: prepared.name, spec, fitted: datasets.load(prepared.name).fitted, matrix: prepared.matrix, dataHash: prepared.dataHash, trainSplit: 'train' },
+    targets: [{ format: 'onnx', variant: 'float32' }],
+  }, { maxEvalRows: 500 });
+  await gateway.registry!.promote(`${MODEL}@${v1.version}`, 'production', { by: 'test' });
+  gateway.drift!.registerManifest(v1.manifests[0]!);
+
+  const pinned = pinKeys([gateway.registry!.publicKey().pem]);
+  const agents: Agent[] = [];
+  for (const id of ['pi1', 'pi2']) {
+    const agent = await Agent.create({
+      brokerUrl: gateway.brokerUrl, fleet: FLEET, id, stateDir: tempDir(`edgeloop-rt-agent-${id}-`), pinned, tags: ['pi4'], heartbeatS: 0.2,
+      transfer: { chunkTimeoutMs: 300, manifestTimeoutMs: 1000, maxStalledRounds: 5 },
+    });
+    await agent.start();
+    agents.push(agent);
+  }
+  await waitFor(() => gateway.rollouts!.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length === 2, 10_000, 'agents online');
+  ctx = { gateway, agents, mqtt: await connectMqtt(gateway.brokerUrl, { clientId: 'rt-feed' }) };
+});
+
+test.after.always(async () => {
+  if (!ctx) return;
+  await endAsync(ctx.mqtt);
+  for (const a of ctx.agents) await a.stop();
+  await ctx.gateway.stop();
+});
+
+async function service(t: { teardown(fn: () => Promise<void>): void }, extra: Partial<RetrainServiceOptions> = {}): Promise<RetrainService> {
+  const g = ctx.gateway;
+  const s = await RetrainService.create({
+    database: (g.store as SqliteStore).database, store: g.store, registry: g.registry!, rollouts: rolloutsOf(g.rollouts!), alerts: g.drift!.alerts,
+    defaultFleet: FLEET, tickMs: 50, ...extra, policy: { recentWindowMs: 6 * DAY_MS, ...extra.policy },
+  });
+  await s.start();
+  t.teardown(() => s.stop());
+  return s;
+}
+
+/** Labelled live predictions of one version, published by a device over MQTT (drift service → perf tables). */
+async function feed(device: string, version: number, n: number, correct: (i: number) => boolean, ts0: number): Promise<void> {
+  const predictions = [];
+  const labels = [];
+  for (let i = 0; i < n; i++) {
+    const label = i % 2;
+    predictions.push({ ts: ts0 + i * 1000, model: MODEL, version, output: correct(i) ? label : 1 - label });
+    labels.push({ ts: ts0 + i * 1000, label });
+  }
+  await publishAsync(ctx.mqtt, deviceTopic('predictions', FLEET, device), JSON.stringify(predictions), { qos: 1 });
+  await publishAsync(ctx.mqtt, deviceTopic('labels', FLEET, device), JSON.stringify(labels), { qos: 1 });
+}
+
+async function post(path: string, body: unknown): Promise<{ status: number; doc: Record<string, unknown> }> {
+  const res = await fetch(ctx.gateway.httpUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, doc: (await res.json()) as Record<string, unknown> };
+}
+
+test.serial('a performance alert opens a job; a gain below minGain rejects the candidate with both figures; the cooldown holds the next alert', async (t) => {
+  const s = await service(t, { policy: { minGain: 1, cooldownMs: 3600_000 } });
+  // occupancy@1 degrades on a device: half its labelled predictions are wrong → performance alert.
+  await feed('office-b', 1, 60, (i) => i % 4 < 2, Date.now() - 3600_000);
+  await waitFor(() => s.jobs.list({ model: MODEL }).length === 1, 10_000, 'a job from the alert');
+  const opened = s.jobs.list({ model: MODEL })[0]!;
+  t.is(opened.trigger.kind, 'alert');
+  t.true(opened.trigger.kind === 'alert' && opened.trigger.alertKind === 'performance');
+  await waitFor(() => s.jobs.mustGet(opened.id).state === 'rejected', 60_000, 'the job to be rejected');
+  const job = s.jobs.mustGet(opened.id);
+  t.log(job.reason);
+  const e = job.evaluation!;
+  t.is(e.metric, 'accuracy');
+  t.true(e.holdoutRows > 500, `${e.holdoutRows} holdout rows`);
+  t.true(e.holdoutFromMs > e.windowFromMs && e.windowToMs > e.holdoutFromMs, 'holdout after the training part');
+  t.regex(job.reason!, new RegExp(`candidate accuracy ${e.candidate.toFixed(4)} vs current occupancy@1 ${e.current.toFixed(4)} on ${e.holdoutRows} recent holdout rows; gain -?\\d\\.\\d{4} < minGain 1`));
+  t.is(job.candidateVersion, null, 'nothing registered');
+  t.is((await ctx.gateway.registry!.versions(MODEL)).length, 1);
+  // Another device's alert within the cooldown opens nothing.
+  await feed('pi1', 1, 60, (i) => i % 4 < 2, Date.now() - 3500_000);
+  await waitFor(() => ctx.gateway.drift!.alerts.list({ device: 'pi1' }).length === 1, 10_000, 'second alert');
+  await s.tick();
+  t.is(s.jobs.list({ model: MODEL }).length, 1);
+  const metrics = await (await fetch(ctx.gateway.httpUrl + '/metrics')).text();
+  t.notRegex(metrics, /^edgeloop_retrain_jobs\{/m, 'retrain series appear only once the gateway wires the source');
+  ctx.gateway.drift!.setMetricsSources({ retrain: () => s.metricsSnapshot() });
+  const wired = await (await fetch(ctx.gateway.httpUrl + '/metrics')).text();
+  t.regex(wired, /edgeloop_retrain_jobs\{state="rejected"\} 1/);
+  t.regex(wired, new RegExp(`edgeloop_retrain_holdout_score\\{model="occupancy",metric="accuracy",role="candidate"\\} ${e.candidate}`));
+});
+
+test.serial('approve mode: the job waits; approved over HTTP it retrains on the faulty recent data, beats occupancy@1 on the holdout, registers v2, canaries it and promotes it on live labels', async (t) => {
+  const s = await service(t, { policy: { mode: 'approve', rollout: { canary: '1', timeout: '20s' }, live: { minSamples: 40, timeoutMs: 3600_000 } } });
+  s.registerRoutes(ctx.gateway.http!);
+  const created = await post('/v1/retrain', { model: MODEL, by: 'test' });
+  t.is(created.status, 202);
+  const id = created.doc.id as string;
+  t.is(created.doc.state, 'pending-approval');
+  await s.tick();
+  t.is(s.jobs.mustGet(id).state, 'pending-approval', 'nothing happens before approval');
+  t.is((await post(`/v1/retrain/${id}/reject-typo`, {})).status, 404);
+  const approved = await post(`/v1/retrain/${id}/approve`, {});
+  t.is(approved.status, 200);
+  await waitFor(() => !['training', 'evaluating'].includes(s.jobs.mustGet(id).state), 60_000, 'training and evaluation');
+  let job = s.jobs.mustGet(id);
+  t.log(job.reason);
+  t.is(job.state, 'rolling-out', job.reason ?? '');
+  const e = job.evaluation!;
+  t.true(e.candidate >= e.current + e.minGain, `candidate ${e.candidate} vs current ${e.current}`);
+  t.is(job.candidateVersion, 2);
+  const v2 = await ctx.gateway.registry!.resolve(`${MODEL}@2`);
+  t.is(v2.lineage.parentVersion, 1);
+  t.is(v2.createdBy, `retrain:${id}`);
+  t.true((await ctx.gateway.registry!.verify(`${MODEL}@2`)).ok, 'v2 is signed and intact');
+  t.deepEqual(v2.aliases, [], 'not promoted before the live decision');
+  const controller = ctx.gateway.rollouts!.controller;
+  await waitFor(() => controller.summary(job.rolloutId!).counts.active === 1, 20_000, 'the canary device active');
+  const held = controller.summary(job.rolloutId!);
+  t.is(held.state, 'paused', 'the rest of the fleet waits for the decision');
+  t.is(held.counts.pending, 1);
+  const canary = controller.store.devices(job.rolloutId!).find((d) => d.state === 'active')!.device;
+  await feed(canary, 2, 50, (i) => i % 10 !== 0, Date.now() - 1800_000); // 90 % live accuracy
+  await waitFor(() => s.jobs.mustGet(id).state !== 'rolling-out', 10_000, 'the live decision');
+  job = s.jobs.mustGet(id);
+  t.log(job.reason);
+  t.is(job.state, 'promoted', job.reason ?? '');
+  t.deepEqual(job.live?.candidate, { samples: 50, accuracy: 0.9 });
+  t.is((await ctx.gateway.registry!.resolve(`${MODEL}@production`)).version, 2);
+  const done = await waitFor(() => controller.summary(job.rolloutId!).state === 'completed', 20_000, 'rollout to the whole fleet').then(() => controller.summary(job.rolloutId!));
+  t.is(done.counts.active, 2);
+  const list = await (await fetch(`${ctx.gateway.httpUrl}/v1/retrain?model=${MODEL}`)).json() as { jobs: { id: string; state: string }[] };
+  t.deepEqual(list.jobs.map((j) => j.state), ['promoted', 'rejected']);
+  t.is((await post(`/v1/retrain/${id}/approve`, {})).status, 409);
+});
+
+test.serial('the candidate\'s live accuracy falls below the current version\'s: the rollout is rolled back with the reason', async (t) => {
+  const s = await service(t, { policy: { minGain: -1, rollout: { canary: '1', timeout: '20s' }, live: { minSamples: 40, maxDrop: 0.02, timeoutMs: 3600_000 } } });
+  const job0 = (await s.trigger({ model: MODEL, trigger: { kind: 'manual', by: 'test' } }))!;
+  t.is(job0.state, 'training');
+  await waitFor(() => !['training', 'evaluating'].includes(s.jobs.mustGet(job0.id).state), 60_000, 'training and evaluation');
+  let job = s.jobs.mustGet(job0.id);
+  t.is(job.state, 'rolling-out', job.reason ?? '');
+  t.is(job.currentVersion, 2);
+  t.is(job.candidateVersion, 3);
+  const controller = ctx.gateway.rollouts!.controller;
+  await waitFor(() => controller.summary(job.rolloutId!).counts.active === 1, 20_000, 'the canary device active');
+  const devices = controller.store.devices(job.rolloutId!);
+  const canary = devices.find((d) => d.state === 'active')!.device;
+  const other = devices.find((d) => d.device !== canary)!.device;
+  const ts0 = Date.now() - 600_000;
+  await feed(other, 2, 50, (i) => i % 20 !== 0, ts0); // current: 94 %
+  await feed(canary, 3, 50, (i) => i % 5 !== 0, ts0); // candidate: 80 %
+  await waitFor(() => s.jobs.mustGet(job.id).state !== 'rolling-out', 10_000, 'the live decision');
+  job = s.jobs.mustGet(job.id);
+  t.log(job.reason);
+  t.is(job.state, 'rolled-back');
+  t.is(job.reason, 'live metrics fell: candidate live accuracy 0.8000 over 50 labels vs current occupancy@2 live accuracy 0.9400 over 50 labels, maxDrop 0.02');
+  t.is(controller.summary(job.rolloutId!).state, 'rolled-back');
+  t.is((await ctx.gateway.registry!.resolve(`${MODEL}@production`)).version, 2, 'production stays on v2');
+});
