@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { Gateway } from '../gateway/gateway.ts';
 import type { SqliteStore } from '../gateway/store-sqlite.ts';
 import { attachDashboardPanels } from '../gateway/dashboard-panels.ts';
-import { tempDir } from './helpers/tmp.ts';
+import { tempDir, waitFor } from './helpers/tmp.ts';
+import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
+import { deviceTopic } from '../src/topics.ts';
 
 test('bad calls answer 400/404 with the error code and what was wrong', async (t) => {
   const dir = tempDir();
@@ -43,5 +45,15 @@ test('bad calls answer 400/404 with the error code and what was wrong', async (t
     t.deepEqual(await r.json(), [], path);
   }
   t.like(await (await fetch(`${url}/v1/dashboard/drift-heatmap`)).json(), { metric: 'psi', cells: [] });
+
+  // A drift report that is not JSON is quarantined by the drift service and counted by reason.
+  const client = await connectMqtt(gw.brokerUrl, { clientId: 'api-device' });
+  t.teardown(() => endAsync(client));
+  await publishAsync(client, deviceTopic('drift', 'f', 'd'), 'not json', { qos: 1 });
+  await waitFor(() => gw.drift!.store.rejects().length === 1, 10_000, 'drift reject');
+  const quality = (await (await fetch(`${url}/v1/dashboard/data-quality`)).json()) as { source: string; reason: string; count: number; last: string }[];
+  t.is(quality.length, 1);
+  t.like(quality[0], { source: 'drift/predictions/labels', reason: 'NOT_JSON', count: 1 });
+  t.regex(quality[0]!.last, /^\d{4}-\d{2}-\d{2}T/);
   t.deepEqual(feed.events, ['data-quality', 'cleaning', 'models', 'drift', 'alerts', 'performance']);
 });
