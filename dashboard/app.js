@@ -165,7 +165,7 @@ async function renderModelDetail(p) {
     ? `<h3>Training run ${esc(d.run.id)} (${esc(d.run.modelKind)})</h3>${renderTable(Object.entries(d.run.metrics).map(([split, m]) => ({ split, ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v.toFixed(4))])) })))}`
     : '';
   el.innerHTML = `<h3>${esc(d.model)}@${d.version}${d.aliases.length ? ` (${esc(d.aliases.join(', '))})` : ''}: ${esc(d.task)}, dataset ${esc(d.lineage.dataset ?? '-')}, by ${esc(d.createdBy)}</h3>
-    ${renderTable(artifacts)}${run}${d.confusion ? renderConfusion(d.confusion) : '<p class="empty">no confusion matrix stored for this version</p>'}`;
+    ${renderTable(artifacts)}${run}${d.confusion ? renderConfusion(d.confusion) : d.task === 'classification' ? '<p class="empty">no confusion matrix stored for this version</p>' : ''}`;
 }
 
 function renderBars(id, rows) {
