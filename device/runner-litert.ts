@@ -11,52 +11,42 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
-import { checkInput, closedError, type ModelRunner } from './runner.ts';
+import { closedError, type ModelRunner } from './runner.ts';
+import { assertSingleFloatInput, assertTfliteModel, batch1Input, loadOnce } from './runner-tflite-common.ts';
 
 type LiteRtCore = typeof import('@litertjs/core');
 
 const require = createRequire(import.meta.url);
-let loading: Promise<LiteRtCore> | undefined;
 
-function loadCore(logger: Logger): Promise<LiteRtCore> {
-  if (!loading) {
-    loading = (async () => {
-      const core = (await import('@litertjs/core')) as LiteRtCore;
-      const wasmDir = path.join(path.dirname(require.resolve('@litertjs/core/package.json')), 'wasm') + path.sep;
-      const g = globalThis as Record<string, unknown>;
-      const saved = { self: g.self, importScripts: g.importScripts, Module: g.Module };
-      g.self = globalThis;
-      g.importScripts = (url: string): void => {
-        const fn = vm.runInThisContext(`(function (require, __dirname, __filename) {${readFileSync(url, 'utf8')}\n;self.ModuleFactory = ModuleFactory;\n})`, { filename: url }) as (
-          r: NodeJS.Require,
-          d: string,
-          f: string,
-        ) => void;
-        fn(createRequire(url), path.dirname(url), url);
-      };
-      g.Module = { locateFile: (p: string) => wasmDir + p, print: (s: string) => logger.debug(s), printErr: (s: string) => logger.debug(s) };
-      try {
-        await core.loadLiteRt(wasmDir);
-      } finally {
-        for (const [k, v] of Object.entries(saved)) {
-          if (v === undefined) delete g[k];
-          else g[k] = v;
-        }
-      }
-      return core;
-    })();
-    loading.catch(() => {
-      loading = undefined;
-    });
+const loadCore = loadOnce(async (logger: Logger): Promise<LiteRtCore> => {
+  const core = (await import('@litertjs/core')) as LiteRtCore;
+  const wasmDir = path.join(path.dirname(require.resolve('@litertjs/core/package.json')), 'wasm') + path.sep;
+  const g = globalThis as Record<string, unknown>;
+  const saved = { self: g.self, importScripts: g.importScripts, Module: g.Module };
+  g.self = globalThis;
+  g.importScripts = (url: string): void => {
+    const fn = vm.runInThisContext(`(function (require, __dirname, __filename) {${readFileSync(url, 'utf8')}\n;self.ModuleFactory = ModuleFactory;\n})`, { filename: url }) as (
+      r: NodeJS.Require,
+      d: string,
+      f: string,
+    ) => void;
+    fn(createRequire(url), path.dirname(url), url);
+  };
+  g.Module = { locateFile: (p: string) => wasmDir + p, print: (s: string) => logger.debug(s), printErr: (s: string) => logger.debug(s) };
+  try {
+    await core.loadLiteRt(wasmDir);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete g[k];
+      else g[k] = v;
+    }
   }
-  return loading;
-}
+  return core;
+});
 
 export async function createLitertRunner(bytes: Uint8Array, options: { logger: Logger }): Promise<ModelRunner> {
   const core = await loadCore(options.logger);
-  if (bytes.length < 8 || String.fromCharCode(...bytes.subarray(4, 8)) !== 'TFL3') {
-    throw new EdgeloopError('MODEL_CORRUPT', `tflite model must carry the file identifier 'TFL3' at bytes 4..8 (${bytes.length} bytes given)`);
-  }
+  assertTfliteModel(bytes);
   let model: Awaited<ReturnType<LiteRtCore['loadAndCompile']>>;
   try {
     model = await core.loadAndCompile(bytes, { accelerator: 'wasm' });
@@ -64,25 +54,23 @@ export async function createLitertRunner(bytes: Uint8Array, options: { logger: L
     throw new EdgeloopError('MODEL_CORRUPT', `tflite model could not be loaded by LiteRT (${bytes.length} bytes): ${errorMessage(err)}`, { cause: err });
   }
   const inDetails = model.getInputDetails();
-  if (inDetails.length !== 1 || inDetails[0].dtype !== 'float32') {
+  try {
+    assertSingleFloatInput(inDetails.map((d) => d.dtype));
+  } catch (err) {
     model.delete();
-    throw new EdgeloopError('MODEL_SIGNATURE', `tflite model must have exactly 1 float32 input, got ${inDetails.map((d) => d.dtype).join(', ') || 'none'}`);
+    throw err;
   }
-  const inShape = Array.from(inDetails[0].shape);
-  const rowSize = inShape.slice(1).reduce((a, d) => a * d, 1);
+  const batch = batch1Input(Array.from(inDetails[0].shape));
+  const { inShape, rowSize } = batch;
   let closed = false;
   return {
     format: 'tflite',
     async run(input: Float32Array, shape: number[]): Promise<Float32Array[]> {
       if (closed) throw closedError('tflite');
-      checkInput(input, shape);
-      const sample = shape.slice(1);
-      if (sample.length !== inShape.length - 1 || sample.some((d, i) => d !== inShape[i + 1])) {
-        throw new EdgeloopError('MODEL_SIGNATURE', `input shape must be [N, ${inShape.slice(1).join(', ')}], got [${shape.join(', ')}]`);
-      }
+      const rows = batch.rows(input, shape);
       const chunks: Float32Array[][] = [];
-      for (let r = 0; r < shape[0]; r++) {
-        const t = new core.Tensor(input.slice(r * rowSize, (r + 1) * rowSize), inShape);
+      for (let r = 0; r < rows; r++) {
+        const t = new core.Tensor(input.slice(r * rowSize, (r + 1) * rowSize), [...inShape]);
         try {
           const outs = await model.run(t);
           chunks.push(

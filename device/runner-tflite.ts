@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
-import { checkInput, closedError, type ModelRunner } from './runner.ts';
+import { closedError, type ModelRunner } from './runner.ts';
+import { assertSingleFloatInput, assertTfliteModel, batch1Input, loadOnce } from './runner-tflite-common.ts';
 
 interface TensorInfo {
   name: string;
@@ -43,27 +44,18 @@ interface TfliteModule {
 type Factory = (moduleArg: Record<string, unknown>) => Promise<TfliteModule>;
 
 const require = createRequire(import.meta.url);
-let modulePromise: Promise<TfliteModule> | undefined;
 
 /** One interpreter module per process (the wasm heap is shared by all models loaded in it). */
-function loadModule(logger: Logger): Promise<TfliteModule> {
-  if (!modulePromise) {
-    const js = require.resolve('@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.js');
-    const factory = require(js) as Factory;
-    const wasmBinary = readFileSync(js.replace(/\.js$/, '.wasm'));
-    modulePromise = factory({ wasmBinary, print: (s: string) => logger.debug(s), printErr: (s: string) => logger.debug(s) });
-    modulePromise.catch(() => {
-      modulePromise = undefined;
-    });
-  }
-  return modulePromise;
-}
+const loadModule = loadOnce(async (logger: Logger): Promise<TfliteModule> => {
+  const js = require.resolve('@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.js');
+  const factory = require(js) as Factory;
+  const wasmBinary = readFileSync(js.replace(/\.js$/, '.wasm'));
+  return factory({ wasmBinary, print: (s: string) => logger.debug(s), printErr: (s: string) => logger.debug(s) });
+});
 
 export async function createTfliteRunner(bytes: Uint8Array, options: { logger: Logger }): Promise<ModelRunner> {
   const mod = await loadModule(options.logger);
-  if (bytes.length < 8 || String.fromCharCode(...bytes.subarray(4, 8)) !== 'TFL3') {
-    throw new EdgeloopError('MODEL_CORRUPT', `tflite model must carry the file identifier 'TFL3' at bytes 4..8 (${bytes.length} bytes given)`);
-  }
+  assertTfliteModel(bytes);
   const ptr = mod._malloc(bytes.length);
   mod.HEAPU8.set(bytes, ptr);
   let runner: CppRunner;
@@ -77,25 +69,22 @@ export async function createTfliteRunner(bytes: Uint8Array, options: { logger: L
   }
   const inputs = toArray(runner.GetInputs());
   const outputs = toArray(runner.GetOutputs());
-  if (inputs.length !== 1 || inputs[0].dataType !== 'float32') {
+  try {
+    assertSingleFloatInput(inputs.map((i) => i.dataType));
+  } catch (err) {
     runner.delete();
     mod._free(ptr);
-    throw new EdgeloopError('MODEL_SIGNATURE', `tflite model must have exactly 1 float32 input, got ${inputs.map((i) => i.dataType).join(', ') || 'none'}`);
+    throw err;
   }
-  const inShape = inputs[0].shape.split(',').map(Number);
-  const rowSize = inShape.slice(1).reduce((a, d) => a * d, 1);
-  options.logger.debug(() => `tflite model loaded: input [${inShape.join(', ')}], ${outputs.length} output(s)`);
+  const batch = batch1Input(inputs[0].shape.split(',').map(Number));
+  const { rowSize } = batch;
+  options.logger.debug(() => `tflite model loaded: input [${batch.inShape.join(', ')}], ${outputs.length} output(s)`);
   let closed = false;
   return {
     format: 'tflite',
     async run(input: Float32Array, shape: number[]): Promise<Float32Array[]> {
       if (closed) throw closedError('tflite');
-      checkInput(input, shape);
-      const sample = shape.slice(1);
-      if (sample.length !== inShape.length - 1 || sample.some((d, i) => d !== inShape[i + 1])) {
-        throw new EdgeloopError('MODEL_SIGNATURE', `input shape must be [N, ${inShape.slice(1).join(', ')}], got [${shape.join(', ')}]`);
-      }
-      const rows = shape[0];
+      const rows = batch.rows(input, shape);
       const results = outputs.map((o) => new Float32Array(rows * o.data().length));
       for (let r = 0; r < rows; r++) {
         (inputs[0].data() as Float32Array).set(input.subarray(r * rowSize, (r + 1) * rowSize));
