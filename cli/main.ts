@@ -74,6 +74,7 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands-models.ts')).runsCommand(rest);
     case 'datasets':
       return datasetsCommand(rest);
+    case 'retrain': return (await import('./commands-retrain.ts')).retrainCommand(rest);
     case 'config': {
       const file = rest.indexOf('--config') >= 0 ? rest[rest.indexOf('--config') + 1] : undefined;
       const config = loadConfig({ file });

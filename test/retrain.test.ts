@@ -25,6 +25,7 @@ import { splitsOf, trainModel } from '../models/training.ts';
 import { prepareDataset, readSpec } from '../cli/commands-prepare.ts';
 import type { SqliteStore } from '../gateway/store-sqlite.ts';
 import { RetrainService, rolloutsOf, type RetrainServiceOptions } from '../gateway/retrain.ts';
+import { retrainCommand } from '../cli/commands-retrain.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
 const FLEET = 'lab';
@@ -33,7 +34,7 @@ const DATA = fileURLToPath(new URL('../datasets/occupancy/', import.meta.url));
 const DAY_MS = 24 * 3600_000;
 const FAULT_FROM_MS = Date.parse('2015-02-14T00:00:00+01:00');
 
-interface Ctx { gateway: Gateway; agents: Agent[]; mqtt: MqttClient }
+interface Ctx { gateway: Gateway; agents: Agent[]; mqtt: MqttClient; dbPath: string }
 let ctx: Ctx;
 
 test.before(async () => {
@@ -77,7 +78,7 @@ test.before(async () => {
     agents.push(agent);
   }
   await waitFor(() => gateway.rollouts!.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length === 2, 10_000, 'agents online');
-  ctx = { gateway, agents, mqtt: await connectMqtt(gateway.brokerUrl, { clientId: 'rt-feed' }) };
+  ctx = { gateway, agents, mqtt: await connectMqtt(gateway.brokerUrl, { clientId: 'rt-feed' }), dbPath: join(dir, 'gateway.db') };
 });
 
 test.after.always(async () => {
@@ -215,4 +216,35 @@ test.serial('the candidate\'s live accuracy falls below the current version\'s: 
   t.is(job.reason, 'live metrics fell: candidate live accuracy 0.8000 over 50 labels vs current occupancy@2 live accuracy 0.9400 over 50 labels, maxDrop 0.02');
   t.is(controller.summary(job.rolloutId!).state, 'rolled-back');
   t.is((await ctx.gateway.registry!.resolve(`${MODEL}@production`)).version, 2, 'production stays on v2');
+});
+
+test.serial('edgeloop retrain list|show|run|reject against the gateway, and list/show offline with --db', async (t) => {
+  const s = await service(t, { policy: { mode: 'approve' } });
+  s.registerRoutes(ctx.gateway.http!);
+  const lines: string[] = [];
+  const run = async (argv: string[]): Promise<string> => {
+    lines.length = 0;
+    await retrainCommand(argv, (l) => lines.push(l));
+    return lines.join('\n');
+  };
+  const gw = ['--gateway', ctx.gateway.httpUrl!];
+  const listed = await run(['list', ...gw]);
+  t.log(listed);
+  t.regex(listed, /occupancy\s+lab\s+rolled-back\s+manual \(test\)\s+2\s+3\s+0\.\d{4} vs 0\.\d{4}\s+ro-/);
+  const started = JSON.parse(await run(['run', '--model', MODEL, '--format', 'json', ...gw])) as { id: string; state: string };
+  t.is(started.state, 'pending-approval');
+  const rejected = await run(['reject', started.id, '--reason', 'not during the audit', ...gw]);
+  t.regex(rejected, new RegExp(`job ${started.id}: occupancy in lab — rejected`));
+  t.regex(rejected, /reason: not during the audit/);
+  const err = await retrainCommand(['approve', started.id, ...gw], () => {}).catch((e: unknown) => e as Error);
+  t.regex(String(err), /is rejected: it cannot become training/);
+  const offline = JSON.parse(await run(['list', '--db', ctx.dbPath, '--state', 'promoted', '--format', 'json'])) as { state: string; candidateVersion: number }[];
+  t.deepEqual(offline.map((j) => [j.state, j.candidateVersion]), [['promoted', 2]]);
+  const promoted = s.jobs.list({ state: 'promoted' })[0]!;
+  const shown = await run(['show', promoted.id, '--db', ctx.dbPath]);
+  t.log(shown);
+  t.regex(shown, /holdout accuracy on \d+ rows \(trained on \d+\): candidate 0\.\d{4}, current 0\.\d{4}, minGain 0\.005/);
+  t.regex(shown, /live \(labels\): candidate 0\.9000 over 50 labels/);
+  const bad = await retrainCommand(['run', '--model', MODEL, '--db', ctx.dbPath], () => {}).catch((e: unknown) => e as Error);
+  t.regex(String(bad), /only 'list' and 'show' work with it/);
 });
