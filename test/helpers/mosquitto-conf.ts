@@ -5,10 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { findMosquitto } from './mosquitto.ts';
 import { tempDir } from './tmp.ts';
+import { freePort, waitForPort } from './ports.ts';
+
+export { freePort };
 
 export interface ConfiguredMosquitto {
   port: number;
@@ -16,14 +18,6 @@ export interface ConfiguredMosquitto {
   child: ChildProcess;
   stderr: () => string;
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export async function startConfiguredMosquitto(lines: string[], port?: number, dir = tempDir('edgeloop-mosq-')): Promise<ConfiguredMosquitto | null> {
@@ -37,16 +31,7 @@ export async function startConfiguredMosquitto(lines: string[], port?: number, d
   const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(p, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`mosquitto did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort(p, child, 10_000, 'mosquitto', () => err);
   return {
     port: p,
     url: `mqtt://127.0.0.1:${p}`,

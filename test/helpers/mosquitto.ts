@@ -5,9 +5,9 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './tmp.ts';
+import { freePort, waitForPort } from './ports.ts';
 
 export function findMosquitto(): string | null {
   for (const p of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto']) {
@@ -20,14 +20,6 @@ export function findMosquitto(): string | null {
     return p;
   }
   return null;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export interface Mosquitto {
@@ -55,16 +47,7 @@ export async function startMosquitto(): Promise<Mosquitto | null> {
   const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`mosquitto did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort(port, child, 5000, 'mosquitto', () => err);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,

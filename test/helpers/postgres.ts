@@ -9,10 +9,10 @@
  */
 import { execFileSync, execFile } from 'node:child_process';
 import { chownSync, existsSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './ports.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -27,14 +27,6 @@ export function findPostgresBin(): string | null {
   }
   candidates.push('/usr/local/pgsql/bin');
   return candidates.find((dir) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) ?? null;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export interface Postgres {
