@@ -22,7 +22,8 @@ export interface ChangeFeedTimers {
 }
 
 export interface ChangeFeedOptions {
-  dashboard: Pick<Dashboard, 'broadcast'>;
+  /** Where events go; with `clientCount`, rounds are skipped while no page is connected. */
+  dashboard: Pick<Dashboard, 'broadcast'> & Partial<Pick<Dashboard, 'clientCount'>>;
   probes?: ChangeProbe[];
   intervalMs?: number;
   logger?: Logger;
@@ -94,6 +95,8 @@ export class ChangeFeed {
 
   async #round(): Promise<string[]> {
     const changed: string[] = [];
+    // Nobody listening: no database work. A page connecting later fetches every panel anyway.
+    if (this.#o.dashboard.clientCount === 0) return changed;
     for (const p of this.#probes) {
       let fingerprint: string;
       try {

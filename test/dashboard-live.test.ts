@@ -76,3 +76,22 @@ test('rounds do not overlap: a tick during a slow round joins it', async (t) => 
   await a;
   t.is(calls, 1);
 });
+
+test('no probing while no page is connected to the event stream', async (t) => {
+  const sent: string[] = [];
+  let clientCount = 0;
+  let calls = 0;
+  let value = 1;
+  const dashboard = { broadcast: (e: string) => void sent.push(e), get clientCount() { return clientCount; } };
+  const feed = new ChangeFeed({ dashboard, timers: manualTimers(), probes: [{ event: 'drift', probe: () => { calls++; return value; } }] });
+  await feed.start();
+  value = 2;
+  t.deepEqual(await feed.tick(), []);
+  t.is(calls, 0);
+  clientCount = 1;
+  await feed.tick();
+  value = 3;
+  t.deepEqual(await feed.tick(), ['drift']);
+  t.is(calls, 2);
+  t.deepEqual(sent, ['drift']);
+});
