@@ -70,7 +70,8 @@ export interface RetrainPolicy {
 const DEFAULTS: RetrainPolicy = {
   mode: 'auto',
   alias: 'production',
-  recentWindowMs: 3 * 24 * 3600_000,
+  // A full weekly cycle: occupancy-like targets follow the week (docs/operations.md "Retraining").
+  recentWindowMs: 7 * 24 * 3600_000,
   holdoutFraction: 0.3,
   includeOriginal: false,
   retune: null,
