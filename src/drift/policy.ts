@@ -193,8 +193,11 @@ export function evaluateDrift(report: DriftReport, profile: ReferenceProfile, po
     return { verdict: 'insufficient', drifted: [], reasons: [`${report.sampleCount} samples < minSamples ${p.minSamples}`] };
   }
   const cal = profile.calibration;
-  if (cal && report.sampleCount < cal.windowSize) {
-    return { verdict: 'insufficient', drifted: [], reasons: [`${report.sampleCount} samples < the calibrated window of ${cal.windowSize}`] };
+  // Thresholds hold for full windows of the calibrated size; a device configured with a smaller
+  // count window is judged once its window is full (its thresholds are then optimistic: docs/drift.md).
+  const fullAt = cal ? Math.min(cal.windowSize, report.window.kind === 'count' ? report.window.size : cal.windowSize) : 0;
+  if (cal && report.sampleCount < fullAt) {
+    return { verdict: 'insufficient', drifted: [], reasons: [`${report.sampleCount} samples < the full window of ${fullAt} the thresholds are calibrated for`] };
   }
   const refMissing = new Map(profile.features.map((f) => [f.name, f.missingRate]));
   const raw = report.features.map(testPValue);
