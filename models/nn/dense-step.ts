@@ -108,6 +108,7 @@ export function denseTrainer(tf: Tf, layers: readonly LiveLayer[], head: Head, o
           dz = tf.sub(tf.exp(logProb), target);
         } else {
           const target = tf.tensor2d(yData, [nb, 1]);
+          // Row losses stay [nb, 1]: only their (weighted) sum is needed.
           if (head.activation === 'sigmoid') {
             rowLoss = tf.add(tf.sub(tf.relu(h), tf.mul(h, target)), tf.softplus(tf.neg(tf.abs(h))));
             dz = tf.sub(tf.sigmoid(h), target);
@@ -116,12 +117,11 @@ export function denseTrainer(tf: Tf, layers: readonly LiveLayer[], head: Head, o
             rowLoss = tf.square(diff);
             dz = tf.mul(diff, 2);
           }
-          rowLoss = tf.reshape(rowLoss, [-1]);
         }
         if (rowWeights) {
-          const rw = tf.tensor1d(rowWeights);
-          rowLoss = tf.mul(rowLoss, rw);
-          dz = tf.mul(dz, tf.reshape(rw, [nb, 1]));
+          const rw = tf.tensor2d(rowWeights, [nb, 1]);
+          rowLoss = tf.mul(rowLoss, head.activation === 'softmax' ? tf.reshape(rw, [nb]) : rw);
+          dz = tf.mul(dz, rw);
         }
         dz = tf.mul(dz, 1 / nb);
         let batchLoss = tf.sum(rowLoss); // = mean × nb
