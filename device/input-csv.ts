@@ -24,6 +24,8 @@ export interface CsvInputOptions {
 
 export const CSV_INPUT_DEFAULTS = { ratePerS: 200 };
 
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
 type Row = { line: number; ts: number; values: Record<string, number> } | { line: number; code: ErrorCode; reason: string; raw: string };
 
 export class CsvInput implements InputSource {
@@ -88,9 +90,14 @@ function csvRows(text: string, o: CsvInputOptions): Row[] {
   // R's write.table layout (the occupancy files): rows carry one leading row id the header does not name.
   const withId = body.filter((r) => r.length === header.length + 1).length > body.length / 2;
   const width = withId ? header.length + 1 : header.length;
-  const good = body.filter((r) => r.length === width).slice(0, 50).map((r) => (withId ? r.slice(1) : r));
+  const good = body.filter((r) => r.length === width).slice(0, 200).map((r) => (withId ? r.slice(1) : r));
   if (good.length === 0) throw new EdgeloopError('BAD_FILE', `${o.path}: no row has the header's ${header.length} fields`);
-  const columns = detectColumns({ header, rows: good, droppedRowId: withId }, { timeColumn: o.timeColumn, timeZone: o.timeZone });
+  const { timeColumn } = detectColumns({ header, rows: good, droppedRowId: withId }, { timeColumn: o.timeColumn, timeZone: o.timeZone });
+  // Sensor columns by majority, not unanimity (src/csv.ts detectColumns): one bad value in the first
+  // rows must be a rejected line, not a sensor that silently disappears from the whole replay.
+  const sensorColumns = header.filter((h, j) => h !== timeColumn && good.filter((r) => NUMBER.test(r[j]!.trim())).length > 0.5 * good.length);
+  if (sensorColumns.length === 0) throw new EdgeloopError('BAD_FILE', `${o.path}: no numeric sensor column found (header: ${header.join(', ')})`);
+  const columns = { timeColumn, sensorColumns };
   return body.map((r, i): Row => {
     const line = i + 2;
     const raw = cut(r.join(','));
