@@ -21,7 +21,9 @@ import { buildReferenceProfile, type ReferenceProfile } from '../src/drift/profi
 import { calibrateProfile } from '../src/drift/calibrate.ts';
 import { createDriftMonitor } from '../src/drift/monitor.ts';
 import { parseDriftReport } from '../src/drift/report.ts';
-import { evaluateDrift, type DriftVerdict } from '../src/drift/policy.ts';
+import { evaluateDrift, resolveDriftPolicy, type DriftVerdict } from '../src/drift/policy.ts';
+import { longestFlatRun } from '../src/drift/flat-run.ts';
+import { EdgeloopError } from '../src/errors.ts';
 import { DEVICE_DRIFT_DEFAULTS, driftColumns, profileValueIndices } from '../src/drift/defaults.ts';
 
 const SENSORS = ['Temperature', 'Humidity', 'Light', 'CO2', 'HumidityRatio'];
@@ -124,4 +126,34 @@ test('a calibrated report carries flat-run lengths; the same window at margin 1 
   t.true(report.features.every((f) => f.kind === 'numeric' && typeof f.flatRun === 'number'));
   t.is(evaluateDrift(report, profile).verdict, 'ok');
   t.not(evaluateDrift(report, profile, { calibrationMargin: 1 }).verdict, 'ok');
+});
+
+test('bad calls: calibration, value indices and the calibrated policy knobs fail with their code and message', (t) => {
+  const tiny = { ...matrix, X: matrix.X.slice(0, 500), ts: matrix.ts.slice(0, 500), device: matrix.device.slice(0, 500), split: matrix.split!.slice(0, 500) };
+  const short = t.throws(() => calibrateProfile(uncalibrated, tiny, { windowSize, reportEvery }), { instanceOf: EdgeloopError });
+  t.is(short.code, 'BAD_DATA');
+  t.regex(short.message, /0 full window\(s\) of 1440 samples at a stride of 240; calibration needs at least 2/);
+  const bad = t.throws(() => calibrateProfile(uncalibrated, matrix, { windowSize: 0, reportEvery: 1.5 }), { instanceOf: EdgeloopError });
+  t.is(bad.code, 'BAD_ARGUMENT');
+  t.regex(bad.message, /windowSize must be an integer ≥ 1, got 0/);
+  const cols = t.throws(() => calibrateProfile(uncalibrated, { ...matrix, columns: matrix.columns.map((c) => c.replace('CO2', 'co2')) }, { windowSize, reportEvery }), { instanceOf: EdgeloopError });
+  t.regex(cols.message, /profile feature 'CO2__last' is not a matrix column/);
+  const idx = t.throws(() => profileValueIndices(profile, ['Temperature__last']), { instanceOf: EdgeloopError });
+  t.is(idx.code, 'BAD_ARGUMENT');
+  t.regex(idx.message, /profile feature\(s\) Temperature__std, .*CO2__last.* are not among the model input columns/);
+  const knobs = t.throws(() => resolveDriftPolicy({ calibrationMargin: 0.5, flatRunMargin: 1000 }), { instanceOf: EdgeloopError });
+  t.is(knobs.code, 'BAD_CONFIG');
+  t.regex(knobs.message, /flatRunMargin must be in \[1, 100\], got 1000; calibrationMargin must be in \[1, 100\], got 0.5/);
+});
+
+test('longestFlatRun: runs at the floor and non-finite values break runs and do not count', (t) => {
+  t.is(longestFlatRun([0, 0, 0, 0, 5, 5, 5, 2, 2], 0), 3);
+  t.is(longestFlatRun([1, 1, NaN, 1, 1], 0), 2);
+  t.is(longestFlatRun([], 0), 0);
+  t.is(longestFlatRun([3, 3, 3, 3], -1), 4);
+});
+
+test('driftColumns drops the clock features only', (t) => {
+  t.deepEqual(driftColumns(['a__last', 'ts__weekend', 'ts__seconds_since_midnight', 'b']), ['a__last', 'b']);
+  t.deepEqual(DEVICE_DRIFT_DEFAULTS.excludeColumnPrefixes, ['ts__']);
 });
