@@ -142,3 +142,33 @@ test('POST /predict: a feature row runs the active model, a reading goes through
   t.like(stats, { readingsIn: 5, rowsIn: 1, rejectedInputs: 1 });
   t.deepEqual(stats.models.map((x) => x.version), [1]);
 });
+
+test('activating a new version mid-stream swaps the pipeline cleanly: every row predicted once, no gap, then by the new version', async (t) => {
+  const broker = await startEmbeddedBroker({ port: 0 });
+  const rig = await InferenceRig.create(broker.url, 2);
+  t.teardown(async () => {
+    await rig.close();
+    await broker.stop();
+  });
+  const obs = await rig.observer('pi5');
+  const got = await collectPredictions(broker.url, 'pi5');
+  t.teardown(() => got.close());
+  let done: InputDoneSummary | null = null;
+  const input = await CsvInput.create({ path: DATA_PATH, timeZone: 'Europe/Brussels', ratePerS: 1500 });
+  await rig.agent('pi5', { input, batchSize: 20, batchMs: 50, onInputDone: (s) => { done = s; } });
+  await rig.install(obs, 1);
+  await waitFor(() => got.predictions.length >= 300, 20_000, 'predictions by v1');
+  await rig.install(obs, 2);
+  await waitFor(() => done !== null, 40_000, 'input-done');
+  const expected = await rig.batchPredictions(occupancyFrame(), 2);
+  await waitFor(() => got.predictions.length >= expected.size, 20_000, 'all predictions');
+  const ts = got.predictions.map((p) => p.ts);
+  t.is(new Set(ts).size, ts.length, 'no row predicted twice');
+  t.deepEqual([...ts].sort((a, b) => a - b), [...expected.keys()].sort((a, b) => a - b), 'no row left out by the swap');
+  const versions = got.predictions.map((p) => p.version);
+  const switchAt = versions.indexOf(2);
+  t.true(switchAt > 0, 'v1 served first');
+  t.true(versions.slice(switchAt).every((v) => v === 2), 'then only v2');
+  t.true(got.predictions.every((p) => p.output === expected.get(p.ts)!.output), 'same classes as the batch prediction');
+  t.log(`swap after ${switchAt} predictions of ${ts.length}`);
+});
