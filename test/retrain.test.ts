@@ -24,7 +24,8 @@ import { publishModel } from '../gateway/publish.ts';
 import { splitsOf, trainModel } from '../models/training.ts';
 import { prepareDataset, readSpec } from '../cli/commands-prepare.ts';
 import type { SqliteStore } from '../gateway/store-sqlite.ts';
-import { RetrainService, rolloutsOf, type RetrainServiceOptions } from '../gateway/retrain.ts';
+import { RetrainService, RetrainStore, rolloutsOf, type RetrainServiceOptions } from '../gateway/retrain.ts';
+import { attachRetraining } from '../gateway/retrain-attach.ts';
 import { retrainCommand } from '../cli/commands-retrain.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
@@ -149,8 +150,9 @@ test.serial('a performance alert opens a job; a gain below minGain rejects the c
 });
 
 test.serial('approve mode: the job waits; approved over HTTP it retrains on the faulty recent data, beats occupancy@1 on the holdout, registers v2, canaries it and promotes it on live labels', async (t) => {
-  const s = await service(t, { policy: { mode: 'approve', rollout: { canary: '1', timeout: '20s' }, live: { minSamples: 40, timeoutMs: 3600_000 } } });
-  s.registerRoutes(ctx.gateway.http!);
+  // Wired as a gateway would: routes on its HTTP server, alerts, /metrics (these routes serve the later tests too).
+  const s = await attachRetraining(ctx.gateway, { defaultFleet: FLEET, tickMs: 50, policy: { recentWindowMs: 6 * DAY_MS, mode: 'approve', rollout: { canary: '1', timeout: '20s' }, live: { minSamples: 40, timeoutMs: 3600_000 } } });
+  t.teardown(() => s.stop());
   const created = await post('/v1/retrain', { model: MODEL, by: 'test' });
   t.is(created.status, 202);
   const id = created.doc.id as string;
@@ -190,6 +192,9 @@ test.serial('approve mode: the job waits; approved over HTTP it retrains on the 
   const list = await (await fetch(`${ctx.gateway.httpUrl}/v1/retrain?model=${MODEL}`)).json() as { jobs: { id: string; state: string }[] };
   t.deepEqual(list.jobs.map((j) => j.state), ['promoted', 'rejected']);
   t.is((await post(`/v1/retrain/${id}/approve`, {})).status, 409);
+  const metrics = await (await fetch(ctx.gateway.httpUrl + '/metrics')).text();
+  t.regex(metrics, /^edgeloop_retrain_jobs\{state="promoted"\} 1$/m);
+  t.regex(metrics, new RegExp(`^edgeloop_retrain_holdout_score\\{model="occupancy",metric="accuracy",role="current"\\} ${e.current}$`, 'm'));
 });
 
 test.serial('the candidate\'s live accuracy falls below the current version\'s: the rollout is rolled back with the reason', async (t) => {
@@ -219,8 +224,8 @@ test.serial('the candidate\'s live accuracy falls below the current version\'s: 
 });
 
 test.serial('edgeloop retrain list|show|run|reject against the gateway, and list/show offline with --db', async (t) => {
-  const s = await service(t, { policy: { mode: 'approve' } });
-  s.registerRoutes(ctx.gateway.http!);
+  // The HTTP routes are those attached in the approve-mode test (an HttpServer keeps its routes).
+  const jobs = await RetrainStore.create((ctx.gateway.store as SqliteStore).database);
   const lines: string[] = [];
   const run = async (argv: string[]): Promise<string> => {
     lines.length = 0;
@@ -240,7 +245,7 @@ test.serial('edgeloop retrain list|show|run|reject against the gateway, and list
   t.regex(String(err), /is rejected: it cannot become training/);
   const offline = JSON.parse(await run(['list', '--db', ctx.dbPath, '--state', 'promoted', '--format', 'json'])) as { state: string; candidateVersion: number }[];
   t.deepEqual(offline.map((j) => [j.state, j.candidateVersion]), [['promoted', 2]]);
-  const promoted = s.jobs.list({ state: 'promoted' })[0]!;
+  const promoted = jobs.list({ state: 'promoted' })[0]!;
   const shown = await run(['show', promoted.id, '--db', ctx.dbPath]);
   t.log(shown);
   t.regex(shown, /holdout accuracy on \d+ rows \(trained on \d+\): candidate 0\.\d{4}, current 0\.\d{4}, minGain 0\.005/);
