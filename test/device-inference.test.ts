@@ -68,6 +68,7 @@ test('csv input: the device predicts what the gateway batch-predicts on the same
   t.true(status.ok);
   const inf = status.ok ? status.inference : undefined;
   t.like(inf, { readingsIn: input.total, rowsIn: expected.size, predictionsOut: expected.size, inputDone: true, rejectedInputs: 0, runErrors: 0 });
+  t.is(inf!.driftReports, Math.floor(expected.size / 240), 'a drift report every 240 rows (the default)');
   t.true(inf!.runnerP50Us! > 0 && inf!.runnerP99Us! >= inf!.runnerP50Us!);
   t.true(inf!.endToEndP99Us! >= inf!.endToEndP50Us!);
   await waitFor(() => obs.heartbeats.some((h) => h.inference?.inputDone === true), 5000, 'a heartbeat with inference stats');
