@@ -116,6 +116,7 @@ export interface RetrainServiceOptions {
 
 const defaultTimers: Timers = { setInterval: (fn, ms) => setInterval(fn, ms), clearInterval: (h) => clearInterval(h as NodeJS.Timeout) };
 const f4 = (x: number): string => x.toFixed(4);
+const duration = (ms: number): string => (ms < 10_000 ? `${ms} ms` : ms < 3 * 3600_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 3600_000).toFixed(1)} h`);
 
 export function resolveRetrainPolicy(p: RetrainServiceOptions['policy'] = {}): RetrainPolicy {
   const d = RETRAIN_DEFAULTS;
@@ -205,7 +206,7 @@ export class RetrainService {
     if (input.trigger.kind !== 'manual') {
       const last = this.jobs.lastCreatedAtMs(model);
       if (last !== null && now - last < this.policy.cooldownMs) {
-        this.#log.info(`${input.trigger.kind} trigger for ${model} ignored: last job ${Math.round((now - last) / 1000)} s ago, cooldown ${Math.round(this.policy.cooldownMs / 1000)} s`);
+        this.#log.info(`${input.trigger.kind} trigger for ${model} ignored: last job ${duration(now - last)} ago, cooldown ${duration(this.policy.cooldownMs)}`);
         return null;
       }
     }
@@ -394,7 +395,8 @@ export class RetrainService {
       this.jobs.transition(job.id, 'rolled-back', now, { reason: `rollout ${view.id} ${view.state}: ${view.reason ?? 'no reason given'}`, live: this.#liveOf(job, 'rollout') });
       return;
     }
-    if (!view.settled) return;
+    // A shadow rollout must have finished before promotion starts the active one (one live rollout per model).
+    if (!view.settled || (this.policy.rollout.kind === 'shadow' && view.state !== 'completed')) return;
     if (view.active === 0) {
       if (view.state !== 'rolled-back') rollouts.rollback(view.id, `retraining job ${job.id}: no canary device activated the candidate`);
       this.jobs.transition(job.id, 'rolled-back', now, { reason: `no canary device activated ${job.model}@${job.candidateVersion} (${view.failed} failed)`, live: this.#liveOf(job, 'rollout') });
@@ -417,7 +419,7 @@ export class RetrainService {
     const since = job.rolloutStartedAtMs ?? job.updatedAtMs;
     if (now - since >= lp.timeoutMs) {
       const noLabels: RetrainLive = { ...live, decidedBy: 'no-labels-policy' };
-      const text = `only ${cand.samples} of ${lp.minSamples} labelled live predictions of the candidate within ${Math.round(lp.timeoutMs / 1000)} s; policy onNoLabels=${lp.onNoLabels}`;
+      const text = `only ${cand.samples} of ${lp.minSamples} labelled live predictions of the candidate within ${duration(lp.timeoutMs)}; policy onNoLabels=${lp.onNoLabels}`;
       if (lp.onNoLabels === 'promote') await this.#promote(job, text, noLabels);
       else await this.#rollback(job, text, noLabels);
     }

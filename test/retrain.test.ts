@@ -253,3 +253,32 @@ test.serial('edgeloop retrain list|show|run|reject against the gateway, and list
   const bad = await retrainCommand(['run', '--model', MODEL, '--db', ctx.dbPath], () => {}).catch((e: unknown) => e as Error);
   t.regex(String(bad), /only 'list' and 'show' work with it/);
 });
+
+test.serial('no labels within the live timeout: onNoLabels=rollback rolls the canary back, onNoLabels=promote promotes a shadow candidate with an active rollout', async (t) => {
+  const controller = ctx.gateway.rollouts!.controller;
+  const strict = await service(t, { policy: { minGain: -1, rollout: { canary: '1', timeout: '20s' }, live: { timeoutMs: 1, onNoLabels: 'rollback' } } });
+  const a = (await strict.trigger({ model: MODEL, trigger: { kind: 'manual', by: 'test' } }))!;
+  await waitFor(() => ['rolled-back', 'failed', 'rejected', 'promoted'].includes(strict.jobs.mustGet(a.id).state), 60_000, 'job a to finish');
+  const ja = strict.jobs.mustGet(a.id);
+  t.log(ja.reason);
+  t.is(ja.state, 'rolled-back', ja.reason ?? '');
+  t.regex(ja.reason!, /^only 0 of 50 labelled live predictions of the candidate within 1 ms; policy onNoLabels=rollback$/);
+  t.is(ja.live?.decidedBy, 'no-labels-policy');
+  t.is(controller.summary(ja.rolloutId!).state, 'rolled-back');
+  await strict.stop();
+
+  const lenient = await service(t, { policy: { minGain: -1, rollout: { kind: 'shadow', timeout: '20s' }, live: { timeoutMs: 1, onNoLabels: 'promote' } } });
+  const b = (await lenient.trigger({ model: MODEL, trigger: { kind: 'manual', by: 'test' } }))!;
+  await waitFor(() => ['rolled-back', 'failed', 'rejected', 'promoted'].includes(lenient.jobs.mustGet(b.id).state), 60_000, 'job b to finish');
+  const jb = lenient.jobs.mustGet(b.id);
+  t.log(jb.reason);
+  t.is(jb.state, 'promoted', jb.reason ?? '');
+  const shadow = controller.summary(jb.rolloutId!);
+  t.is(shadow.mode, 'shadow');
+  t.is(shadow.counts.active, 2, 'both devices installed the candidate in their shadow slot');
+  t.is((await ctx.gateway.registry!.resolve(`${MODEL}@production`)).version, jb.candidateVersion!);
+  const activeId = /active rollout (ro-[0-9a-f]+) to all/.exec(jb.reason!)?.[1];
+  t.truthy(activeId, jb.reason ?? '');
+  await waitFor(() => controller.summary(activeId!).state === 'completed', 20_000, 'the active rollout');
+  for (const agent of ctx.agents) t.is((await agent.status()).models.find((m) => m.model === MODEL)?.active, jb.candidateVersion, 'the candidate serves on every device');
+});
