@@ -7,6 +7,11 @@ import { CsvInput } from '../device/input-csv.ts';
 import { parseInputSpec, type InputItem } from '../device/input-source.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { Readable } from 'node:stream';
+import { StdinInput } from '../device/input-stdin.ts';
+import { MqttInput } from '../device/input-mqtt.ts';
+import { startEmbeddedBroker } from '../gateway/broker.ts';
+import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
 
 test('parseFault: offsets, factors, stuck; onsets as fractions or timestamps in a zone', (t) => {
   t.like(parseFault('CO2:+600@0.5'), { sensor: 'CO2', effect: { kind: 'offset', delta: 600 }, onset: { kind: 'fraction', fraction: 0.5 } });
@@ -79,4 +84,35 @@ test('csv input: bad lines become rejects naming the line, good ones readings; -
   for (const bad of ['file.csv', 'mqtt:a/+/b', 'http:x']) t.throws(() => parseInputSpec(bad), { code: 'BAD_ARGUMENT' } as never);
   const missing = await t.throwsAsync(CsvInput.create({ path: join(tempDir(), 'none.txt') }));
   t.true(isEdgeloopError(missing, 'BAD_FILE'));
+});
+
+test('stdin and mqtt inputs: JSON {ts, values} readings in order, bad messages as rejects with the gateway validator\'s reason', async (t) => {
+  const lines = ['{"ts":"2015-02-02T14:19:00+01:00","values":{"CO2":700}}', 'not json', '', '[{"ts":1422883260000,"values":{"CO2":701}},{"ts":1422883320000,"values":{"CO2":702,"Light":5}}]', '{"ts":1422883380000,"values":{"CO2":"x"}}'];
+  const stdin = new StdinInput({ stream: Readable.from([lines.join('\n') + '\n']) });
+  const items: InputItem[] = [];
+  for await (const item of stdin.items(new AbortController().signal)) items.push(item);
+  t.deepEqual(items.map((i) => (i.kind === 'reading' ? [i.index, i.ts, i.values] : [i.index, i.code, i.reason])), [
+    [0, Date.parse('2015-02-02T13:19:00Z'), { CO2: 700 }],
+    [1, 'NOT_JSON', 'stdin line 2: payload is not UTF-8 JSON: Unexpected token \'o\', "not json" is not valid JSON'],
+    [2, 1422883260000, { CO2: 701 }],
+    [3, 1422883320000, { CO2: 702, Light: 5 }],
+    [4, 'BAD_VALUE', 'stdin line 5: payload: sensor CO2 value must be a finite number, got "x"'],
+  ]);
+
+  const broker = await startEmbeddedBroker({ port: 0 });
+  t.teardown(() => broker.stop());
+  const mqttInput = await MqttInput.create({ brokerUrl: broker.url, topic: 'local/sensors', clientId: 'input-test' });
+  const pub = await connectMqtt(broker.url, { clientId: 'sensor' });
+  for (const l of lines.filter((x) => x !== '')) await publishAsync(pub, 'local/sensors', l, { qos: 1 });
+  await endAsync(pub);
+  const abort = new AbortController();
+  const got: InputItem[] = [];
+  for await (const item of mqttInput.items(abort.signal)) {
+    got.push(item);
+    if (got.length === 5) abort.abort();
+  }
+  await mqttInput.close();
+  t.deepEqual(got.map((i) => i.kind), ['reading', 'reject', 'reading', 'reading', 'reject']);
+  t.regex((got[4] as { reason: string }).reason, /^mqtt:local\/sensors: payload: sensor CO2 value must be a finite number/);
+  await t.throwsAsync(MqttInput.create({ brokerUrl: broker.url, topic: 'local/#' }), { message: /without wildcards/ });
 });
