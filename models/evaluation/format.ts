@@ -49,7 +49,8 @@ export function formatReport(report: EvaluationReport): string {
   }
   if (report.importance) {
     lines.push('', `  permutation importance (${report.importance.split}, ${report.importance.repeats} repeats, drop in ${report.mainMetric === 'r2' ? 'R²' : 'accuracy'})`);
-    for (const f of report.importance.features) lines.push(`  ${f.feature.padEnd(18)}${f.mean.toFixed(4).padStart(9)} ± ${f.std.toFixed(4)}`);
+    const width = Math.max(18, ...report.importance.features.map((f) => f.feature.length + 1));
+    for (const f of report.importance.features) lines.push(`  ${f.feature.padEnd(width)}${f.mean.toFixed(4).padStart(9)} ± ${f.std.toFixed(4)}`);
   }
   lines.push('', 'Diagnosis', ...report.diagnosis.text.map((t) => `  ${t}`));
   return lines.join('\n');
