@@ -10,6 +10,9 @@
  *            connections; time until every device holds every chunk.
  *   rollout: `rollout create --strategy all-at-once` until every device is active.
  * Last line: `rollout: <n> devices in <s> s, floor <s> s, ratio <r>`.
+ * Knobs (env): BENCH_DEVICES (200), BENCH_PROCS (2), BENCH_MODEL_BYTES, BENCH_CHUNK_BYTES,
+ * BENCH_CHUNKS_PER_S (transfer pacing, 0 = unpaced), BENCH_COALESCE_MS (TransferServer coalesceQuietMs),
+ * BENCH_TRACE=1 (per-device timeline on stderr), BENCH_CHILD_ARGS (e.g. --cpu-prof for the device processes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
