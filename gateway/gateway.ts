@@ -21,6 +21,12 @@ import { Dashboard } from './dashboard.ts';
 import { DriftService, type DriftServiceOptions } from './drift-monitor.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import type { Store } from './store.ts';
+import { attachDashboardPanels } from './dashboard-panels.ts';
+import { ModelEvaluationStore } from './dashboard-models.ts';
+import type { ChangeFeed } from './dashboard-live.ts';
+import { RunStore } from './runs.ts';
+import { attachRetraining, type AttachRetrainOptions } from './retrain-attach.ts';
+import type { RetrainService } from './retrain.ts';
 
 export interface GatewayOptions {
   id: string;
@@ -57,6 +63,8 @@ export interface GatewayOptions {
   keyDir?: string;
   /** Model registry + rollouts (on by default with a SQLite store); false disables both. */
   rollouts?: false | GatewayRolloutOptions;
+  /** The retraining loop (on by default when rollouts are on); false disables it. */
+  retrain?: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations'>;
 }
 
 export type GatewayRolloutOptions = Pick<RolloutServiceOptions, 'tickMs' | 'resumeGraceMs' | 'transferOptions' | 'fleetHealth' | 'timers' | 'newId'>;
@@ -78,6 +86,8 @@ export class Gateway {
   #drift: DriftService | null = null;
   #registry: Registry | null = null;
   #rollouts: RolloutService | null = null;
+  #retrain: RetrainService | null = null;
+  #feed: ChangeFeed | null = null;
   #login: MqttLogin = {};
   #publicKeyPath: string | null = null;
   #brokerUrl = '';
@@ -189,9 +199,28 @@ export class Gateway {
           this.#rollouts.registerRoutes(this.#http);
           for (const panel of this.#rollouts.dashboardPanels()) this.#dashboard.addPanel(panel);
         }
+        const sqlite = this.#store instanceof SqliteStore ? this.#store : null;
+        this.#feed = attachDashboardPanels({
+          http: this.#http, dashboard: this.#dashboard, store: this.#store, database: sqlite?.database,
+          registry: this.#registry, drift: this.#drift,
+          runs: sqlite ? await RunStore.create({ database: sqlite.database }) : undefined,
+          evaluations: sqlite ? ModelEvaluationStore.open(sqlite.database) : undefined,
+          driftPolicy: this.#o.drift ? this.#o.drift.policy : undefined,
+          logger: this.#log.child('dashboard'), now,
+        });
         await this.#http.start();
         this.#dashboard.start();
+        await this.#feed.start();
         this.#log.info(`HTTP API on ${this.#http.url}`);
+      }
+      if (this.#o.retrain !== false && this.#registry && this.#rollouts && this.#store instanceof SqliteStore) {
+        const fleet = this.#o.fleet ?? '+';
+        this.#retrain = await attachRetraining(this, {
+          defaultFleet: fleet !== '+' ? fleet : undefined,
+          ...(this.#o.retrain ?? {}),
+          evaluations: ModelEvaluationStore.open(this.#store.database),
+          logger: this.#log, now,
+        });
       }
     } catch (err) {
       await this.stop();
@@ -292,7 +321,16 @@ export class Gateway {
     return this.#http;
   }
 
+  /** The retraining loop (null before start or when disabled). */
+  get retrain(): RetrainService | null {
+    return this.#retrain;
+  }
+
   async stop(): Promise<void> {
+    await this.#retrain?.stop();
+    this.#retrain = null;
+    await this.#feed?.stop();
+    this.#feed = null;
     this.#dashboard?.stop();
     this.#dashboard = null;
     await this.#http?.stop();

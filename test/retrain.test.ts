@@ -41,7 +41,7 @@ let ctx: Ctx;
 test.before(async () => {
   const dir = tempDir('edgeloop-retrain-');
   const gateway = new Gateway({ id: 'rt', dbPath: join(dir, 'gateway.db'), embeddedBroker: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, synchronous: 'normal', rollouts: { tickMs: 50, resumeGraceMs: 0 },
-    drift: { performance: { minAccuracy: 0.85, minSamples: 40 } } });
+    drift: { performance: { minAccuracy: 0.85, minSamples: 40 } }, retrain: false });
   await gateway.start();
   const train = readDatasetFile(join(DATA, 'datatraining.txt'), { timeZone: 'Europe/Brussels' }).records;
   const recent = readDatasetFile(join(DATA, 'datatest2.txt'), { timeZone: 'Europe/Brussels' }).records
