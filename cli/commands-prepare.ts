@@ -17,6 +17,7 @@ const USAGE = `edgeloop prepare --spec pipeline.json|occupancy --fleet F [--devi
 /** Built-in example specs, by name. */
 export const BUILTIN_SPECS: Record<string, string> = {
   occupancy: fileURLToPath(new URL('../src/pipeline/examples/occupancy.json', import.meta.url)),
+  'occupancy-temperature-light': fileURLToPath(new URL('../src/pipeline/examples/occupancy-temperature-light.json', import.meta.url)),
 };
 
 export function readSpec(ref: string): unknown {

@@ -51,6 +51,12 @@ export interface DriftServiceOptions {
   mqtt?: { username?: string; password?: string; protocolVersion?: 4 | 5; tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean } };
   /** Largest accepted drift / predictions / labels payload. */
   maxPayloadBytes?: number;
+  /**
+   * Where the reference profile of a model version comes from when a device reports one that was not
+   * registered (the Gateway passes the model registry): looked up once per version, before the batch
+   * that names it is judged. Null: not found.
+   */
+  manifests?: (model: string, version: number) => Promise<ModelManifest | null>;
   metricsSources?: MetricsSources;
   /** Tests: replace the alert MQTT publisher (null: no MQTT alerts) or the webhook POST. */
   alertPublisher?: AlertPublisher | null;
@@ -271,6 +277,7 @@ export class DriftService {
    */
   async handleMessages(messages: readonly ReceivedMessage[]): Promise<BatchOutcome> {
     const items = messages.map((m) => this.#validate(m));
+    await this.#loadProfiles(items);
     const effects = this.#commit(items);
     for (const r of effects.reports) this.#metrics.recordDriftReport(r.fleet, r.device, r.model, r.report, r.verdict);
     for (const s of effects.perf) this.#metrics.recordPerformance(s);
@@ -279,6 +286,33 @@ export class DriftService {
     const count = (k: Item['kind']): number => items.filter((i) => i.kind === k).length;
     if (effects.rejects.length > 0) this.#log.warn(() => `quarantined ${effects.rejects.length} of ${messages.length} messages in drift_rejects: ${effects.rejects.map((r) => r.reason).join(', ')}`);
     return { reports: count('drift'), predictions: count('predictions'), labels: count('labels'), rejected: count('reject'), alertsSent: effects.alerts.length };
+  }
+
+  readonly #looked = new Set<string>();
+
+  /** Registers, from the manifest source, the profiles of model versions this batch names for the first time. */
+  async #loadProfiles(items: readonly Item[]): Promise<void> {
+    const source = this.#o.manifests;
+    if (!source) return;
+    const wanted = new Map<string, { model: string; version: number }>();
+    for (const item of items) {
+      if (item.kind === 'predictions') for (const p of item.batch) wanted.set(`${p.model}@${p.version}`, { model: p.model, version: p.version });
+      if (item.kind === 'drift' && item.report.model !== undefined && item.report.modelVersion !== undefined) {
+        wanted.set(`${item.report.model}@${item.report.modelVersion}`, { model: item.report.model, version: item.report.modelVersion });
+      }
+    }
+    for (const [key, ref] of wanted) {
+      if (this.#looked.has(key)) continue;
+      this.#looked.add(key);
+      if (this.#store.getProfile(ref.model, ref.version)) continue;
+      try {
+        const manifest = await source(ref.model, ref.version);
+        if (manifest?.reference) this.registerManifest(manifest);
+        else this.#log.warn(`no reference profile for ${key}: its drift reports are stored but not judged`);
+      } catch (err) {
+        this.#log.warn(`cannot load the reference profile of ${key}: ${errorMessage(err)}`);
+      }
+    }
   }
 
   #validate(msg: ReceivedMessage): Item {
@@ -365,7 +399,10 @@ export class DriftService {
 
   #applyReport(item: Extract<Item, { kind: 'drift' }>, fx: BatchEffects, raise: (input: Parameters<AlertManager['record']>[0]) => void): void {
     const { fleet, device, report } = item;
-    const model = this.#store.getDeviceModel(fleet, device);
+    // The report names the model version it was computed for; older devices leave it to the predictions.
+    const model = report.model !== undefined && report.modelVersion !== undefined
+      ? { model: report.model, version: report.modelVersion }
+      : this.#store.getDeviceModel(fleet, device);
     const rec = model ? this.#store.getProfile(model.model, model.version) : null;
     let evaluation: DriftEvaluation | null = null;
     if (rec) evaluation = evaluateDrift(report, rec.profile, this.#policy);

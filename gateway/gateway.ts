@@ -163,6 +163,14 @@ export class Gateway {
           fleet: this.#o.fleet ?? '+',
           clientId: `edgeloop-drift-${this.#o.id}`,
           mqtt: login,
+          // Reference profiles of the versions devices report come from the registry (created below).
+          manifests: async (model, version) => {
+            const registry = this.#registry;
+            if (!registry) return null;
+            const v = await registry.show(`${model}@${version}`);
+            const first = v.artifacts[0];
+            return first ? await registry.manifest(`${model}@${version}`, first.format, first.variant) : null;
+          },
           logger: this.#log,
           now,
         });

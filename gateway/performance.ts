@@ -220,10 +220,10 @@ export class PerformanceTracker {
         state.accuracy = accuracy(yTrue, yPred);
         const binary = yTrue.every((v) => v === 0 || v === 1) && yPred.every((v) => v === 0 || v === 1);
         state.f1 = precisionRecallF1(yTrue, yPred, { average: binary ? 'binary' : 'macro' }).f1;
-        state.baseline = model.testMetrics.test_accuracy ?? model.testMetrics.accuracy ?? null;
+        state.baseline = model.testMetrics.test_accuracy ?? model.testMetrics.accuracy ?? testBaseline(model.testMetrics, 'accuracy');
       } else {
         state.mse = meanSquaredError(yTrue, yPred);
-        state.baseline = model.testMetrics.test_mse ?? model.testMetrics.mse ?? null;
+        state.baseline = model.testMetrics.test_mse ?? model.testMetrics.mse ?? testBaseline(model.testMetrics, 'mse');
       }
     }
     if (rows.length < this.#p.minSamples) {
@@ -276,4 +276,14 @@ export class PerformanceTracker {
     this.#counters.expiredLabels += this.#s.expireLabels!.run(nowMs - this.#p.pendingLabelTtlMs).changes;
     this.#s.expirePredictions!.run(nowMs - this.#p.predictionRetentionMs);
   }
+}
+
+/**
+ * The baseline from named test splits (publishModel writes `<split>_<metric>`, e.g. test1_accuracy,
+ * test2_accuracy): the least favourable of them, so that a device is not judged against its best case.
+ */
+function testBaseline(metrics: Record<string, number>, metric: 'accuracy' | 'mse'): number | null {
+  const values = Object.entries(metrics).filter(([k, v]) => new RegExp(`^test[A-Za-z0-9]*_${metric}$`).test(k) && Number.isFinite(v)).map(([, v]) => v);
+  if (values.length === 0) return null;
+  return metric === 'accuracy' ? Math.min(...values) : Math.max(...values);
 }
