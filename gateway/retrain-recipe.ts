@@ -73,8 +73,10 @@ export async function buildCandidate(store: Store, fleet: string, current: Curre
   const stats = (await store.stats(fleet)).filter((s) => columns.has(s.sensor));
   if (stats.length === 0) throw new EdgeloopError('BAD_DATA', `fleet '${fleet}' has no stored readings of ${[...columns].join(', ')}`);
   const toMs = Math.max(...stats.map((s) => s.lastTsMs)) + 1;
-  const windowFromMs = toMs - o.recentWindowMs;
-  const holdoutFromMs = Math.round(windowFromMs + (1 - o.holdoutFraction) * o.recentWindowMs);
+  // The window holds at most recentWindowMs of data time, and no more than the fleet has: the
+  // holdout is the newest fraction of the data actually there, so a young fleet still gets a train part.
+  const windowFromMs = Math.max(toMs - o.recentWindowMs, Math.min(...stats.map((s) => s.firstTsMs)));
+  const holdoutFromMs = Math.round(windowFromMs + (1 - o.holdoutFraction) * (toMs - windowFromMs));
   const ranges = [{ name: 'train', start: iso(windowFromMs), end: iso(holdoutFromMs) }, { name: 'holdout', start: iso(holdoutFromMs), end: iso(toMs) }];
   let fromMs = windowFromMs;
   if (o.includeOriginal && spec.split.type === 'time-ranges') {

@@ -41,6 +41,11 @@ export interface DatasetSplits {
 }
 
 /** Separates a prepared matrix by its split labels; `trainSplit` names the training split. */
+function valOf(data: DatasetSplits): SplitData {
+  if (!data.val || data.val.X.length === 0) throw new EdgeloopError('BAD_ARGUMENT', "tune.scoreOn 'val' needs a validation split with rows (splitsOf(matrix, train, val))");
+  return data.val;
+}
+
 export function splitsOf(m: FeatureMatrix, trainSplit = 'train', valSplit = 'val'): DatasetSplits {
   if (!m.split || !m.y) throw new EdgeloopError('BAD_DATA', 'the dataset has no split labels or no targets: prepare it with a label column and a split');
   const by = new Map<string, SplitData>();
@@ -82,6 +87,8 @@ export interface TuneOptions {
   completed?: Trial[];
   /** Folds of the cross-validation on the train split that scores each trial (default 3). */
   cvFolds?: number;
+  /** 'cv' (default): k-fold cross-validation on train; 'val': fit on train, score on the validation split. */
+  scoreOn?: 'cv' | 'val';
   bayes?: Partial<BayesOptions>;
 }
 
@@ -203,7 +210,7 @@ export async function trainModel(data: DatasetSplits, o: TrainOptions): Promise<
       const k = o.tune.cvFolds ?? 3;
       const result = search({
         kind, fixed: params, space: o.tune.space, strategy: o.tune.strategy, X: data.train.X, y: data.train.y,
-        validation: { kind: 'kfold', k }, maxTrials: o.tune.maxTrials, maxTimeMs: o.tune.maxTimeMs, seed: o.seed ?? 0,
+        validation: o.tune.scoreOn === 'val' ? { kind: 'given', X: valOf(data).X, y: valOf(data).y } : { kind: 'kfold', k }, maxTrials: o.tune.maxTrials, maxTimeMs: o.tune.maxTimeMs, seed: o.seed ?? 0,
         completed: o.tune.completed, bayes: o.tune.bayes, onTrial: o.onTrial, onProgress: o.onProgress,
       });
       trials = result.trials;

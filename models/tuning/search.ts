@@ -46,8 +46,11 @@ export interface SearchOptions extends OptimizeOptions {
   fixed?: Record<string, unknown>;
   X: number[][];
   y: number[];
-  /** 'holdout' keeps the last valShare of a seeded shuffle for validation; 'kfold' averages k folds. */
-  validation?: { kind: 'holdout'; valShare: number } | { kind: 'kfold'; k: number };
+  /**
+   * 'holdout' keeps the last valShare of a seeded shuffle for validation; 'kfold' averages k folds;
+   * 'given' fits on all of X and scores on a separate validation split (e.g. a later recording).
+   */
+  validation?: { kind: 'holdout'; valShare: number } | { kind: 'kfold'; k: number } | { kind: 'given'; X: number[][]; y: number[] };
 }
 
 export interface SearchResult { best: Trial; trials: Trial[] }
@@ -55,7 +58,7 @@ export interface SearchResult { best: Trial; trials: Trial[] }
 /** What one evaluation returns: higher score is better; metrics are stored with the trial. */
 export type Objective = (params: Params) => { score: number; metrics?: Record<string, number> };
 
-function folds(n: number, v: NonNullable<SearchOptions['validation']>, random: Random): { train: number[]; val: number[] }[] {
+function folds(n: number, v: Exclude<NonNullable<SearchOptions['validation']>, { kind: 'given' }>, random: Random): { train: number[]; val: number[] }[] {
   const idx = shuffleInPlace(Array.from({ length: n }, (_, i) => i), random);
   if (v.kind === 'holdout') {
     if (!(v.valShare > 0 && v.valShare < 1)) throw new EdgeloopError('BAD_ARGUMENT', `validation.valShare must be in (0, 1), got ${v.valShare}`);
@@ -135,7 +138,16 @@ export function optimize(objective: Objective, o: OptimizeOptions): SearchResult
 /** Higher is better: accuracy for classifiers, R² for regressors. */
 export function search(o: SearchOptions): SearchResult {
   checkSpace(o.space);
-  const splits = folds(o.X.length, o.validation ?? { kind: 'holdout', valShare: 0.25 }, createRandom((o.seed ?? 0) ^ 0x5bd1e995));
+  const v = o.validation ?? { kind: 'holdout', valShare: 0.25 };
+  if (v.kind === 'given') {
+    if (v.X.length === 0 || v.X.length !== v.y.length) throw new EdgeloopError('BAD_ARGUMENT', `validation split must have rows and one target per row, got ${v.X.length} rows and ${v.y.length} targets`);
+    return optimize((params) => {
+      const m = createModel(o.kind, { ...(o.fixed ?? {}), ...params }) as Classifier | Regressor;
+      m.fit(o.X, o.y);
+      return { score: m.score(v.X, v.y) };
+    }, o);
+  }
+  const splits = folds(o.X.length, v, createRandom((o.seed ?? 0) ^ 0x5bd1e995));
   return optimize((params) => {
     const scores = splits.map(({ train, val }) => {
       const m = createModel(o.kind, { ...(o.fixed ?? {}), ...params }) as Classifier | Regressor;

@@ -228,7 +228,12 @@ export function evaluateDrift(report: DriftReport, profile: ReferenceProfile, po
   }
   if (report.output) {
     // The output has its own test; it is not part of the feature family for the correction.
-    const o = featureLevel(report.output, testPValue(report.output), profile.output?.missingRate ?? 0, p);
+    // A calibrated profile without a calibrated output: the output's day-to-day swings (a weekend
+    // window predicts no occupancy at all) are unknown, so its PSI and test only support other evidence;
+    // missing and unseen-category rates still count.
+    const uncalibratedOutput = cal !== undefined && cal.psiMax[report.output.name] === undefined;
+    const oth = uncalibratedOutput ? { psiWarn: Infinity, psiAlert: Infinity, testRaises: false } : thresholdsFor(p, cal, report.output.name);
+    const o = featureLevel(report.output, testPValue(report.output), profile.output?.missingRate ?? 0, p, oth);
     if (o.level !== 'ok') {
       drifted.push({ name: report.output.name, level: o.level, reasons: o.reasons });
       verdict = max(verdict, o.level);
