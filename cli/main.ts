@@ -27,6 +27,8 @@ usage: edgeloop <command> [options]
                           canary/wave rollouts with abort criteria (talks to the gateway's HTTP API)
   drift status|show       drift verdicts and statistics per device
   alerts list             drift and performance alerts
+  retrain list|show|run|approve|reject
+                          retraining jobs: recent data, holdout comparison, canary, promote or roll back
   acl add-device|add-gateway|remove|list|mosquitto
                           broker credentials and ACLs (embedded broker or a mosquitto ACL file)
   device                  run the device agent (Raspberry Pi, Jetson, any linux/arm64 or x64)
