@@ -100,8 +100,9 @@ test('a tampered chunk from a man in the middle is refused, counted and requeste
   t.deepEqual(Buffer.from(res.bytes), Buffer.from(fixture.bytes));
   t.is(forged, 8);
   t.is(res.stats.tamperedChunks, 8);
-  // The first window was asked for twice: once answered by the forger, once by the gateway.
-  t.is(res.stats.requestedChunks, totalChunks + 8);
+  // The first window was asked for twice: once answered by the forger, once by the gateway (on a
+  // loaded machine a chunk timeout may ask for a few more again; never fewer).
+  t.true(res.stats.requestedChunks >= totalChunks + 8, `requested ${res.stats.requestedChunks} chunks, expected ≥ ${totalChunks + 8}`);
   const asked = r.requests.flatMap(({ req }) => req.chunks);
   for (let i = 0; i < 8; i++) t.true(asked.includes(i), `chunk ${i} re-requested from the gateway`);
 });
