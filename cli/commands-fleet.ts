@@ -12,6 +12,7 @@ const FLEET_USAGE = `edgeloop fleet list [--fleet F] [--tag T] [--format table|j
 const ROLLOUT_USAGE = `edgeloop rollout create --model NAME@VERSION|NAME@alias --target 'tag:T'|'device:a,b'|'all'
            [--fleet F] [--strategy all-at-once|canary|waves] [--canary 10%|N] [--wave-size N|%] [--wave-interval 30s]
            [--abort-failure-rate 20%] [--timeout 5m] [--mode active|shadow|ab:0.2] [--model-format onnx|tflite] [--variant float32|…] [--seed N]
+           [--allow-downgrade]   (roll devices back below a version they already ran: installs carry signed rollbacks)
        edgeloop rollout status [id] | pause <id> | resume <id> | abort <id> [--reason R] | rollback <id> [--reason R]
        common: [--gateway http://127.0.0.1:8080] [--format table|json]`;
 
@@ -127,7 +128,7 @@ export async function fleetCommand(argv: string[], print: Print = defaultPrint):
 interface SummaryDoc {
   id: string; fleet: string; model: string; version: number; ref: string; state: string; reason: string | null; target: string; strategy: string; mode: string;
   waves: number; currentWave: number; targets: number; counts: Record<string, number>; failureRate: number; shadowAgreement: number | null; createdAtMs: number;
-  skipped: { device: string; why: string }[]; control: string[];
+  skipped: { device: string; why: string }[]; control: string[]; allowDowngrade?: boolean;
   devices?: { device: string; wave: number; state: string; fromVersion: number | null; receivedChunks: number | null; totalChunks: number | null; error: { code: string; message: string } | null; rollbackCommandId: string | null }[];
   events?: { device: string | null; atMs: number; kind: string; detail: string }[];
 }
@@ -147,6 +148,7 @@ function printDetail(s: SummaryDoc, print: Print): void {
   if (s.shadowAgreement !== null) print(`shadow agreement: ${(s.shadowAgreement * 100).toFixed(1)}%`);
   if (s.skipped.length) print(`skipped: ${s.skipped.map((k) => `${k.device} (${k.why})`).join(', ')}`);
   if (s.control.length) print(`A/B control arm (unchanged): ${s.control.join(', ')}`);
+  if (s.allowDowngrade) print('downgrade allowed: installs below a version a device already ran carry a signed rollback');
   if (s.devices) {
     print('');
     print(table(s.devices.map((d) => ({
@@ -162,7 +164,7 @@ export async function rolloutCommand(argv: string[], print: Print = defaultPrint
     gateway: { type: 'string' }, format: { type: 'string' }, model: { type: 'string' }, target: { type: 'string' }, fleet: { type: 'string' },
     strategy: { type: 'string' }, canary: { type: 'string' }, 'wave-size': { type: 'string' }, 'wave-interval': { type: 'string' },
     'abort-failure-rate': { type: 'string' }, timeout: { type: 'string' }, mode: { type: 'string' }, 'model-format': { type: 'string' },
-    variant: { type: 'string' }, seed: { type: 'string' }, reason: { type: 'string' },
+    variant: { type: 'string' }, seed: { type: 'string' }, reason: { type: 'string' }, 'allow-downgrade': { type: 'boolean' },
   }, ROLLOUT_USAGE);
   const format = outputFormat(values.format);
   const show = (doc: unknown) => (format === 'json' ? print(JSON.stringify(doc, null, 2)) : printDetail(doc as SummaryDoc, print));
@@ -174,6 +176,7 @@ export async function rolloutCommand(argv: string[], print: Print = defaultPrint
       const map: [keyof typeof values, string][] = [['fleet', 'fleet'], ['strategy', 'strategy'], ['canary', 'canary'], ['wave-size', 'waveSize'], ['wave-interval', 'waveInterval'],
         ['abort-failure-rate', 'abortFailureRate'], ['timeout', 'timeout'], ['mode', 'mode'], ['model-format', 'format'], ['variant', 'variant']];
       for (const [flag, field] of map) if (values[flag] !== undefined) body[field] = values[flag];
+      if (values['allow-downgrade'] === true) body.allowDowngrade = true;
       if (values.seed !== undefined) {
         const seed = Number(values.seed);
         if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new EdgeloopError('BAD_ARGUMENT', `--seed ${JSON.stringify(values.seed)} must be an integer in 0..4294967295`);

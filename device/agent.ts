@@ -268,7 +268,8 @@ export class Agent {
       hardware: { arch: process.arch, platform: process.platform, nodeVersion: process.versions.node, cpus: os.availableParallelism(), memoryBytes: os.totalmem() },
       runtimes: this.runtimes,
       tags: this.o.tags ?? [],
-      models: await this.store.status(),
+      // With the high-water marks: the gateway needs them to tell a downgrade (gateway/rollout-controller.ts).
+      models: await this.store.status({ highWater: true }),
     };
   }
 

@@ -187,11 +187,14 @@ export class ModelStore {
     return { pointer, guard: parseGuard(raw, pointer) };
   }
 
-  async status(): Promise<ModelSlotStatus[]> {
+  /** Slots per model; `highWater: true` adds each model's high-water mark (the retained status carries it). */
+  async status(options: { highWater?: boolean } = {}): Promise<ModelSlotStatus[]> {
     const out: ModelSlotStatus[] = [];
     for (const model of await this.models()) {
-      const p = await this.pointer(model);
-      out.push({ model, active: p.active, shadow: p.shadow, previous: p.previous });
+      const { pointer: p, guard } = await this.readState(model);
+      const slot: ModelSlotStatus = { model, active: p.active, shadow: p.shadow, previous: p.previous };
+      if (options.highWater && guard.highWater !== null) slot.highWater = guard.highWater;
+      out.push(slot);
     }
     return out;
   }

@@ -120,9 +120,18 @@ export class FleetRegistry {
     this.#heartbeat.run({ fleet, device, at: atMs, seq: heartbeat.seq, transfer: heartbeat.transfer ? JSON.stringify(heartbeat.transfer) : null });
   }
 
-  /** Model slots from a command result (fresher than the retained status until the agent republishes it). */
+  /**
+   * Model slots from a command result (fresher than the retained status until the agent republishes it).
+   * Results carry no high-water mark; the one the last status reported is kept (it never goes down).
+   */
   applyModels(fleet: string, device: string, models: ModelSlotStatus[], atMs = this.#now()): void {
-    this.#models.run(JSON.stringify(models), atMs, fleet, device);
+    const row = this.#get.get(fleet, device) as Row | undefined;
+    const before = row ? (JSON.parse(row.models) as ModelSlotStatus[]) : [];
+    const merged = models.map((m) => {
+      const highWater = before.find((b) => b.model === m.model)?.highWater;
+      return m.highWater !== undefined || highWater === undefined ? m : { ...m, highWater };
+    });
+    this.#models.run(JSON.stringify(merged), atMs, fleet, device);
   }
 
   get(fleet: string, device: string): FleetDevice | null {
@@ -177,4 +186,16 @@ export class FleetRegistry {
 export function modelVersionsOf(device: Pick<FleetDevice, 'models'>, model: string): { active: number | null; shadow: number | null; previous: number | null } {
   const slot = device.models.find((m) => m.model === model);
   return { active: slot?.active ?? null, shadow: slot?.shadow ?? null, previous: slot?.previous[0] ?? null };
+}
+
+/**
+ * The highest version of `model` this device is known to have activated: its reported high-water mark,
+ * and its active and previous versions (all an older agent reports). A shadow version does not count:
+ * it raises no mark on the device. null: none known.
+ */
+export function highestKnownVersion(device: Pick<FleetDevice, 'models'>, model: string): number | null {
+  const slot = device.models.find((m) => m.model === model);
+  if (!slot) return null;
+  const versions = [slot.highWater, slot.active, ...slot.previous].filter((v): v is number => typeof v === 'number');
+  return versions.length === 0 ? null : Math.max(...versions);
 }

@@ -9,12 +9,12 @@ import { randomUUID } from 'node:crypto';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import type { ModelFormat, ModelManifest, ModelVariant } from '../src/manifest.ts';
-import type { Command, CommandResult, Heartbeat, InstallMode } from '../src/contracts/device.ts';
+import type { Command, CommandResult, Heartbeat, InstallMode, SignedRollback } from '../src/contracts/device.ts';
 import {
   deviceTransition, evaluateAbort, formatAmount, formatMode, formatTarget, isInFlight, matchesTarget, nextWave, orderDevices, planWaves, selectAbDevices,
   type DeviceRolloutEvent, type DeviceRolloutState, type RolloutState,
 } from '../src/rollout-plan.ts';
-import { modelVersionsOf, type FleetRegistry } from './fleet.ts';
+import { highestKnownVersion, modelVersionsOf, type FleetRegistry } from './fleet.ts';
 import { RolloutStore, type RolloutDeviceRecord, type RolloutRecord } from './rollout-store.ts';
 import type { ParsedRolloutRequest } from './rollout-request.ts';
 
@@ -23,6 +23,11 @@ export interface ModelSource {
   resolve(ref: string): Promise<{ model: string; version: number }>;
   manifest(ref: string, format: ModelFormat, variant: ModelVariant): Promise<ModelManifest>;
   artifact(ref: string, format: ModelFormat, variant: ModelVariant): Promise<Uint8Array>;
+  /**
+   * Signs a rollback of one device to `ref` (install command.rollback): devices refuse an install below
+   * the highest version they ever activated without one. Without it, downgrading rollouts are refused.
+   */
+  signRollback?(claim: { fleet: string; device: string; ref: string }): { model: string; version: number; rollback: SignedRollback };
 }
 
 export interface RolloutControllerOptions {
@@ -49,6 +54,8 @@ export interface RolloutSummary extends Omit<RolloutRecord, 'plan'> {
   abortFailureRate: number;
   timeoutMs: number;
   mode: string;
+  /** Installs below a version a device already ran are signed (the request's allowDowngrade). */
+  allowDowngrade: boolean;
   counts: Record<DeviceRolloutState, number>;
   targets: number;
   failureRate: number;
@@ -57,6 +64,10 @@ export interface RolloutSummary extends Omit<RolloutRecord, 'plan'> {
 }
 
 const LIVE: readonly RolloutState[] = ['running', 'paused'];
+
+function formatDowngrades(version: number, downgrades: readonly { device: string; from: number }[]): string {
+  return [...downgrades].sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0)).map((d) => `${d.device} (v${d.from} → v${version})`).join(', ');
+}
 
 function hashSeed(text: string): number {
   let h = 0x811c9dc5;
@@ -130,6 +141,13 @@ export class RolloutController {
       control = ordered.slice(arm.length);
       ordered = arm;
     }
+    const downgrades = this.#downgrades(fleet, resolved.model, resolved.version, ordered);
+    if (downgrades.length > 0 && plan.allowDowngrade !== true) {
+      throw new EdgeloopError('BAD_ARGUMENT', `rollout of ${resolved.model}@${resolved.version} would downgrade ${downgrades.length} device${downgrades.length === 1 ? '' : 's'} of ${fleet} that already ran a newer version: ${formatDowngrades(resolved.version, downgrades)}; devices refuse that without a signed rollback: set allowDowngrade: true (CLI --allow-downgrade) to roll them back`);
+    }
+    if (plan.allowDowngrade === true && !this.#o.models.signRollback) {
+      throw new EdgeloopError('BAD_ARGUMENT', 'allowDowngrade: this gateway\'s model registry cannot sign rollbacks, so devices would refuse the downgrade');
+    }
     const waves = planWaves(ordered, plan);
     await this.#offerModel(fleet, `${resolved.model}@${resolved.version}`, req.format, req.variant);
     const installMode: InstallMode = plan.mode.kind === 'shadow' ? 'shadow' : 'active';
@@ -142,10 +160,39 @@ export class RolloutController {
       id, fleet, model: resolved.model, version: resolved.version, ref: req.ref, format: req.format, variant: req.variant, plan, seed, state: 'running', reason: null,
       waves: waves.length, currentWave: -1, waveStartedAtMs: null, waveSettledAtMs: null, skipped, control, rollbackRequested: false, createdAtMs: now, updatedAtMs: now, finishedAtMs: null, createdBy: req.createdBy,
     }, devices);
-    this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}`);
+    this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}${plan.allowDowngrade === true ? `; downgrade allowed (${downgrades.length ? `signed rollbacks for ${formatDowngrades(resolved.version, downgrades)}` : 'no device ran a newer version yet'})` : ''}`);
     this.#log.info(`rollout ${id}: ${resolved.model}@${resolved.version} to ${ordered.length} devices of ${fleet} in ${waves.length} waves`);
     this.tick();
     return this.summary(id);
+  }
+
+  /** Devices among `devices` known to have activated a version of `model` above `version`. */
+  #downgrades(fleet: string, model: string, version: number, devices: readonly string[]): { device: string; from: number }[] {
+    const out: { device: string; from: number }[] = [];
+    for (const device of devices) {
+      const known = this.#fleet.get(fleet, device);
+      const from = known ? highestKnownVersion(known, model) : null;
+      if (from !== null && from > version) out.push({ device, from });
+    }
+    return out;
+  }
+
+  /** A signed rollback for an install below what the device already ran, when the rollout allows it. */
+  #signedRollback(r: RolloutRecord, device: string, now: number): SignedRollback | undefined {
+    if (r.plan.allowDowngrade !== true) return undefined;
+    const [down] = this.#downgrades(r.fleet, r.model, r.version, [device]);
+    if (!down) return undefined;
+    try {
+      if (!this.#o.models?.signRollback) throw new EdgeloopError('NOT_FOUND', 'the model registry cannot sign rollbacks');
+      const { rollback } = this.#o.models.signRollback({ fleet: r.fleet, device, ref: `${r.model}@${r.version}` });
+      this.#store.event(r.id, device, now, 'signed-rollback', `install of ${r.model}@${r.version} carries a rollback signed by key ${rollback.keyId}, issued at ${rollback.issuedAtMs} (the device already ran v${down.from})`);
+      return rollback;
+    } catch (err) {
+      // Sent unsigned: the device refuses it (MODEL_DOWNGRADE) and that failure counts like any other.
+      this.#store.event(r.id, device, now, 'signed-rollback-failed', `cannot sign a rollback of ${r.model}@${r.version} for ${device} (it already ran v${down.from}): ${errorMessage(err)}`);
+      this.#log.error(`rollout ${r.id}: cannot sign a rollback for ${device}: ${errorMessage(err)}`);
+      return undefined;
+    }
   }
 
   #defaultFleet(): string {
@@ -237,7 +284,10 @@ export class RolloutController {
         const known = this.#fleet.get(r.fleet, d.device);
         const commandId = `${r.id}/${d.device}/install`;
         this.#store.updateDevice(r.id, d.device, { state: 'transferring', commandId, dispatchedAtMs: now, fromVersion: known ? modelVersionsOf(known, r.model).active : null }, now);
-        commands.push({ device: d.device, command: { id: commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode } });
+        const command: Command = { id: commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
+        const rollback = this.#signedRollback(r, d.device, now);
+        if (rollback) command.rollback = rollback;
+        commands.push({ device: d.device, command });
       }
     });
     this.#log.info(`rollout ${r.id}: wave ${wave + 1} of ${r.waves} → ${commands.length} devices`);
@@ -425,6 +475,7 @@ export class RolloutController {
       ...rest,
       target: formatTarget(plan.target), strategy: plan.strategy, canary: formatAmount(plan.canary), waveSize: formatAmount(plan.waveSize),
       waveIntervalMs: plan.waveIntervalMs, abortFailureRate: plan.abortFailureRate, timeoutMs: plan.timeoutMs, mode: formatMode(plan.mode),
+      allowDowngrade: plan.allowDowngrade === true,
       counts, targets, failureRate: finished === 0 ? 0 : counts.failed / finished, shadowAgreement: total === 0 ? null : agree / total,
     };
   }

@@ -24,6 +24,8 @@ export interface RolloutRequest {
   mode?: string;
   format?: string;
   variant?: string;
+  /** Allow rolling devices back to a version older than one they already ran (signed rollbacks). */
+  allowDowngrade?: boolean;
   /** Orders the devices (which ones are the canary); default derived from the rollout id. */
   seed?: number;
   createdBy?: string;
@@ -39,7 +41,7 @@ export interface ParsedRolloutRequest {
   createdBy: string;
 }
 
-const FIELDS = ['model', 'target', 'fleet', 'strategy', 'canary', 'waveSize', 'waveInterval', 'abortFailureRate', 'timeout', 'mode', 'format', 'variant', 'seed', 'createdBy'];
+const FIELDS = ['model', 'target', 'fleet', 'strategy', 'canary', 'waveSize', 'waveInterval', 'abortFailureRate', 'timeout', 'mode', 'format', 'variant', 'allowDowngrade', 'seed', 'createdBy'];
 
 export function parseRolloutRequest(body: unknown): ParsedRolloutRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgeloopError('BAD_ARGUMENT', 'rollout request must be a JSON object');
@@ -83,9 +85,12 @@ export function parseRolloutRequest(body: unknown): ParsedRolloutRequest {
     if (typeof rec.seed === 'number' && Number.isInteger(rec.seed) && rec.seed >= 0 && rec.seed <= 0xffffffff) seed = rec.seed;
     else problems.push(`seed must be an integer in 0..4294967295, got ${describeValue(String(rec.seed))}`);
   }
+  if (rec.allowDowngrade !== undefined && typeof rec.allowDowngrade !== 'boolean') problems.push(`allowDowngrade must be true or false, got ${describeValue(rec.allowDowngrade)}`);
   const createdBy = typeof rec.createdBy === 'string' && rec.createdBy.length > 0 ? rec.createdBy.slice(0, 128) : 'api';
   if (problems.length > 0 || target === null) {
     throw new EdgeloopError('BAD_ARGUMENT', `invalid rollout request (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
   }
-  return { ref, fleet, format, variant, seed, createdBy, plan: { target, strategy, canary, waveSize, waveIntervalMs, abortFailureRate, timeoutMs, mode, minFinished: d.minFinished } };
+  const plan: RolloutPlan = { target, strategy, canary, waveSize, waveIntervalMs, abortFailureRate, timeoutMs, mode, minFinished: d.minFinished };
+  if (rec.allowDowngrade === true) plan.allowDowngrade = true;
+  return { ref, fleet, format, variant, seed, createdBy, plan };
 }

@@ -30,6 +30,11 @@ export interface RolloutPlan {
   mode: RolloutMode;
   /** Devices that must have finished (active or failed) before the failure rate is judged. */
   minFinished: number;
+  /**
+   * Installs below a version a target device already ran are allowed and carry a signed rollback
+   * (issue #10). Without it such a rollout is refused when it is created. Absent: false.
+   */
+  allowDowngrade?: boolean;
 }
 
 const PLAN_DEFAULTS: Omit<RolloutPlan, 'target'> = {

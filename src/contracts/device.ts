@@ -31,6 +31,11 @@ export interface ModelSlotStatus {
   shadow: number | null;
   /** Previously active versions kept for instant rollback, most recent first. */
   previous: number[];
+  /**
+   * Highest version ever activated on this device (its downgrade guard, device/verify.ts). Only in the
+   * retained status, and optional (older agents omit it): an install below it needs a signed rollback.
+   */
+  highWater?: number;
 }
 
 export interface DeviceHardware {
@@ -311,12 +316,14 @@ function slot(value: unknown, where: string): ModelSlotStatus {
   const nullableVersion = (v: unknown, f: string): number | null => (v === null ? null : version(v, f));
   const previous = rec.previous;
   if (!Array.isArray(previous)) throw bad(`${where}.previous`, `must be an array of versions, got ${typeName(previous)}`);
-  return {
+  const out: ModelSlotStatus = {
     model: modelName(rec.model, `${where}.model`),
     active: nullableVersion(rec.active, `${where}.active`),
     shadow: nullableVersion(rec.shadow, `${where}.shadow`),
     previous: previous.map((p, i) => version(p, `${where}.previous[${i}]`)),
   };
+  if (rec.highWater !== undefined) out.highWater = version(rec.highWater, `${where}.highWater`);
+  return out;
 }
 
 function stringList(value: unknown, field: string): string[] {
