@@ -172,7 +172,9 @@ test('no manifest → TIMEOUT; no chunks → TIMEOUT after the stalled rounds, r
   t.regex(noManifest!.message, /no manifest for occ v40/);
   // Manifest retained but the server is not answering.
   await r.server.offer(buildManifest({ model: 'occ', version: 41, bytes: fixture.bytes, chunkBytes: CHUNK_BYTES, smoke: fixture.smoke, pair }), fixture.bytes);
-  const stalled = await t.throwsAsync(c.download('occ', 41));
+  // The retained manifest must arrive: a generous manifest timeout, so only the chunk rounds can stall.
+  const c2 = client(r, tempDir(), { manifestTimeoutMs: 5000, chunkTimeoutMs: 50, maxStalledRounds: 3 });
+  const stalled = await t.throwsAsync(c2.download('occ', 41));
   t.true(isEdgeloopError(stalled, 'TIMEOUT'));
   t.regex(stalled!.message, /stalled: no new chunk in 3 rounds of 50 ms \(0\/\d+ chunks on disk/);
 });
