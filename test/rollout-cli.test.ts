@@ -45,6 +45,9 @@ test('fleet list/show, rollout create/status/pause/resume/rollback through the H
   t.regex(tableText.split('\n')[0]!, /^fleet\s+device\s+health\s+tags\s+models\s+last seen\s+rollout$/);
   t.regex(tableText, /lab\s+pi3\s+online\s+pi5/);
 
+  // No wave starts during the service's resume grace (300 ms in the rig) after its start: let it pass,
+  // so that the canary goes out at once.
+  await new Promise((r) => setTimeout(r, 400));
   // Paused right away: the canary (1 of 2) goes out, the second wave waits for resume.
   const created = JSON.parse(await run(rolloutCommand, ['create', '--model', 'occ@1', '--target', 'tag:pi4', '--strategy', 'canary', '--canary', '50%', '--wave-interval', '100ms', '--timeout', '20s', '--format', 'json'])) as { id: string; targets: number; waves: number; state: string };
   t.is(created.targets, 2);
