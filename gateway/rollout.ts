@@ -10,8 +10,9 @@ import { silentLogger, type Logger } from '../src/log.ts';
 import type { ModelManifest } from '../src/manifest.ts';
 import { deviceTopic, parseTopic, TOPIC_ROOT } from '../src/topics.ts';
 import {
-  parseJsonPayload, validateCommandResult, validateDeviceStatus, validateHeartbeat, type Command, type Rejection,
+  parseJsonPayload, validateCommandResult, validateDeviceStatus, validateHeartbeat, type Command, type DeviceStatusOnline, type Rejection,
 } from '../src/contracts/device.ts';
+import { isInFlight } from '../src/rollout-plan.ts';
 import { parsePredictionBatch } from '../src/contracts/predictions.ts';
 import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
@@ -79,6 +80,8 @@ export interface RolloutServiceStats {
   messages: number;
   rejected: number;
   commandsSent: number;
+  /** Install commands sent again (also counted in commandsSent): the device announced itself mid-install. */
+  commandsResent: number;
 }
 
 /**
@@ -105,7 +108,9 @@ export class RolloutService {
   readonly #shadow = new ShadowPairing();
   readonly #transfers = new Map<string, Promise<ModelOffering>>();
   readonly #ownTransfers: { fleet: string; stats: TransferServerStats; stop(): Promise<void> }[] = [];
-  readonly #stats: RolloutServiceStats = { messages: 0, rejected: 0, commandsSent: 0 };
+  readonly #stats: RolloutServiceStats = { messages: 0, rejected: 0, commandsSent: 0, commandsResent: 0 };
+  /** Per fleet/device: the status tsMs a resend was last decided on (a retained replay is not a new announcement). */
+  readonly #resentFor = new Map<string, number>();
   #client: MqttClient | null = null;
   #subscriber: DurableSubscriber | null = null;
   #timer: unknown = null;
@@ -257,11 +262,14 @@ export class RolloutService {
     const { fleet, device } = topic;
     try {
       switch (topic.kind) {
-        case 'status':
+        case 'status': {
           // An empty retained payload clears the status (a decommissioned device): nothing to apply.
           if (m.payload.length === 0) return null;
-          this.fleet.applyStatus(fleet, device, validateDeviceStatus(parseJsonPayload(m.payload, 'status')), m.receivedAtMs);
+          const status = validateDeviceStatus(parseJsonPayload(m.payload, 'status'));
+          this.fleet.applyStatus(fleet, device, status, m.receivedAtMs);
+          if (status.online) this.#resendInstall(fleet, device, status);
           return null;
+        }
         case 'heartbeat': {
           const hb = validateHeartbeat(parseJsonPayload(m.payload, 'heartbeat'));
           this.fleet.applyHeartbeat(fleet, device, hb, m.receivedAtMs);
@@ -281,6 +289,36 @@ export class RolloutService {
       if (!isEdgeloopError(err)) throw err; // a database failure: the batch is retried, nothing acked
       return { fleet, device, rejection: { topic: m.topic, reason: err.code, detail: err.message, tsMs: this.#now() } };
     }
+  }
+
+  /**
+   * A device publishes its status when it starts and after every reconnect. The agent's MQTT session is
+   * clean, so an install command published while it had no subscription (the broker restarted, or the
+   * device was away) reached nobody, and a device killed after activating but before answering never
+   * answers. Either way the install would only end at its timeout, counted as a failure
+   * (test/fault-rollout.test.ts). So when a device announces itself while its install is in flight, the
+   * command is sent again with the same id: the agent's install is idempotent (a version already on disk
+   * is not transferred again) and the controller ignores a second result.
+   * Skipped when the status already shows the version installed and the agent did not restart since the
+   * command went out: that is the status an agent publishes right before its result.
+   */
+  #resendInstall(fleet: string, device: string, status: DeviceStatusOnline): void {
+    const d = this.controller.store.latestForDevice(fleet, device);
+    if (!d || !isInFlight(d.state) || d.commandId === null || d.dispatchedAtMs === null || status.tsMs < d.dispatchedAtMs) return;
+    const key = `${fleet}/${device}`;
+    if ((this.#resentFor.get(key) ?? -Infinity) >= status.tsMs) return;
+    const r = this.controller.store.mustGet(d.rolloutId);
+    if (r.state !== 'running' && r.state !== 'paused') return;
+    const slot = status.models.find((m) => m.model === r.model);
+    // A downgrade's install carries a signed rollback, accepted once (a replay is refused): not resent.
+    if (slot && [slot.active, slot.highWater ?? null, ...slot.previous].some((v) => v !== null && v > r.version)) return;
+    const installed = d.installMode === 'shadow' ? slot?.shadow === r.version : slot?.active === r.version;
+    if (installed && status.startedAtMs < d.dispatchedAtMs) return;
+    this.#resentFor.set(key, status.tsMs);
+    const command: Command = { id: d.commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
+    this.#log.info(`${fleet}/${device} announced itself while installing ${r.model}@${r.version}: sending ${d.commandId} again`);
+    this.#stats.commandsResent++;
+    this.#sendCommand(fleet, device, command).catch((err: unknown) => this.#log.warn(`cannot resend ${d.commandId} to ${fleet}/${device}: ${errorMessage(err)}`));
   }
 
   #onPredictions(fleet: string, device: string, batch: ReturnType<typeof parsePredictionBatch>): void {

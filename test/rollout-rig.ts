@@ -1,12 +1,13 @@
 /**
- * A rollout test rig: a real aedes broker, a real SQLite file, the real model registry holding the
- * ONNX fixture, a RolloutService, and real device agents (device/agent.ts) connected over MQTT.
+ * A rollout test rig: a real aedes broker (or an external one the test runs, e.g. mosquitto), a real
+ * SQLite file, the real model registry holding the ONNX fixture, a RolloutService, and real device
+ * agents (device/agent.ts) connected over MQTT.
  */
 import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker.ts';
 import { Registry } from '../gateway/registry.ts';
 import { RolloutService, type RolloutServiceOptions } from '../gateway/rollout.ts';
-import { Agent } from '../device/agent.ts';
+import { Agent, type AgentOptions } from '../device/agent.ts';
 import type { ModelRunner } from '../device/runner.ts';
 import { createRunner } from '../device/runner.ts';
 import { pinKeys } from '../device/verify.ts';
@@ -26,22 +27,33 @@ export interface RiggedAgent {
   broken: { on: boolean };
 }
 
+/** The broker the rig talks to: its own aedes, or an external broker it does not stop. */
+export type RigBroker = Pick<EmbeddedBroker, 'url' | 'stop'>;
+
+export interface RolloutRigOptions {
+  /** Use this broker (e.g. mosquitto started by the test) instead of starting aedes; the test stops it. */
+  brokerUrl?: string;
+  /** Artifact chunk size in the registry (default 256 bytes). */
+  chunkBytes?: number;
+}
+
 export class RolloutRig {
   readonly dir = tempDir('edgeloop-rollout-');
   readonly agents: RiggedAgent[] = [];
   service: RolloutService | null = null;
 
-  private constructor(readonly broker: EmbeddedBroker, readonly db: SqliteDatabase, readonly registry: Registry) {}
+  private constructor(readonly broker: RigBroker, readonly db: SqliteDatabase, readonly registry: Registry) {}
 
-  static async create(versions = 2): Promise<RolloutRig> {
-    const broker = await startEmbeddedBroker({ port: 0 });
+  static async create(versions = 2, options: RolloutRigOptions = {}): Promise<RolloutRig> {
+    const external = options.brokerUrl;
+    const broker: RigBroker = external === undefined ? await startEmbeddedBroker({ port: 0 }) : { url: external, stop: async () => undefined };
     const dir = tempDir('edgeloop-rollout-db-');
     const db = openDatabase(join(dir, 'edgeloop.db'), { synchronous: 'normal' });
     const registry = await Registry.create({ database: db, keyDir: join(dir, 'keys') });
     const fx = mlpFixture();
     for (let v = 1; v <= versions; v++) {
       await registry.register({
-        model: MODEL, task: 'classification', classes: ['empty', 'occupied'], createdBy: 'test', chunkBytes: 256,
+        model: MODEL, task: 'classification', classes: ['empty', 'occupied'], createdBy: 'test', chunkBytes: options.chunkBytes ?? 256,
         artifacts: [{ format: 'onnx', variant: 'float32', bytes: fx.bytes, metrics: { test_accuracy: 0.9 },
           io: { inputs: [{ name: 'input', shape: [-1, 4], dtype: 'float32' }], outputs: [{ name: 'probabilities', shape: [-1, 2], dtype: 'float32' }] } }],
         pipeline: { spec: { v }, fitted: {} }, lineage: {}, smokeTest: fx.smoke, reference: null,
@@ -57,7 +69,7 @@ export class RolloutRig {
     return service;
   }
 
-  async addAgents(n: number, tags: (i: number) => string[] = () => ['pi4']): Promise<RiggedAgent[]> {
+  async addAgents(n: number, tags: (i: number) => string[] = () => ['pi4'], transfer: AgentOptions['transfer'] = {}): Promise<RiggedAgent[]> {
     const pinned = pinKeys([this.registry.publicKey().pem]);
     const out: RiggedAgent[] = [];
     for (let i = 0; i < n; i++) {
@@ -65,7 +77,7 @@ export class RolloutRig {
       const broken = { on: false };
       const agent = await Agent.create({
         brokerUrl: this.broker.url, fleet: FLEET, id, stateDir: tempDir(`edgeloop-agent-${id}-`), pinned, tags: tags(i), heartbeatS: 0.2,
-        transfer: { chunkTimeoutMs: 300, manifestTimeoutMs: 1000, maxStalledRounds: 5 },
+        transfer: { chunkTimeoutMs: 300, manifestTimeoutMs: 1000, maxStalledRounds: 5, ...transfer },
         runnerFactory: async (format, bytes) => perturbable(await createRunner(format, bytes), broken),
       });
       await agent.start();
