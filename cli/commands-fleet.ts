@@ -3,9 +3,9 @@
  * Both talk to the running gateway's HTTP API (gateway/rollout-http.ts); --gateway defaults to the
  * configured gateway.httpHost:httpPort.
  */
-import { EdgeloopError, type ErrorCode } from '../src/errors.ts';
+import { EdgeloopError } from '../src/errors.ts';
 import { parse } from './args.ts';
-import { loadConfig } from './config.ts';
+import { callGateway, formatTable, gatewayApi } from './gateway-api.ts';
 
 const FLEET_USAGE = `edgeloop fleet list [--fleet F] [--tag T] [--format table|json] [--gateway URL]
        edgeloop fleet show <device> [--fleet F] [--format table|json] [--gateway URL]`;
@@ -14,53 +14,14 @@ const ROLLOUT_USAGE = `edgeloop rollout create --model NAME@VERSION|NAME@alias -
            [--abort-failure-rate 20%] [--timeout 5m] [--mode active|shadow|ab:0.2] [--model-format onnx|tflite] [--variant float32|…] [--seed N]
            [--allow-downgrade]   (roll devices back below a version they already ran: installs carry signed rollbacks)
        edgeloop rollout status [id] | pause <id> | resume <id> | abort <id> [--reason R] | rollback <id> [--reason R]
-       common: [--gateway http://127.0.0.1:8080] [--format table|json]`;
+       common: [--gateway http://127.0.0.1:8080] [--token-file F] [--format table|json]`;
 
 export type Print = (line: string) => void;
 const defaultPrint: Print = (line) => console.log(line);
 
-const ERROR_CODES: readonly string[] = ['BAD_ARGUMENT', 'BAD_NAME', 'NOT_FOUND', 'NOT_JSON', 'BAD_CONFIG', 'BAD_PAYLOAD', 'TIMEOUT', 'ABORTED', 'STORE', 'MODEL_SIGNATURE'];
 
-function gatewayUrl(values: { gateway?: string; config?: string }): string {
-  if (values.gateway !== undefined) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(values.gateway)) throw new EdgeloopError('BAD_ARGUMENT', `--gateway ${JSON.stringify(values.gateway)} must look like http://host:port`);
-    return values.gateway.replace(/\/$/, '');
-  }
-  const g = loadConfig({ file: values.config }).gateway;
-  const host = g.httpHost === '0.0.0.0' || g.httpHost === '::' ? '127.0.0.1' : g.httpHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${g.httpPort}`;
-}
 
-async function call(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(base + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (err) {
-    throw new EdgeloopError('BAD_CONFIG', `cannot reach the gateway at ${base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (is 'edgeloop gateway' running? use --gateway URL)`);
-  }
-  const text = await res.text();
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new EdgeloopError('BAD_PAYLOAD', `gateway answered ${res.status} with a non-JSON body: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok) {
-    const e = doc as { error?: string; message?: string };
-    const code = (ERROR_CODES.includes(e.error ?? '') ? e.error : 'BAD_ARGUMENT') as ErrorCode;
-    throw new EdgeloopError(code, e.message ?? `gateway answered ${res.status}`);
-  }
-  return doc;
-}
 
-function table(rows: Record<string, unknown>[]): string {
-  if (rows.length === 0) return '(none)';
-  const cols = Object.keys(rows[0]!);
-  const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
-  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd();
-  return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
-}
 
 function outputFormat(value: string | undefined): 'table' | 'json' {
   const f = value ?? 'table';
@@ -80,17 +41,17 @@ const modelsText = (d: DeviceDoc) => d.models.map((m) => `${m.model}@${m.active 
 
 export async function fleetCommand(argv: string[], print: Print = defaultPrint): Promise<void> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { gateway: { type: 'string' }, fleet: { type: 'string' }, tag: { type: 'string' }, format: { type: 'string' } }, FLEET_USAGE);
+  const { values, positionals } = parse(rest, { gateway: { type: 'string' }, 'token-file': { type: 'string' }, fleet: { type: 'string' }, tag: { type: 'string' }, format: { type: 'string' } }, FLEET_USAGE);
   const format = outputFormat(values.format);
   switch (sub) {
     case 'list': {
       const q = new URLSearchParams();
       if (values.fleet) q.set('fleet', values.fleet);
       if (values.tag) q.set('tag', values.tag);
-      const devices = (await call(gatewayUrl(values), 'GET', `/v1/fleet${q.size ? `?${q}` : ''}`)) as DeviceDoc[];
+      const devices = (await callGateway(gatewayApi(values), 'GET', `/v1/fleet${q.size ? `?${q}` : ''}`)) as DeviceDoc[];
       if (format === 'json') return print(JSON.stringify(devices, null, 2));
       const now = Date.now();
-      print(table(devices.map((d) => ({
+      print(formatTable(devices.map((d) => ({
         fleet: d.fleet, device: d.device, health: d.health, tags: d.tags.join(',') || '-', models: modelsText(d),
         'last seen': `${Math.max(0, Math.round((now - d.lastSeenMs) / 1000))} s ago`, rollout: d.rollout ? `${d.rollout.id} ${d.rollout.state}` : '-',
       }))));
@@ -99,18 +60,18 @@ export async function fleetCommand(argv: string[], print: Print = defaultPrint):
     case 'show': {
       const device = positionals[0];
       if (!device) throw new EdgeloopError('BAD_ARGUMENT', `fleet show needs a device id\nusage: ${FLEET_USAGE}`);
-      const base = gatewayUrl(values);
+      const base = gatewayApi(values);
       let fleet = values.fleet;
       if (fleet === undefined) {
-        const matches = ((await call(base, 'GET', '/v1/fleet')) as DeviceDoc[]).filter((d) => d.device === device);
+        const matches = ((await callGateway(base, 'GET', '/v1/fleet')) as DeviceDoc[]).filter((d) => d.device === device);
         if (matches.length === 0) throw new EdgeloopError('NOT_FOUND', `device ${JSON.stringify(device)} has never reported to the gateway at ${base}`);
         if (matches.length > 1) throw new EdgeloopError('BAD_ARGUMENT', `device ${JSON.stringify(device)} exists in fleets ${matches.map((m) => m.fleet).join(', ')}: pass --fleet`);
         fleet = matches[0]!.fleet;
       }
-      const d = (await call(base, 'GET', `/v1/fleet/${encodeURIComponent(fleet)}/${encodeURIComponent(device)}`)) as DeviceDoc;
+      const d = (await callGateway(base, 'GET', `/v1/fleet/${encodeURIComponent(fleet)}/${encodeURIComponent(device)}`)) as DeviceDoc;
       if (format === 'json') return print(JSON.stringify(d, null, 2));
       const hw = d.hardware ? `${d.hardware.platform}/${d.hardware.arch}, ${d.hardware.cpus} CPUs, ${Math.round(d.hardware.memoryBytes / 2 ** 20)} MiB` : '-';
-      print(table([
+      print(formatTable([
         { field: 'device', value: `${d.fleet}/${d.device}` }, { field: 'health', value: d.health }, { field: 'tags', value: d.tags.join(', ') || '-' },
         { field: 'hardware', value: hw }, { field: 'runtimes', value: d.runtimes.join(', ') || '-' }, { field: 'agent', value: d.agentVersion },
         { field: 'models', value: modelsText(d) }, { field: 'last seen', value: new Date(d.lastSeenMs).toISOString() },
@@ -143,7 +104,7 @@ function summaryRow(s: SummaryDoc) {
 }
 
 function printDetail(s: SummaryDoc, print: Print): void {
-  print(table([summaryRow(s)]));
+  print(formatTable([summaryRow(s)]));
   if (s.reason) print(`reason: ${s.reason}`);
   if (s.shadowAgreement !== null) print(`shadow agreement: ${(s.shadowAgreement * 100).toFixed(1)}%`);
   if (s.skipped.length) print(`skipped: ${s.skipped.map((k) => `${k.device} (${k.why})`).join(', ')}`);
@@ -151,7 +112,7 @@ function printDetail(s: SummaryDoc, print: Print): void {
   if (s.allowDowngrade) print('downgrade allowed: installs below a version a device already ran carry a signed rollback');
   if (s.devices) {
     print('');
-    print(table(s.devices.map((d) => ({
+    print(formatTable(s.devices.map((d) => ({
       device: d.device, wave: d.wave + 1, state: d.state, from: d.fromVersion ?? '-', chunks: d.totalChunks ? `${d.receivedChunks ?? 0}/${d.totalChunks}` : '-',
       rollback: d.rollbackCommandId ? (d.state === 'rolled-back' ? 'done' : 'sent') : '-', error: d.error ? `${d.error.code}: ${d.error.message}`.slice(0, 100) : '-',
     }))));
@@ -161,7 +122,7 @@ function printDetail(s: SummaryDoc, print: Print): void {
 export async function rolloutCommand(argv: string[], print: Print = defaultPrint): Promise<void> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parse(rest, {
-    gateway: { type: 'string' }, format: { type: 'string' }, model: { type: 'string' }, target: { type: 'string' }, fleet: { type: 'string' },
+    gateway: { type: 'string' }, 'token-file': { type: 'string' }, format: { type: 'string' }, model: { type: 'string' }, target: { type: 'string' }, fleet: { type: 'string' },
     strategy: { type: 'string' }, canary: { type: 'string' }, 'wave-size': { type: 'string' }, 'wave-interval': { type: 'string' },
     'abort-failure-rate': { type: 'string' }, timeout: { type: 'string' }, mode: { type: 'string' }, 'model-format': { type: 'string' },
     variant: { type: 'string' }, seed: { type: 'string' }, reason: { type: 'string' }, 'allow-downgrade': { type: 'boolean' },
@@ -182,15 +143,15 @@ export async function rolloutCommand(argv: string[], print: Print = defaultPrint
         if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new EdgeloopError('BAD_ARGUMENT', `--seed ${JSON.stringify(values.seed)} must be an integer in 0..4294967295`);
         body.seed = seed;
       }
-      show(await call(gatewayUrl(values), 'POST', '/v1/rollouts', body));
+      show(await callGateway(gatewayApi(values), 'POST', '/v1/rollouts', body));
       return;
     }
     case 'status': {
-      const base = gatewayUrl(values);
+      const base = gatewayApi(values);
       const id = positionals[0];
-      if (id !== undefined) return show(await call(base, 'GET', `/v1/rollouts/${encodeURIComponent(id)}`));
-      const list = (await call(base, 'GET', '/v1/rollouts')) as SummaryDoc[];
-      print(format === 'json' ? JSON.stringify(list, null, 2) : table(list.map(summaryRow)));
+      if (id !== undefined) return show(await callGateway(base, 'GET', `/v1/rollouts/${encodeURIComponent(id)}`));
+      const list = (await callGateway(base, 'GET', '/v1/rollouts')) as SummaryDoc[];
+      print(format === 'json' ? JSON.stringify(list, null, 2) : formatTable(list.map(summaryRow)));
       return;
     }
     case 'pause':
@@ -199,7 +160,7 @@ export async function rolloutCommand(argv: string[], print: Print = defaultPrint
     case 'rollback': {
       const id = positionals[0];
       if (!id) throw new EdgeloopError('BAD_ARGUMENT', `rollout ${sub} needs a rollout id\nusage: ${ROLLOUT_USAGE}`);
-      show(await call(gatewayUrl(values), 'POST', `/v1/rollouts/${encodeURIComponent(id)}/${sub}`, values.reason ? { reason: values.reason } : {}));
+      show(await callGateway(gatewayApi(values), 'POST', `/v1/rollouts/${encodeURIComponent(id)}/${sub}`, values.reason ? { reason: values.reason } : {}));
       return;
     }
     default:

@@ -2,64 +2,26 @@
  * `edgeloop retrain list|show|run|approve|reject`: the retraining jobs of the running gateway
  * (HTTP API of gateway/retrain.ts), or with --db, read-only listing straight from the SQLite file.
  */
-import { EdgeloopError, type ErrorCode } from '../src/errors.ts';
+import { EdgeloopError } from '../src/errors.ts';
 import { openDatabase } from '../io/sqlite.ts';
 import { RETRAIN_STATES, RetrainStore, type RetrainJob, type RetrainState } from '../gateway/retrain-store.ts';
 import { parse } from './args.ts';
-import { loadConfig } from './config.ts';
+import { callGateway, formatTable, gatewayApi } from './gateway-api.ts';
 
 const USAGE = `edgeloop retrain list [--model M] [--state S] | show <job> | run --model M [--fleet F] | approve <job> | reject <job> [--reason R]
-       common: [--gateway http://127.0.0.1:8080] [--format table|json]; list and show also read a database offline with --db path`;
+       common: [--gateway http://127.0.0.1:8080] [--token-file F] [--format table|json]; list and show also read a database offline with --db path`;
 
 export type Print = (line: string) => void;
 const defaultPrint: Print = (line) => console.log(line);
-const CODES: readonly string[] = ['BAD_ARGUMENT', 'BAD_NAME', 'NOT_FOUND', 'BAD_CONFIG', 'BAD_DATA'];
 
-function gatewayUrl(values: { gateway?: string; config?: string }): string {
-  if (values.gateway !== undefined) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(values.gateway)) throw new EdgeloopError('BAD_ARGUMENT', `--gateway ${JSON.stringify(values.gateway)} must look like http://host:port`);
-    return values.gateway.replace(/\/$/, '');
-  }
-  const g = loadConfig({ file: values.config }).gateway;
-  const host = g.httpHost === '0.0.0.0' || g.httpHost === '::' ? '127.0.0.1' : g.httpHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${g.httpPort}`;
-}
 
-async function call(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(base + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (err) {
-    throw new EdgeloopError('BAD_CONFIG', `cannot reach the gateway at ${base}: ${(err as Error).message} (is 'edgeloop gateway' running? use --gateway URL, or --db for an offline listing)`);
-  }
-  const text = await res.text();
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new EdgeloopError('BAD_ARGUMENT', `gateway answered ${res.status} with a non-JSON body: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok) {
-    const e = doc as { error?: string; message?: string };
-    throw new EdgeloopError((CODES.includes(e.error ?? '') ? e.error : 'BAD_ARGUMENT') as ErrorCode, e.message ?? `gateway answered ${res.status}`);
-  }
-  return doc;
-}
 
-function table(rows: Record<string, unknown>[]): string {
-  if (rows.length === 0) return '(none)';
-  const cols = Object.keys(rows[0]!);
-  const cell = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
-  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd();
-  return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
-}
 
 const triggerText = (j: RetrainJob): string => (j.trigger.kind === 'alert' ? `alert #${j.trigger.alertId} ${j.trigger.alertKind}` : j.trigger.kind === 'schedule' ? 'schedule' : `manual (${j.trigger.by})`);
 const scores = (j: RetrainJob): string => (j.evaluation ? `${j.evaluation.candidate.toFixed(4)} vs ${j.evaluation.current.toFixed(4)}` : '-');
 
 export function formatJobs(jobs: readonly RetrainJob[]): string {
-  return table(jobs.map((j) => ({
+  return formatTable(jobs.map((j) => ({
     job: j.id, model: j.model, fleet: j.fleet, state: j.state, trigger: triggerText(j), current: j.currentVersion, candidate: j.candidateVersion,
     [`holdout ${jobs.find((x) => x.evaluation)?.evaluation?.metric ?? 'score'} (cand vs cur)`]: scores(j), rollout: j.rolloutId, created: new Date(j.createdAtMs).toISOString(),
   })));
@@ -90,7 +52,7 @@ function checkState(state: string | undefined): RetrainState | undefined {
 export async function retrainCommand(argv: string[], print: Print = defaultPrint): Promise<void> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parse(rest, {
-    gateway: { type: 'string' }, format: { type: 'string' }, model: { type: 'string' }, fleet: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' },
+    gateway: { type: 'string' }, 'token-file': { type: 'string' }, format: { type: 'string' }, model: { type: 'string' }, fleet: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' },
   }, USAGE);
   const format = values.format ?? 'table';
   if (format !== 'table' && format !== 'json') throw new EdgeloopError('BAD_ARGUMENT', `--format ${JSON.stringify(format)} must be table or json`);
@@ -120,30 +82,30 @@ export async function retrainCommand(argv: string[], print: Print = defaultPrint
     }
   }
 
-  const base = gatewayUrl(values);
+  const base = gatewayApi(values);
   switch (sub) {
     case 'list': {
       const q = new URLSearchParams();
       if (values.model) q.set('model', values.model);
       if (state) q.set('state', state);
-      const doc = (await call(base, 'GET', `/v1/retrain${q.size ? `?${q}` : ''}`)) as { jobs: RetrainJob[] };
+      const doc = (await callGateway(base, 'GET', `/v1/retrain${q.size ? `?${q}` : ''}`)) as { jobs: RetrainJob[] };
       return out(doc.jobs, () => formatJobs(doc.jobs));
     }
     case 'show': {
-      const job = (await call(base, 'GET', `/v1/retrain/${encodeURIComponent(jobId())}`)) as RetrainJob;
+      const job = (await callGateway(base, 'GET', `/v1/retrain/${encodeURIComponent(jobId())}`)) as RetrainJob;
       return out(job, () => formatJob(job));
     }
     case 'run': {
       if (!values.model) throw new EdgeloopError('BAD_ARGUMENT', `retrain run needs --model\nusage: ${USAGE}`);
-      const job = (await call(base, 'POST', '/v1/retrain', { model: values.model, fleet: values.fleet, by: 'cli' })) as RetrainJob;
+      const job = (await callGateway(base, 'POST', '/v1/retrain', { model: values.model, fleet: values.fleet, by: 'cli' })) as RetrainJob;
       return out(job, () => `${formatJob(job)}\nfollow it with: edgeloop retrain show ${job.id}`);
     }
     case 'approve': {
-      const job = (await call(base, 'POST', `/v1/retrain/${encodeURIComponent(jobId())}/approve`, {})) as RetrainJob;
+      const job = (await callGateway(base, 'POST', `/v1/retrain/${encodeURIComponent(jobId())}/approve`, {})) as RetrainJob;
       return out(job, () => formatJob(job));
     }
     case 'reject': {
-      const job = (await call(base, 'POST', `/v1/retrain/${encodeURIComponent(jobId())}/reject`, { reason: values.reason })) as RetrainJob;
+      const job = (await callGateway(base, 'POST', `/v1/retrain/${encodeURIComponent(jobId())}/reject`, { reason: values.reason })) as RetrainJob;
       return out(job, () => formatJob(job));
     }
     default:

@@ -38,6 +38,8 @@ export const configSchema = z
         /** 0 picks a free port. */
         httpPort: port.default(8080),
         httpEnabled: z.boolean().default(true),
+        /** File holding the HTTP API token: every write request (POST) must carry it as a Bearer token; reads stay open. */
+        httpTokenFile: z.string().min(1).optional(),
         /** Model registry + rollouts (the `edgeloop rollout` / `edgeloop fleet` API). */
         rollouts: z.boolean().default(true),
         /** The registry's signing key folder; default keys/ next to the database (keyDirOf). */

@@ -50,8 +50,8 @@ export interface GatewayOptions {
   /** TLS of the gateway's own MQTT clients (mqtts://): the broker's CA, a client certificate for mTLS. */
   tls?: MqttTls;
   maxBatch?: number;
-  /** 0 picks a free port; null disables HTTP. */
-  http?: { host: string; port: number } | null;
+  /** 0 picks a free port; null disables HTTP. `token`: write requests need it (gateway/http.ts). */
+  http?: { host: string; port: number; token?: string | null } | null;
   limits?: Partial<TelemetryLimits>;
   logger?: Logger;
   now?: () => number;
@@ -72,6 +72,10 @@ export type GatewayRolloutOptions = Pick<RolloutServiceOptions, 'tickMs' | 'resu
 /** The registry key folder the gateway uses for a database path (the same rule as cli/config.ts keyDirOf). */
 export function defaultKeyDir(dbPath: string): string {
   return join(dirname(dbPath), 'keys');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 export class Gateway {
@@ -198,7 +202,11 @@ export class Gateway {
         this.#log.info(`rollouts on; devices pin the signing key ${this.#registry.publicKey().keyId} (${this.#publicKeyPath})`);
       }
       if (this.#o.http !== null) {
-        this.#http = new HttpServer({ ...(this.#o.http ?? { host: '127.0.0.1', port: 8080 }), logger: this.#log.child('http') });
+        const httpOptions = this.#o.http ?? { host: '127.0.0.1', port: 8080 };
+        if (!httpOptions.token && !isLoopback(httpOptions.host)) {
+          this.#log.warn(`HTTP API on ${httpOptions.host} without an API token: anyone who reaches the port can create rollouts and retraining jobs (set gateway.httpTokenFile)`);
+        }
+        this.#http = new HttpServer({ ...httpOptions, logger: this.#log.child('http') });
         this.#addRoutes(this.#http, ingestor, now);
         this.#dashboard = new Dashboard({ store: this.#store, subscriberStats: () => this.#subscriber?.stats ?? null, logger: this.#log.child('dashboard'), now });
         this.#dashboard.registerRoutes(this.#http);

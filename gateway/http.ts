@@ -4,6 +4,7 @@
  * health and ingest counters. Routes are added by other gateway parts through `route()`.
  */
 import http from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 
@@ -20,8 +21,15 @@ export interface HttpServerOptions {
   port: number;
   /** Largest accepted request body. */
   maxBodyBytes?: number;
+  /**
+   * API token: every request that is not GET/HEAD must carry `Authorization: Bearer <token>`
+   * (401 UNAUTHORIZED otherwise). Reads (the dashboard, status) stay open. Null: no token.
+   */
+  token?: string | null;
   logger?: Logger;
 }
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -33,10 +41,13 @@ export class HttpServer {
   readonly #routes: Route[] = [];
   readonly #server: http.Server;
   readonly #o: Required<HttpServerOptions>;
+  readonly #tokenDigest: Buffer | null;
   #port = 0;
+  #unauthorized = 0;
 
   constructor(options: HttpServerOptions) {
-    this.#o = { host: '127.0.0.1', maxBodyBytes: 1024 * 1024, logger: silentLogger, ...options };
+    this.#o = { host: '127.0.0.1', maxBodyBytes: 1024 * 1024, logger: silentLogger, token: null, ...options };
+    this.#tokenDigest = this.#o.token === null ? null : digest(this.#o.token);
     this.#server = http.createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -73,6 +84,12 @@ export class HttpServer {
       if (candidates.length === 0) return sendJson(res, 404, { error: 'NOT_FOUND', message: `no route for ${path}` });
       const route = candidates.find((r) => r.method === req.method);
       if (!route) return sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED', message: `${req.method} not allowed on ${path}` });
+      if (this.#tokenDigest !== null && req.method !== 'GET' && req.method !== 'HEAD' && !this.#authorized(req)) {
+        this.#unauthorized++;
+        this.#o.logger.warn(`refused ${req.method} ${path} from ${req.socket.remoteAddress ?? '?'}: no valid API token`);
+        req.resume();
+        return sendJson(res, 401, { error: 'UNAUTHORIZED', message: `${req.method} ${path} needs the gateway's API token (Authorization: Bearer …; the CLI reads it from --token-file or gateway.httpTokenFile)` });
+      }
       const body = await this.#readBody(req);
       if (body === null) {
         return sendJson(res, 413, { error: 'PAYLOAD_TOO_LARGE', message: `request body is larger than ${this.#o.maxBodyBytes} bytes` });
@@ -84,6 +101,17 @@ export class HttpServer {
       if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL', message: errorMessage(err) });
       else res.destroy();
     }
+  }
+
+  /** Write requests refused for a missing or wrong token. */
+  get unauthorized(): number {
+    return this.#unauthorized;
+  }
+
+  #authorized(req: http.IncomingMessage): boolean {
+    const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization ?? '');
+    // Equal-length digests: the comparison time tells nothing about the token.
+    return m !== null && timingSafeEqual(digest(m[1]!), this.#tokenDigest!);
   }
 
   #readBody(req: http.IncomingMessage): Promise<Buffer | null> {

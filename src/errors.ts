@@ -6,6 +6,8 @@ export type ErrorCode =
   // configuration and arguments
   | 'BAD_CONFIG'
   | 'BAD_ARGUMENT'
+  // an API write without the gateway's token
+  | 'UNAUTHORIZED'
   // network input (telemetry, commands, chunks) — also the quarantine reason codes
   | 'BAD_TOPIC'
   | 'BAD_NAME'

@@ -1,0 +1,70 @@
+/**
+ * The gateway's HTTP API token: writes (rollouts, retraining jobs, telemetry over HTTP) need it,
+ * reads (dashboard, status) stay open; the CLI sends it from --token-file. A real gateway, real CLI.
+ */
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gateway } from '../gateway/gateway.ts';
+import { rolloutCommand } from '../cli/commands-fleet.ts';
+import { retrainCommand } from '../cli/commands-retrain.ts';
+import { readTokenFile } from '../cli/gateway-api.ts';
+import { isEdgeloopError } from '../src/errors.ts';
+import { tempDir } from './helpers/tmp.ts';
+
+const TOKEN = 'a3f9c2e1b4d8f7a6c5e4d3b2a1f0e9d8';
+
+test('writes need the API token, reads do not; the CLI sends it from --token-file', async (t) => {
+  const dir = tempDir();
+  const gw = new Gateway({ id: 'tok', dbPath: join(dir, 'g.db'), embeddedBroker: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0, token: TOKEN } });
+  await gw.start();
+  t.teardown(() => gw.stop());
+  const url = gw.httpUrl!;
+  const post = (path: string, auth?: string) => fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify({ model: 'nope@1', target: 'all', fleet: 'lab' }) });
+
+  // Without a token, with a wrong one, with a token of another length: 401 and nothing done.
+  for (const auth of [undefined, `Bearer ${TOKEN.replace('a', 'b')}`, 'Bearer short', `Basic ${TOKEN}`]) {
+    const res = await post('/v1/rollouts', auth);
+    t.is(res.status, 401, String(auth));
+    t.is(((await res.json()) as { error: string }).error, 'UNAUTHORIZED');
+  }
+  const telemetry = await fetch(`${url}/v1/telemetry/lab/d1`, { method: 'POST', body: JSON.stringify({ ts: Date.now(), values: { T: 1 } }) });
+  t.is(telemetry.status, 401);
+  t.is(await gw.store.countReadings({ fleet: 'lab' }), 0);
+  t.is(gw.http!.unauthorized, 5);
+  // With the token the request reaches the route (which then judges the body).
+  const authorized = await post('/v1/rollouts', `Bearer ${TOKEN}`);
+  t.not(authorized.status, 401);
+  t.is(((await authorized.json()) as { error: string }).error, 'NOT_FOUND');
+  // Reads stay open: the dashboard and status work without a token.
+  t.is((await fetch(`${url}/v1/rollouts`)).status, 200);
+  t.is((await fetch(`${url}/`)).status, 200);
+
+  // The CLI: status (a read) needs no token; create (a write) fails clearly without it and works with it.
+  const lines: string[] = [];
+  await rolloutCommand(['status', '--gateway', url], (l) => lines.push(l));
+  const denied = await t.throwsAsync(rolloutCommand(['create', '--model', 'nope@1', '--target', 'all', '--gateway', url], () => undefined));
+  t.true(isEdgeloopError(denied, 'UNAUTHORIZED'), String(denied));
+  t.regex(denied!.message, /needs the gateway's API token/);
+  const tokenFile = join(dir, 'api.token');
+  writeFileSync(tokenFile, `${TOKEN}\n`);
+  const notFound = await t.throwsAsync(rolloutCommand(['create', '--model', 'nope@1', '--target', 'all', '--fleet', 'lab', '--gateway', url, '--token-file', tokenFile], () => undefined));
+  t.true(isEdgeloopError(notFound, 'NOT_FOUND'), String(notFound));
+  const retrainDenied = await t.throwsAsync(retrainCommand(['run', '--model', 'nope', '--gateway', url], () => undefined));
+  t.true(isEdgeloopError(retrainDenied, 'UNAUTHORIZED'), String(retrainDenied));
+});
+
+test('token files: first line, at least 16 characters, unreadable named', (t) => {
+  const dir = tempDir();
+  const ok = join(dir, 'ok');
+  writeFileSync(ok, `  ${TOKEN}  \nsecond line ignored\n`);
+  t.is(readTokenFile(ok), TOKEN);
+  const short = join(dir, 'short');
+  writeFileSync(short, 'abc\n');
+  const e1 = t.throws(() => readTokenFile(short));
+  t.true(isEdgeloopError(e1, 'BAD_CONFIG'));
+  t.regex(e1!.message, /at least 16 characters/);
+  const e2 = t.throws(() => readTokenFile(join(dir, 'missing')));
+  t.true(isEdgeloopError(e2, 'BAD_CONFIG'));
+  t.regex(e2!.message, /cannot read the API token file .*missing/);
+});
