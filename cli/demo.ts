@@ -51,10 +51,21 @@ function stage(n: number, title: string): void {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round = (x: number | null | undefined, digits = 4): number | null => (x === null || x === undefined ? null : +x.toFixed(digits));
 
-async function getJson<T>(base: string, path: string): Promise<T> {
-  const res = await fetch(base + path);
-  if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
+/**
+ * GET on the gateway's JSON API (what the dashboard and the CLI read). The gateway runs in this
+ * process: while it retrains, its event loop can be busy for seconds, so a failed request is retried.
+ */
+async function getJson<T>(base: string, path: string, attempts = 10): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      const res = await fetch(base + path, { signal: AbortSignal.timeout(30_000) });
+      if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(1000);
+    }
+  }
 }
 
 export async function demoCommand(argv: string[]): Promise<void> {
