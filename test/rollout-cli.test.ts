@@ -89,7 +89,9 @@ test('fleet list/show, rollout create/status/pause/resume/rollback through the H
   await rig.waitState(second.id, ['rolled-back']);
   await new Promise<void>((resolve, reject) => {
     const start = Date.now();
-    const poll = () => (c.summary(second.id).counts['rolled-back'] === 2 ? resolve() : Date.now() - start > 10_000 ? reject(new Error('rollbacks not confirmed')) : setTimeout(poll, 50));
+    // Both confirmations, and pi3's refusal (its result may arrive after the others).
+    const settled = () => c.summary(second.id).counts['rolled-back'] === 2 && c.store.device(second.id, 'pi3')?.rollbackError;
+    const poll = () => (settled() ? resolve() : Date.now() - start > 10_000 ? reject(new Error('rollbacks not confirmed')) : setTimeout(poll, 50));
     poll();
   });
   const after = c.summary(second.id);
