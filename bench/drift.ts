@@ -20,11 +20,11 @@
  * if that is the median) and the flagged share over both clean replays.
  */
 import { readFileSync } from 'node:fs';
-import { parseCsv } from '../src/csv.ts';
+import { fileURLToPath } from 'node:url';
+import { readDatasetFile } from '../device/csv-source.ts';
 import type { Frame } from '../src/frame.ts';
 import { createStreamingPipeline, fitPipeline } from '../src/pipeline/index.ts';
 import type { FittedPipeline } from '../src/pipeline/fitted.ts';
-import { parseTimestamp } from '../src/time/parse-timestamp.ts';
 import { buildReferenceProfile, type ReferenceProfile } from '../src/drift/profile.ts';
 import { calibrateProfile } from '../src/drift/calibrate.ts';
 import { createDriftMonitor } from '../src/drift/monitor.ts';
@@ -46,13 +46,10 @@ const spec = JSON.parse(readFileSync(new URL('../src/pipeline/examples/occupancy
 
 interface Reading { ts: number; values: Record<string, number> }
 
+/** A recording as the device's CSV input reads it (device/csv-source.ts), local times in Brussels. */
 function readings(file: string): Reading[] {
-  const table = parseCsv(readFileSync(new URL(`../datasets/occupancy/${file}`, import.meta.url), 'utf8'));
-  const col = (name: string): number => table.header.indexOf(name);
-  return table.rows.map((r) => ({
-    ts: parseTimestamp(r[col('date')]!, { format: 'local', timeZone: 'Europe/Brussels' }),
-    values: Object.fromEntries([...SENSORS, 'Occupancy'].map((s) => [s, Number(r[col(s)])])),
-  }));
+  const path = fileURLToPath(new URL(`../datasets/occupancy/${file}`, import.meta.url));
+  return readDatasetFile(path, { timeZone: 'Europe/Brussels' }).records.map((r) => ({ ts: Number(r.ts), values: r.values }));
 }
 
 function frameOf(sets: [string, Reading[]][]): Frame {

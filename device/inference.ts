@@ -25,6 +25,7 @@
  *   - Nothing is dropped silently: bad input items, readings the pipeline skips, run errors and
  *     outbox refusals are counted (stats(), heartbeat) and logged.
  */
+import { argmax } from '../src/vector.ts';
 import { EdgeloopError, errorMessage, type ErrorCode } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import { deviceTopic } from '../src/topics.ts';
@@ -168,12 +169,6 @@ interface Slot {
   error: string | null;
   drift: { monitor: DriftMonitor; index: number[]; since: number } | null;
   stats: SlotStats;
-}
-
-function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
 }
 
 export class InferenceEngine {

@@ -14,7 +14,6 @@
  */
 import type { SqliteDatabase } from '../io/sqlite.ts';
 import { isEdgeloopError } from '../src/errors.ts';
-import type { ModelFormat, ModelVariant } from '../src/manifest.ts';
 import { sendJson, type HttpServer } from './http.ts';
 import type { Dashboard, Panel } from './dashboard.ts';
 import { guarded, isoTime, round } from './dashboard-http.ts';
@@ -39,15 +38,8 @@ export interface ConfusionView {
   matrix: number[][];
 }
 
-export interface StoredEvaluation {
-  format: ModelFormat;
-  variant: ModelVariant;
-  bytes: number;
-  metrics: Record<string, number>;
-  p50Us: number;
-  p99Us: number;
-  confusion: Record<string, { labels: string[]; matrix: number[][] }>;
-}
+/** One artifact's evaluation as publishModel reported it, with an empty confusion map for regression. */
+export type StoredEvaluation = Omit<ArtifactReport, 'confusion'> & { confusion: NonNullable<ArtifactReport['confusion']> };
 
 /** Per-artifact evaluations written at publish time (publishModel's `evaluations` option). */
 export class ModelEvaluationStore implements EvaluationSink {
@@ -70,7 +62,7 @@ export class ModelEvaluationStore implements EvaluationSink {
     const at = this.#now();
     this.#db.transaction(() => {
       for (const a of artifacts) {
-        const e: StoredEvaluation = { format: a.format, variant: a.variant, bytes: a.bytes, metrics: a.metrics, p50Us: a.p50Us, p99Us: a.p99Us, confusion: a.confusion ?? {} };
+        const e: StoredEvaluation = { ...a, confusion: a.confusion ?? {} };
         put.run(model, version, a.format, a.variant, JSON.stringify(e), at);
       }
     })();

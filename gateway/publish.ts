@@ -4,6 +4,7 @@
  * trained model, latency), build the smoke test and the drift reference profile, and register one
  * version with all of them.
  */
+import { argmax } from '../src/vector.ts';
 import { EdgeloopError, isEdgeloopError } from '../src/errors.ts';
 import { buildReferenceProfile } from '../src/drift/profile.ts';
 import { calibrateProfile } from '../src/drift/calibrate.ts';
@@ -80,12 +81,6 @@ async function runRows(exported: ExportResult, X: number[][], outWidth: number):
     await runner.close();
   }
   return { out, latenciesUs };
-}
-
-function argmax(v: number[]): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
 }
 
 export async function publishModel(registry: Registry, req: PublishRequest, options: { logger?: Logger; maxEvalRows?: number; evaluations?: EvaluationSink } = {}): Promise<PublishResult> {

@@ -7,29 +7,15 @@
  * them against the manifest's reference profile and alerts on the faulty device only.
  */
 import test from 'ava';
-import { startEmbeddedBroker } from '../gateway/broker.ts';
-import { DriftService } from '../gateway/drift-monitor.ts';
 import { CsvInput } from '../device/input-csv.ts';
 import { parseFault } from '../device/fault.ts';
 import type { InputDoneSummary } from '../device/inference.ts';
-import { connectMqtt, endAsync } from '../io/mqtt-client.ts';
 import { parseDriftReport, type DriftReport } from '../src/drift/report.ts';
-import { InferenceRig, FLEET, MODEL, trainingCsv } from './device-inference-rig.ts';
+import { rigWithDriftService, FLEET, MODEL, trainingCsv } from './device-inference-rig.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
 test('a device with --fault CO2:+800@0.5 raises a drift alert at the gateway, a clean one does not', async (t) => {
-  const broker = await startEmbeddedBroker({ port: 0 });
-  const rig = await InferenceRig.create(broker.url, 1);
-  const service = await DriftService.create({ database: rig.store.database, brokerUrl: broker.url, fleet: FLEET, clientId: 'drift-test', alertPublisher: null });
-  await service.start();
-  t.teardown(async () => {
-    await rig.close();
-    await service.stop();
-    await broker.stop();
-  });
-  service.registerManifest(rig.manifests[0]!);
-  const watch = await connectMqtt(broker.url, { clientId: 'drift-watch' });
-  t.teardown(() => endAsync(watch, true));
+  const { rig, service, watch } = await rigWithDriftService(t, 'drift-test');
   const reports = new Map<string, DriftReport[]>();
   watch.on('message', (topic, payload) => {
     const device = topic.split('/')[2]!;

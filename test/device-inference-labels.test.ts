@@ -7,29 +7,15 @@
  */
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
-import { startEmbeddedBroker } from '../gateway/broker.ts';
-import { DriftService } from '../gateway/drift-monitor.ts';
 import { CsvInput } from '../device/input-csv.ts';
 import type { InputDoneSummary } from '../device/inference.ts';
-import { connectMqtt, endAsync } from '../io/mqtt-client.ts';
 import { parseTelemetryPayload, type Reading } from '../src/contracts/telemetry.ts';
 import { parseLabelBatch, type Label } from '../src/contracts/predictions.ts';
-import { InferenceRig, FLEET, DATA, occupancyFrame } from './device-inference-rig.ts';
+import { rigWithDriftService, FLEET, DATA, occupancyFrame } from './device-inference-rig.ts';
 import { waitFor } from './helpers/tmp.ts';
 
 test('--labels Occupancy: telemetry without the label, then labels (and the label reading) after the delay, joined by the gateway', async (t) => {
-  const broker = await startEmbeddedBroker({ port: 0 });
-  const rig = await InferenceRig.create(broker.url, 1);
-  const service = await DriftService.create({ database: rig.store.database, brokerUrl: broker.url, fleet: FLEET, clientId: 'perf-test', alertPublisher: null });
-  await service.start();
-  t.teardown(async () => {
-    await rig.close();
-    await service.stop();
-    await broker.stop();
-  });
-  service.registerManifest(rig.manifests[0]!);
-  const watch = await connectMqtt(broker.url, { clientId: 'labels-watch' });
-  t.teardown(() => endAsync(watch, true));
+  const { rig, service, watch } = await rigWithDriftService(t, 'perf-test');
   const telemetry: { arrival: number; readings: Reading[] }[] = [];
   const labels: { arrival: number; labels: Label[] }[] = [];
   const predictionArrival = new Map<number, number>();

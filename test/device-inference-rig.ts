@@ -23,6 +23,9 @@ import { deviceTopic } from '../src/topics.ts';
 import { parsePredictionBatch, type Prediction } from '../src/contracts/predictions.ts';
 import { DeviceObserver } from './helpers/device-observer.ts';
 import { tempDir } from './helpers/tmp.ts';
+import type { ExecutionContext } from 'ava';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker.ts';
+import { DriftService } from '../gateway/drift-monitor.ts';
 
 export const FLEET = 'lab';
 export const MODEL = 'occupancy';
@@ -154,4 +157,24 @@ export async function collectPredictions(brokerUrl: string, device: string): Pro
   });
   await client.subscribeAsync(deviceTopic('predictions', FLEET, device), { qos: 1 });
   return out;
+}
+
+/**
+ * A broker, an InferenceRig with one model version, and a DriftService on the rig's database that
+ * knows that version's profile, plus a watching client; all stopped by the test's teardown.
+ */
+export async function rigWithDriftService(t: ExecutionContext, clientId: string): Promise<{ broker: EmbeddedBroker; rig: InferenceRig; service: DriftService; watch: MqttClient }> {
+  const broker = await startEmbeddedBroker({ port: 0 });
+  const rig = await InferenceRig.create(broker.url, 1);
+  const service = await DriftService.create({ database: rig.store.database, brokerUrl: broker.url, fleet: FLEET, clientId, alertPublisher: null });
+  await service.start();
+  t.teardown(async () => {
+    await rig.close();
+    await service.stop();
+    await broker.stop();
+  });
+  service.registerManifest(rig.manifests[0]!);
+  const watch = await connectMqtt(broker.url, { clientId: `${clientId}-watch` });
+  t.teardown(() => endAsync(watch, true));
+  return { broker, rig, service, watch };
 }

@@ -6,6 +6,7 @@
  * sigmoid output (P(class 1)), k > 2 a softmax. Regression has one linear output. Weights live in
  * tf.Variables owned by the instance; call dispose() when done with a model.
  */
+import { argmax } from '../../src/vector.ts';
 import { EdgeloopError } from '../../src/errors.ts';
 import { silentLogger, type Logger } from '../../src/log.ts';
 import { createRandom } from '../../src/random.ts';
@@ -292,8 +293,3 @@ function zeroSample(shape: number[]): number[] | number[][] {
   return shape.length === 1 ? new Array<number>(shape[0]).fill(0) : Array.from({ length: shape[0] }, () => new Array<number>(shape[1]).fill(0));
 }
 
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
