@@ -64,18 +64,38 @@ interface SpecShape {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export async function buildCandidate(store: Store, fleet: string, current: CurrentModel, o: RecipeOptions): Promise<Candidate> {
+/** The recent window of a fleet's data for a model's spec, in data time. */
+export interface RecentWindow {
+  /** [fromMs, toMs): at most recentWindowMs, and no more than the fleet has. */
+  fromMs: number;
+  toMs: number;
+  /** Data time covered by the label column inside the window (labels can lag the sensors). */
+  labelledSpanMs: number;
+}
+
+/** Where the recent window of `fleet` lies for `current`'s spec; BAD_DATA when there is nothing to retrain on. */
+export async function recentWindowOf(store: Store, fleet: string, current: CurrentModel, recentWindowMs: number): Promise<RecentWindow> {
   const spec = validatePipelineSpec(current.record.pipeline.spec) as unknown as SpecShape;
   const label = spec.input.label;
   if (!label) throw new EdgeloopError('BAD_DATA', `${current.record.model}@${current.record.version}: its pipeline spec has no label column, so it cannot be retrained`);
-  if (!(o.holdoutFraction > 0 && o.holdoutFraction < 1)) throw new EdgeloopError('BAD_ARGUMENT', `holdoutFraction must be in (0, 1), got ${o.holdoutFraction}`);
   const columns = new Set([...spec.input.sensors, label.column]);
   const stats = (await store.stats(fleet)).filter((s) => columns.has(s.sensor));
   if (stats.length === 0) throw new EdgeloopError('BAD_DATA', `fleet '${fleet}' has no stored readings of ${[...columns].join(', ')}`);
   const toMs = Math.max(...stats.map((s) => s.lastTsMs)) + 1;
   // The window holds at most recentWindowMs of data time, and no more than the fleet has: the
   // holdout is the newest fraction of the data actually there, so a young fleet still gets a train part.
-  const windowFromMs = Math.max(toMs - o.recentWindowMs, Math.min(...stats.map((s) => s.firstTsMs)));
+  const fromMs = Math.max(toMs - recentWindowMs, Math.min(...stats.map((s) => s.firstTsMs)));
+  const labels = stats.filter((s) => s.sensor === label.column);
+  const labelledSpanMs = labels.length === 0 ? 0
+    : Math.max(0, Math.min(toMs, Math.max(...labels.map((s) => s.lastTsMs)) + 1) - Math.max(fromMs, Math.min(...labels.map((s) => s.firstTsMs))));
+  return { fromMs, toMs, labelledSpanMs };
+}
+
+export async function buildCandidate(store: Store, fleet: string, current: CurrentModel, o: RecipeOptions): Promise<Candidate> {
+  const spec = validatePipelineSpec(current.record.pipeline.spec) as unknown as SpecShape;
+  const label = spec.input.label!;
+  if (!(o.holdoutFraction > 0 && o.holdoutFraction < 1)) throw new EdgeloopError('BAD_ARGUMENT', `holdoutFraction must be in (0, 1), got ${o.holdoutFraction}`);
+  const { fromMs: windowFromMs, toMs } = await recentWindowOf(store, fleet, current, o.recentWindowMs);
   const holdoutFromMs = Math.round(windowFromMs + (1 - o.holdoutFraction) * (toMs - windowFromMs));
   const ranges = [{ name: 'train', start: iso(windowFromMs), end: iso(holdoutFromMs) }, { name: 'holdout', start: iso(holdoutFromMs), end: iso(toMs) }];
   let fromMs = windowFromMs;

@@ -2,8 +2,12 @@
  * Retraining jobs in the gateway's SQLite file (table retrain_jobs), and their state machine:
  *
  *   pending-approval ─approve→ training → evaluating → rejected(reason)
- *        │ reject                                   └→ rolling-out → promoted | rolled-back(reason)
- *        └→ rejected(reason)            any non-terminal state → failed(error)
+ *        │ reject                   ↑ ↓             └→ rolling-out → promoted | rolled-back(reason)
+ *        └→ rejected(reason)    waiting-data        any non-terminal state → failed(error)
+ *
+ * waiting-data: the fleet's recent labelled data spans less than the policy's `minRecentSpanMs`
+ * (a job opened by the first alert after a change would otherwise train on a few hours); the watch
+ * moves it back to training once enough has arrived, or fails it after `dataWaitTimeoutMs`.
  *
  * One open (non-terminal) job per model; the cooldown is judged by the service from `lastCreatedAtMs`.
  */
@@ -11,13 +15,14 @@ import { randomUUID } from 'node:crypto';
 import { EdgeloopError } from '../src/errors.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
 
-export const RETRAIN_STATES = ['pending-approval', 'training', 'evaluating', 'rejected', 'rolling-out', 'promoted', 'rolled-back', 'failed'] as const;
+export const RETRAIN_STATES = ['pending-approval', 'waiting-data', 'training', 'evaluating', 'rejected', 'rolling-out', 'promoted', 'rolled-back', 'failed'] as const;
 export type RetrainState = (typeof RETRAIN_STATES)[number];
-export const OPEN_STATES: readonly RetrainState[] = ['pending-approval', 'training', 'evaluating', 'rolling-out'];
+export const OPEN_STATES: readonly RetrainState[] = ['pending-approval', 'waiting-data', 'training', 'evaluating', 'rolling-out'];
 
 const TRANSITIONS: Record<RetrainState, readonly RetrainState[]> = {
   'pending-approval': ['training', 'rejected', 'failed'],
-  training: ['evaluating', 'rejected', 'failed'],
+  'waiting-data': ['training', 'rejected', 'failed'],
+  training: ['waiting-data', 'evaluating', 'rejected', 'failed'],
   evaluating: ['rejected', 'rolling-out', 'failed'],
   'rolling-out': ['promoted', 'rolled-back', 'failed'],
   rejected: [],

@@ -24,7 +24,7 @@ import type { Store } from './store.ts';
 import { sendJson, type HttpServer } from './http.ts';
 import type { Alert } from './alerts.ts';
 import type { RetrainSnapshot } from './metrics.ts';
-import { buildCandidate, gainOf, type CurrentModel } from './retrain-recipe.ts';
+import { buildCandidate, gainOf, recentWindowOf, type CurrentModel } from './retrain-recipe.ts';
 import { RetrainStore, RETRAIN_STATES, type RetrainJob, type RetrainLive, type RetrainState, type RetrainTrigger } from './retrain-store.ts';
 import { liveMetricsOf, type LiveMetrics, type RetrainRollouts } from './retrain-adapters.ts';
 
@@ -37,6 +37,14 @@ export interface RetrainPolicy {
   /** The alias that names the current model, moved to the candidate on promotion. */
   alias: string;
   recentWindowMs: number;
+  /**
+   * A job trains only once the fleet's recent labelled data spans this much data time; until then it
+   * waits (state waiting-data). The first alert after a change comes a few hours of data in: a model
+   * fitted on those hours has seen neither a night nor a morning.
+   */
+  minRecentSpanMs: number;
+  /** A job still waiting for data this long (wall clock) after it opened fails with the reason. */
+  dataWaitTimeoutMs: number;
   holdoutFraction: number;
   includeOriginal: boolean;
   /** Re-tune with this search (else the run's params are reused as they are). */
@@ -72,6 +80,8 @@ const DEFAULTS: RetrainPolicy = {
   alias: 'production',
   // A full weekly cycle: occupancy-like targets follow the week (docs/operations.md "Retraining").
   recentWindowMs: 7 * 24 * 3600_000,
+  minRecentSpanMs: 24 * 3600_000,
+  dataWaitTimeoutMs: 3 * 24 * 3600_000,
   holdoutFraction: 0.3,
   includeOriginal: false,
   retune: null,
@@ -124,6 +134,8 @@ export function resolveRetrainPolicy(p: RetrainServiceOptions['policy'] = {}): R
   const problems: string[] = [];
   if (policy.mode !== 'auto' && policy.mode !== 'approve') problems.push(`mode must be 'auto' or 'approve', got ${JSON.stringify(policy.mode)}`);
   if (!(policy.recentWindowMs > 0)) problems.push(`recentWindowMs must be > 0, got ${policy.recentWindowMs}`);
+  if (!(policy.minRecentSpanMs >= 0 && policy.minRecentSpanMs <= policy.recentWindowMs)) problems.push(`minRecentSpanMs must be in [0, recentWindowMs = ${policy.recentWindowMs}], got ${policy.minRecentSpanMs}`);
+  if (!(policy.dataWaitTimeoutMs > 0)) problems.push(`dataWaitTimeoutMs must be > 0, got ${policy.dataWaitTimeoutMs}`);
   if (!(policy.holdoutFraction > 0 && policy.holdoutFraction < 1)) problems.push(`holdoutFraction must be in (0, 1), got ${policy.holdoutFraction}`);
   if (!Number.isFinite(policy.minGain)) problems.push(`minGain must be a finite number, got ${policy.minGain}`);
   if (!(policy.cooldownMs >= 0)) problems.push(`cooldownMs must be ≥ 0, got ${policy.cooldownMs}`);
@@ -247,6 +259,13 @@ export class RetrainService {
     this.#watching = true;
     try {
       await this.#schedule();
+      for (const job of this.jobs.list({ state: 'waiting-data', limit: 1000 })) {
+        try {
+          await this.#checkData(job);
+        } catch (err) {
+          this.#fail(job.id, err);
+        }
+      }
       for (const job of this.jobs.list({ state: 'rolling-out', limit: 1000 })) {
         try {
           await this.#watch(job);
@@ -349,6 +368,12 @@ export class RetrainService {
     const p = this.policy;
     const current = await this.#current(job.model);
     job = this.jobs.update(id, this.#now(), { currentVersion: current.record.version });
+    const window = await recentWindowOf(this.#o.store, job.fleet, current, p.recentWindowMs);
+    if (window.labelledSpanMs < p.minRecentSpanMs) {
+      this.jobs.transition(id, 'waiting-data', this.#now(), { reason: this.#waitReason(job.fleet, window.labelledSpanMs) });
+      this.#log.info(`retraining job ${id} waits for data: ${this.#waitReason(job.fleet, window.labelledSpanMs)}`);
+      return;
+    }
     const cand = await buildCandidate(this.#o.store, job.fleet, current, {
       recentWindowMs: p.recentWindowMs, holdoutFraction: p.holdoutFraction, includeOriginal: p.includeOriginal, retune: p.retune ?? undefined, seed: p.seed,
     });
@@ -385,6 +410,24 @@ export class RetrainService {
       reason: `accepted (${figures}; gain ${f4(gain)} ≥ minGain ${p.minGain}); ${shadow ? 'shadow' : 'canary'} rollout ${rollout.id} of ${job.model}@${published.version}`,
     });
     this.#log.info(`retraining job ${id}: ${job.model}@${published.version} registered and rolling out (${rollout.id}): ${figures}`);
+  }
+
+  #waitReason(fleet: string, spanMs: number): string {
+    return `waiting until the recent labelled data of fleet '${fleet}' spans ${duration(this.policy.minRecentSpanMs)} of data time (${(spanMs / 3600_000).toFixed(1)} h so far)`;
+  }
+
+  /** A waiting job goes back to training once the data is there, or fails after dataWaitTimeoutMs. */
+  async #checkData(job: RetrainJob): Promise<void> {
+    const current = await this.#current(job.model);
+    const window = await recentWindowOf(this.#o.store, job.fleet, current, this.policy.recentWindowMs);
+    const now = this.#now();
+    if (window.labelledSpanMs >= this.policy.minRecentSpanMs) {
+      this.jobs.transition(job.id, 'training', now, { reason: null });
+      this.#log.info(`retraining job ${job.id}: ${(window.labelledSpanMs / 3600_000).toFixed(1)} h of recent labelled data, training`);
+      this.#enqueue(job.id);
+    } else if (now - job.createdAtMs >= this.policy.dataWaitTimeoutMs) {
+      this.jobs.transition(job.id, 'failed', now, { reason: `not enough recent data within ${duration(this.policy.dataWaitTimeoutMs)}: ${this.#waitReason(job.fleet, window.labelledSpanMs)}` });
+    }
   }
 
   async #watch(job: RetrainJob): Promise<void> {

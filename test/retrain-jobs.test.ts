@@ -33,7 +33,7 @@ test('the state machine refuses illegal moves; one open job per model; terminal 
   t.true(jobs.open({ model: 'other', fleet: 'f', trigger: { kind: 'manual', by: 't' }, state: 'pending-approval', nowMs: 1002 }).created);
   const err = t.throws(() => jobs.transition('rt-1', 'promoted', 1003));
   t.true(isEdgeloopError(err, 'BAD_ARGUMENT'));
-  t.is(err!.message, 'retraining job rt-1 is training: it cannot become promoted (allowed: evaluating, rejected, failed)');
+  t.is(err!.message, 'retraining job rt-1 is training: it cannot become promoted (allowed: waiting-data, evaluating, rejected, failed)');
   const rejected = jobs.transition('rt-1', 'rejected', 1004, { reason: 'not better' });
   t.is(rejected.finishedAtMs, 1004);
   t.is(jobs.openFor('m'), null);

@@ -282,3 +282,35 @@ test.serial('no labels within the live timeout: onNoLabels=rollback rolls the ca
   await waitFor(() => controller.summary(activeId!).state === 'completed', 20_000, 'the active rollout');
   for (const agent of ctx.agents) t.is((await agent.status()).models.find((m) => m.model === MODEL)?.active, jb.candidateVersion, 'the candidate serves on every device');
 });
+
+test.serial('too little recent data: the job waits in waiting-data, trains once the fleet has minRecentSpanMs of labels, and a job still waiting after dataWaitTimeoutMs fails with the reason', async (t) => {
+  const recent = readDatasetFile(join(DATA, 'datatest2.txt'), { timeZone: 'Europe/Brussels' }).records;
+  const t0 = Number(recent[0]!.ts);
+  const upTo = (hours: number) => recent.filter((r) => Number(r.ts) < t0 + hours * 3600_000);
+  const first = upTo(6);
+  await replay(first, { brokerUrl: ctx.gateway.brokerUrl, fleet: 'young', device: 'y1', batchSize: 50, maxInFlight: 32 });
+  await waitFor(async () => (await ctx.gateway.store.countReadings({ fleet: 'young' })) >= first.length * 6, 20_000, '6 h stored');
+  const s = await service(t, { policy: { minRecentSpanMs: DAY_MS, minGain: 1 } });
+  const job = (await s.trigger({ model: MODEL, fleet: 'young', trigger: { kind: 'manual', by: 'test' } }))!;
+  await waitFor(() => s.jobs.mustGet(job.id).state === 'waiting-data', 20_000, 'the job to wait for data');
+  t.regex(s.jobs.mustGet(job.id).reason!, /^waiting until the recent labelled data of fleet 'young' spans 24\.0 h of data time \(6\.0 h so far\)$/);
+  await s.tick();
+  t.is(s.jobs.mustGet(job.id).state, 'waiting-data', 'still 6 h: still waiting');
+  const more = upTo(30).slice(first.length);
+  await replay(more, { brokerUrl: ctx.gateway.brokerUrl, fleet: 'young', device: 'y1', batchSize: 50, maxInFlight: 32 });
+  await waitFor(() => ['rejected', 'failed', 'rolling-out'].includes(s.jobs.mustGet(job.id).state), 60_000, 'the job to train once 30 h are there');
+  const done = s.jobs.mustGet(job.id);
+  t.is(done.state, 'rejected', done.reason ?? '');
+  t.true(done.evaluation!.windowToMs - done.evaluation!.windowFromMs >= DAY_MS, 'trained on at least a day of data');
+  await s.stop();
+
+  const old = upTo(2);
+  await replay(old, { brokerUrl: ctx.gateway.brokerUrl, fleet: 'young-2', device: 'y2', batchSize: 50, maxInFlight: 32 });
+  await waitFor(async () => (await ctx.gateway.store.countReadings({ fleet: 'young-2' })) >= old.length * 6, 20_000, '2 h stored');
+  const impatient = await service(t, { policy: { minRecentSpanMs: DAY_MS, dataWaitTimeoutMs: 1 } });
+  const late = (await impatient.trigger({ model: MODEL, fleet: 'young-2', trigger: { kind: 'manual', by: 'test' } }))!;
+  await waitFor(() => impatient.jobs.mustGet(late.id).state === 'failed', 20_000, 'the waiting job to time out');
+  t.regex(impatient.jobs.mustGet(late.id).reason!, /^not enough recent data within 1 ms: waiting until the recent labelled data of fleet 'young-2' spans 24\.0 h of data time \(2\.0 h so far\)$/);
+  const bad = await RetrainService.create({ database: (ctx.gateway.store as SqliteStore).database, store: ctx.gateway.store, registry: ctx.gateway.registry!, rollouts: rolloutsOf(ctx.gateway.rollouts!), policy: { minRecentSpanMs: 8 * DAY_MS, dataWaitTimeoutMs: 0 } }).catch((e: Error) => e);
+  t.true(bad instanceof Error && /minRecentSpanMs must be in \[0, recentWindowMs = 604800000\], got 691200000; dataWaitTimeoutMs must be > 0, got 0/.test(bad.message), String(bad));
+});
