@@ -19,7 +19,8 @@ export const RETRAIN_STATES = ['pending-approval', 'waiting-data', 'training', '
 export type RetrainState = (typeof RETRAIN_STATES)[number];
 export const OPEN_STATES: readonly RetrainState[] = ['pending-approval', 'waiting-data', 'training', 'evaluating', 'rolling-out'];
 
-const TRANSITIONS: Record<RetrainState, readonly RetrainState[]> = {
+/** Allowed moves of the job state machine (shared with the asynchronous store, gateway/retrain-jobs.ts). */
+export const TRANSITIONS: Record<RetrainState, readonly RetrainState[]> = {
   'pending-approval': ['training', 'rejected', 'failed'],
   'waiting-data': ['training', 'rejected', 'failed'],
   training: ['waiting-data', 'evaluating', 'rejected', 'failed'],
@@ -79,7 +80,7 @@ export interface RetrainJob {
   rolloutStartedAtMs: number | null;
 }
 
-const SCHEMA = `
+export const RETRAIN_JOBS_SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS retrain_jobs (
   id TEXT PRIMARY KEY, model TEXT NOT NULL, fleet TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,
   current_version INTEGER, candidate_version INTEGER, run_id TEXT, evaluation TEXT, rollout_id TEXT, live TEXT,
@@ -88,12 +89,12 @@ CREATE TABLE IF NOT EXISTS retrain_jobs (
 CREATE INDEX IF NOT EXISTS retrain_jobs_by_model ON retrain_jobs (model, created_at);
 `;
 
-interface Row {
+export interface RetrainJobRow {
   id: string; model: string; fleet: string; trigger: string; state: RetrainState; reason: string | null; current_version: number | null; candidate_version: number | null;
   run_id: string | null; evaluation: string | null; rollout_id: string | null; live: string | null; created_at: number; updated_at: number; finished_at: number | null; rollout_started_at: number | null;
 }
 
-const toJob = (r: Row): RetrainJob => ({
+export const toJob = (r: RetrainJobRow): RetrainJob => ({
   id: r.id, model: r.model, fleet: r.fleet, trigger: JSON.parse(r.trigger) as RetrainTrigger, state: r.state, reason: r.reason,
   currentVersion: r.current_version, candidateVersion: r.candidate_version, runId: r.run_id,
   evaluation: r.evaluation === null ? null : (JSON.parse(r.evaluation) as RetrainEvaluation), rolloutId: r.rollout_id,
@@ -103,7 +104,7 @@ const toJob = (r: Row): RetrainJob => ({
 
 export type JobUpdate = Partial<Pick<RetrainJob, 'reason' | 'currentVersion' | 'candidateVersion' | 'runId' | 'evaluation' | 'rolloutId' | 'live' | 'rolloutStartedAtMs'>>;
 
-const COLUMNS: Record<keyof JobUpdate, string> = {
+export const COLUMNS: Record<keyof JobUpdate, string> = {
   reason: 'reason', currentVersion: 'current_version', candidateVersion: 'candidate_version', runId: 'run_id', evaluation: 'evaluation',
   rolloutId: 'rollout_id', live: 'live', rolloutStartedAtMs: 'rollout_started_at',
 };
@@ -118,7 +119,7 @@ export class RetrainStore {
   }
 
   static async create(database: SqliteDatabase, options: { newId?: () => string } = {}): Promise<RetrainStore> {
-    database.exec(SCHEMA);
+    database.exec(RETRAIN_JOBS_SQLITE_SCHEMA);
     return new RetrainStore(database, options.newId ?? (() => `rt-${randomUUID().slice(0, 8)}`));
   }
 
@@ -136,7 +137,7 @@ export class RetrainStore {
 
   openFor(model: string): RetrainJob | null {
     const marks = OPEN_STATES.map(() => '?').join(', ');
-    const row = this.#db.prepare(`SELECT * FROM retrain_jobs WHERE model = ? AND state IN (${marks}) ORDER BY created_at DESC LIMIT 1`).get(model, ...OPEN_STATES) as Row | undefined;
+    const row = this.#db.prepare(`SELECT * FROM retrain_jobs WHERE model = ? AND state IN (${marks}) ORDER BY created_at DESC LIMIT 1`).get(model, ...OPEN_STATES) as RetrainJobRow | undefined;
     return row ? toJob(row) : null;
   }
 
@@ -146,7 +147,7 @@ export class RetrainStore {
   }
 
   get(id: string): RetrainJob | null {
-    const row = this.#db.prepare('SELECT * FROM retrain_jobs WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#db.prepare('SELECT * FROM retrain_jobs WHERE id = ?').get(id) as RetrainJobRow | undefined;
     return row ? toJob(row) : null;
   }
 
@@ -162,7 +163,7 @@ export class RetrainStore {
     if (filter.model !== undefined) { where.push('model = ?'); args.push(filter.model); }
     if (filter.state !== undefined) { where.push('state = ?'); args.push(filter.state); }
     const sql = `SELECT * FROM retrain_jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id LIMIT ?`;
-    return (this.#db.prepare(sql).all(...args, filter.limit ?? 100) as Row[]).map(toJob);
+    return (this.#db.prepare(sql).all(...args, filter.limit ?? 100) as RetrainJobRow[]).map(toJob);
   }
 
   countsByState(): Record<RetrainState, number> {

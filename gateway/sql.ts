@@ -1,0 +1,100 @@
+/**
+ * A small asynchronous SQL surface over the two databases a gateway runs on, for the state of the
+ * singleton duties (retraining jobs, the model registry) that several gateways on one PostgreSQL must
+ * share: the gateway's better-sqlite3 handle (embedded default) or the PostgreSQL store's pool.
+ *
+ * Statements use `?` placeholders (numbered `$1…` for PostgreSQL) and SQL both dialects accept
+ * (`ON CONFLICT … DO NOTHING|UPDATE`, partial indexes, `CAST(… AS INTEGER)`); schemas differ and are
+ * passed per dialect. There is no interactive transaction: `batch` runs statements that are all known
+ * in advance atomically, and read-modify-write is done with conditional statements (compare-and-set
+ * `UPDATE … WHERE state = ?`, unique indexes). On SQLite that keeps every transaction synchronous, so
+ * nothing else on the shared connection can run inside it; on PostgreSQL no row lock is held across a
+ * network round trip to the caller.
+ */
+import { EdgeloopError, errorMessage } from '../src/errors.ts';
+import type { SqliteDatabase } from '../io/sqlite.ts';
+import type { PgPool } from './store-postgres.ts';
+
+export type SqlValue = string | number | boolean | null | Uint8Array;
+
+export interface SqlStatement {
+  sql: string;
+  params?: readonly SqlValue[];
+}
+
+export interface SqlDb {
+  readonly dialect: 'sqlite' | 'postgres';
+  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  /** Resolves to the number of rows the statement changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /** Runs the statements in one transaction (all or none); resolves to each one's changed-row count. */
+  batch(statements: readonly SqlStatement[]): Promise<number[]>;
+  /** Runs a script of statements without parameters (schemas). */
+  exec(script: string): Promise<void>;
+}
+
+/** A unique or primary-key violation (a concurrent writer won the row). */
+export function isUniqueViolation(err: unknown): boolean {
+  const cause = err instanceof EdgeloopError ? err.cause : err;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+const blob = (v: SqlValue): unknown => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
+
+/** The gateway's SQLite handle: statements run synchronously, results come back as resolved promises. */
+export function sqliteSql(db: SqliteDatabase): SqlDb {
+  const params = (p: readonly SqlValue[] = []): unknown[] => p.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : blob(v)));
+  const wrap = <T>(f: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(f());
+    } catch (err) {
+      return Promise.reject(err instanceof EdgeloopError ? err : new EdgeloopError('STORE', `SQLite: ${errorMessage(err)}`, { cause: err }));
+    }
+  };
+  return {
+    dialect: 'sqlite',
+    all: <T>(sql: string, p?: readonly SqlValue[]) => wrap(() => db.prepare(sql).all(...params(p)) as T[]),
+    get: <T>(sql: string, p?: readonly SqlValue[]) => wrap(() => db.prepare(sql).get(...params(p)) as T | undefined),
+    run: (sql, p) => wrap(() => db.prepare(sql).run(...params(p)).changes),
+    batch: (statements) => wrap(() => db.transaction(() => statements.map((s) => db.prepare(s.sql).run(...params(s.params)).changes)).immediate()),
+    exec: (script) => wrap(() => void db.exec(script)),
+  };
+}
+
+/** `?` → `$1, $2, …` (no statement of ours has a `?` inside a literal). */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** The PostgreSQL store's pool (search_path is the store's schema, int8 comes back as number). */
+export function postgresSql(pool: PgPool): SqlDb {
+  const params = (p: readonly SqlValue[] = []): unknown[] => p.map(blob);
+  const fail = (err: unknown): never => {
+    throw err instanceof EdgeloopError ? err : new EdgeloopError('STORE', `PostgreSQL: ${errorMessage(err)}`, { cause: err });
+  };
+  return {
+    dialect: 'postgres',
+    all: async <T>(sql: string, p?: readonly SqlValue[]) => (await pool.query(numbered(sql), params(p)).catch(fail)).rows as T[],
+    get: async <T>(sql: string, p?: readonly SqlValue[]) => (await pool.query(numbered(sql), params(p)).catch(fail)).rows[0] as T | undefined,
+    run: async (sql, p) => (await pool.query(numbered(sql), params(p)).catch(fail)).rowCount ?? 0,
+    batch: async (statements) => {
+      const c = await pool.connect().catch(fail);
+      try {
+        await c.query('BEGIN');
+        const out: number[] = [];
+        for (const s of statements) out.push((await c.query(numbered(s.sql), params(s.params))).rowCount ?? 0);
+        await c.query('COMMIT');
+        c.release();
+        return out;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        c.release(err instanceof Error ? err : true);
+        return fail(err);
+      }
+    },
+    exec: async (script) => void (await pool.query(script).catch(fail)),
+  };
+}
