@@ -279,11 +279,21 @@ export class PerformanceTracker {
 }
 
 /**
- * The baseline from named test splits (publishModel writes `<split>_<metric>`, e.g. test1_accuracy,
- * test2_accuracy): the least favourable of them, so that a device is not judged against its best case.
+ * The baseline from held-out splits: publishModel writes `<split>_<metric>` for each evaluation split
+ * (test1_accuracy and test2_accuracy for a prepared dataset, holdout_accuracy for a retrained version,
+ * `<split>_rmse` for regression). Every split but the training one counts, and the least favourable
+ * value wins, so that a device is not judged against its best case.
  */
 function testBaseline(metrics: Record<string, number>, metric: 'accuracy' | 'mse'): number | null {
-  const values = Object.entries(metrics).filter(([k, v]) => new RegExp(`^test[A-Za-z0-9]*_${metric}$`).test(k) && Number.isFinite(v)).map(([, v]) => v);
+  const values: number[] = [];
+  for (const [key, v] of Object.entries(metrics)) {
+    if (!Number.isFinite(v)) continue;
+    const m = /^([A-Za-z0-9]+)_(accuracy|mse|rmse)$/.exec(key);
+    if (!m || m[1]!.startsWith('train')) continue;
+    if (metric === 'accuracy' && m[2] === 'accuracy') values.push(v);
+    if (metric === 'mse' && m[2] === 'mse') values.push(v);
+    if (metric === 'mse' && m[2] === 'rmse') values.push(v * v);
+  }
   if (values.length === 0) return null;
   return metric === 'accuracy' ? Math.min(...values) : Math.max(...values);
 }

@@ -123,3 +123,25 @@ test('bad performance policy fails with BAD_CONFIG naming each field', (t) => {
     + 'minAccuracy must be null or in [0, 1], got 2; maxAccuracyDrop must be in [0, 1], got -1; maxMse must be null or a finite number ≥ 0, got -1; '
     + 'maxMseIncreaseFrac must be a finite number ≥ 0, got NaN; pendingLabelTtlMs must be > 0, got 0');
 });
+
+test('the baseline comes from every held-out split of the manifest metrics (test1/test2, a retrained version\'s holdout, regression RMSE), never the training split', async (t) => {
+  const { svc, now } = await service({ performance: { windowSize: 50, minSamples: 50 } });
+  const truth = (i: number) => (i % 2);
+  const judge = async (version: number, testMetrics: Record<string, number>) => {
+    svc.registerProfile('occ', version, PROFILE, { testMetrics });
+    await svc.handleMessages([msg('predictions', `v${version}`, preds(0, 50, truth, version), now()), msg('labels', `v${version}`, labels(0, 50, truth), now())]);
+    return svc.performance.states({ device: `v${version}` })[0]!.baseline;
+  };
+  t.is(await judge(3, { train_accuracy: 0.99, test1_accuracy: 0.97, test2_accuracy: 0.99, test1_agreement: 1 }), 0.97);
+  t.is(await judge(4, { train_accuracy: 0.99, holdout_accuracy: 0.95, holdout_agreement: 1 }), 0.95);
+  t.is(await judge(5, { train_accuracy: 0.99 }), null);
+  const regressionProfile: ReferenceProfile = {
+    ...PROFILE,
+    output: { kind: 'numeric', name: 'prediction', count: 2, missingRate: 0, mean: 0, std: 1, min: -1, max: 1, edges: [0], counts: [1, 1], validLow: -2, validHigh: 2, sample: [-1, 1] },
+  };
+  svc.registerProfile('temp', 2, regressionProfile, { testMetrics: { train_rmse: 0.1, test1_rmse: 0.5, test2_rmse: 2 } });
+  const rp = Array.from({ length: 50 }, (_, k) => ({ ts: T0 + k * 1000, model: 'temp', version: 2, output: 20 + (k % 2 === 0 ? 1.5 : -1.5) }));
+  await svc.handleMessages([msg('predictions', 'r2', rp, now()), msg('labels', 'r2', rp.map((p) => ({ ts: p.ts, label: 20 })), now())]);
+  const r2 = svc.performance.states({ device: 'r2' })[0]!;
+  t.like(r2, { task: 'regression', mse: 2.25, baseline: 4, status: 'ok' }, 'MSE 2.25 against test2 RMSE 2² = 4');
+});
