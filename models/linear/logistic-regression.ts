@@ -6,15 +6,19 @@
  * coordinate descent (glmnet's scheme); a backtracking line search keeps every step a descent.
  * Features are standardized internally with the penalty rescaled to match, so the solution is
  * the raw-scale optimum while the Hessian stays well conditioned (occupancy mixes 1e-3 and 8e4).
+ * Starts from the class log-odds intercept; stops when a step gains less than tol or the Newton
+ * decrement (the full step's predicted gain) is below tol. The data passes (column-major, no
+ * per-row allocation) are in logistic-passes.ts.
  * Cost per step is O(n·p²) with p = outputs × (features + 1): meant for tens of features.
  */
 import { EdgeloopError } from '../../src/errors.ts';
 import { BaseClassifier } from '../base.ts';
 import type { ModelIR } from '../ir.ts';
-import { sigmoid, type DenseMatrix } from '../matrix.ts';
+import type { DenseMatrix } from '../matrix.ts';
 import { linearProba, linearClassifierIR } from './linear-classifier.ts';
 import { resolveParams, type ParamSpecs } from '../params.ts';
-import { cholesky, choleskySolve, columnStats, standardize } from './linalg.ts';
+import { cholesky, choleskySolve, columnStats } from './linalg.ts';
+import { logisticDerivatives, logisticObjective, logisticProblem } from './logistic-passes.ts';
 
 export const LOGISTIC_REGRESSION_SPECS = {
   penalty: { type: 'enum', values: ['l2', 'l1', 'none'], default: 'l2', doc: 'regularization of the coefficients' },
@@ -42,7 +46,6 @@ export class LogisticRegression extends BaseClassifier<LogisticRegressionParams,
     const P = out * q;
     const { penalty, C, maxIter, tol } = this.params;
     const st = columnStats(X.data, n, d);
-    const Xs = standardize(X.data, n, d, st);
     // Penalty weight per standardized coefficient: w_raw = w_s / scale.
     const l2 = new Float64Array(P);
     const l1 = new Float64Array(P);
@@ -51,85 +54,42 @@ export class LogisticRegression extends BaseClassifier<LogisticRegressionParams,
       if (penalty === 'l1') l1[k * q + j] = 1 / st.scale[j];
     }
     const theta = new Float64Array(P);
-    const scores = new Float64Array(n * out);
-    const prob = new Float64Array(n * (out === 1 ? 1 : K));
+    // Start from the best intercept-only model (class log-odds): the optimum when every coefficient
+    // is zero, so Newton starts closer than from θ = 0 (with the same unique optimum).
+    const counts = new Float64Array(K);
+    for (let i = 0; i < n; i++) counts[yIndex[i]]++;
+    for (let k = 0; k < out; k++) theta[k * q + d] = out === 1 ? Math.log(counts[1] / counts[0]) : Math.log(counts[k] / n);
+    const problem = logisticProblem(X.data, n, d, st.mean, st.scale, yIndex, K, C, l1, l2);
 
-    const forward = (th: Float64Array): number => {
-      let loss = 0;
-      for (let i = 0; i < n; i++) {
-        for (let k = 0; k < out; k++) {
-          let s = th[k * q + d];
-          for (let j = 0; j < d; j++) s += Xs[i * d + j] * th[k * q + j];
-          scores[i * out + k] = s;
-        }
-        if (out === 1) {
-          const z = scores[i];
-          // log(1 + e^{-z}) for y=1, log(1 + e^{z}) for y=0, computed stably.
-          const t = yIndex[i] === 1 ? -z : z;
-          loss += t > 0 ? t + Math.log1p(Math.exp(-t)) : Math.log1p(Math.exp(t));
-          prob[i] = sigmoid(z);
-        } else {
-          let m = -Infinity;
-          for (let k = 0; k < K; k++) m = Math.max(m, scores[i * K + k]);
-          let s = 0;
-          for (let k = 0; k < K; k++) s += Math.exp(scores[i * K + k] - m);
-          loss += m + Math.log(s) - scores[i * K + yIndex[i]];
-          for (let k = 0; k < K; k++) prob[i * K + k] = Math.exp(scores[i * K + k] - m) / s;
-        }
-      }
-      let pen = 0;
-      for (let a = 0; a < P; a++) pen += 0.5 * l2[a] * th[a] * th[a] + l1[a] * Math.abs(th[a]);
-      return C * loss + pen;
-    };
-
-    let f = forward(theta);
+    let f = logisticObjective(problem, theta);
     let nIter = 0;
     let converged = false;
     const g = new Float64Array(P);
     const H = new Float64Array(P * P);
-    const xi = new Float64Array(q);
+    const trial = new Float64Array(P);
     for (; nIter < maxIter; nIter++) {
-      g.fill(0); H.fill(0);
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < d; j++) xi[j] = Xs[i * d + j];
-        xi[d] = 1;
-        for (let k = 0; k < out; k++) {
-          const pk = prob[i * (out === 1 ? 1 : K) + k];
-          const target = out === 1 ? (yIndex[i] === 1 ? 1 : 0) : (yIndex[i] === k ? 1 : 0);
-          const r = C * (pk - target);
-          for (let a = 0; a < q; a++) g[k * q + a] += r * xi[a];
-          for (let l = 0; l <= k; l++) {
-            const pl = prob[i * (out === 1 ? 1 : K) + l];
-            const w = C * (out === 1 ? pk * (1 - pk) : (k === l ? pk * (1 - pk) : -pk * pl));
-            if (w === 0) continue;
-            for (let a = 0; a < q; a++) {
-              const wa = w * xi[a];
-              const row = (k * q + a) * P + l * q;
-              for (let b = 0; b < q; b++) H[row + b] += wa * xi[b];
-            }
-          }
-        }
-      }
-      for (let a = 0; a < P; a++) {
-        for (let b = a + 1; b < P; b++) H[a * P + b] = H[b * P + a];
-        g[a] += l2[a] * theta[a];
-        H[a * P + a] += l2[a];
-      }
+      logisticDerivatives(problem, theta, g, H); // at theta: problem holds theta's probabilities
       const delta = penalty === 'l1' ? l1Direction(H, g, theta, l1, P) : negate(choleskySolve(cholesky(H, P).L, P, g));
       // Directional derivative of the objective along delta (with the L1 term's change).
       let slope = 0;
       for (let a = 0; a < P; a++) slope += g[a] * delta[a] + l1[a] * (Math.abs(theta[a] + delta[a]) - Math.abs(theta[a]));
       if (slope > -1e-14 * Math.max(1, Math.abs(f))) { converged = true; break; }
+      // The Newton decrement −slope/2 is what the full step gains on the quadratic model; once it is
+      // below tol the iterate is in Newton's quadratic phase, where the full step is always taken:
+      // take it without the line search's pass over the data and stop.
+      if (-slope / 2 <= tol * Math.max(1, Math.abs(f))) {
+        for (let a = 0; a < P; a++) theta[a] += delta[a];
+        converged = true; nIter++; break;
+      }
       let t = 1;
       let fNew = f;
-      const trial = new Float64Array(P);
       for (let ls = 0; ls < 40; ls++) {
         for (let a = 0; a < P; a++) trial[a] = theta[a] + t * delta[a];
-        fNew = forward(trial);
+        fNew = logisticObjective(problem, trial);
         if (fNew <= f + 1e-4 * t * slope) break;
         t /= 2;
       }
-      if (!(fNew <= f)) { forward(theta); converged = true; break; }
+      if (!(fNew <= f)) { converged = true; break; }
       theta.set(trial);
       const improvement = f - fNew;
       f = fNew;
