@@ -1,7 +1,9 @@
 /**
  * The model registry: models, numbered versions, artifacts (bytes in SQLite BLOBs), one signed
  * manifest per artifact, aliases (`staging`, `production`, …) with their history, and the trainer's
- * native model document. It shares the gateway's SQLite file (SqliteStore.database).
+ * native model document. It shares the gateway's database: the SQLite file (SqliteStore.database), or
+ * on scale-out the PostgreSQL schema every gateway uses (gateway/sql.ts), so that the leader elected
+ * after a fail-over retrains from the same versions and aliases.
  *
  * Manifests are built, validated and signed at registration and stored as signed; `verify` re-checks
  * stored bytes against them, so tampering with the file is detected rather than shipped to devices.
@@ -14,6 +16,7 @@ import { checkArtifact, describeArtifact, manifestSigningBytes, parseManifest, M
 import { specHash } from '../src/pipeline/hash.ts';
 import { loadOrCreateKeyPair, sign, verify, type KeyPair, type PublicKey } from '../io/ed25519.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
+import { isUniqueViolation, sqliteSql, type SqlDb, type SqlStatement } from './sql.ts';
 import { rollbackSigningBytes, type SignedRollback } from '../src/contracts/device.ts';
 import {
   assertAlias, parseRef, RESERVED_ALIASES,
@@ -30,7 +33,10 @@ export const REGISTRY_DEFAULTS = {
 };
 
 export interface RegistryOptions {
-  database: SqliteDatabase;
+  /** The gateway's SQLite file … */
+  database?: SqliteDatabase;
+  /** … or a shared database (gateway/sql.ts; PostgreSQL for several gateways). Exactly one of the two. */
+  sql?: SqlDb;
   /** Folder holding the gateway's ed25519 key pair (generated on first use, mode 0600). */
   keyDir: string;
   /** Earlier public keys still accepted by `verify` (after a key rotation). */
@@ -70,9 +76,34 @@ CREATE TABLE IF NOT EXISTS registry_alias_history (
 CREATE INDEX IF NOT EXISTS registry_alias_history_by_model ON registry_alias_history (model, id);
 `;
 
+const POSTGRES_SCHEMA = `
+CREATE TABLE IF NOT EXISTS registry_models (name TEXT PRIMARY KEY, task TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_versions (
+  model TEXT NOT NULL REFERENCES registry_models (name), version INTEGER NOT NULL, created_at BIGINT NOT NULL,
+  created_by TEXT NOT NULL, classes TEXT, pipeline TEXT NOT NULL, spec_hash TEXT NOT NULL, lineage TEXT NOT NULL,
+  run_id TEXT, dataset TEXT, smoke_test TEXT NOT NULL, reference TEXT, native_model TEXT,
+  PRIMARY KEY (model, version)
+);
+CREATE INDEX IF NOT EXISTS registry_versions_by_run ON registry_versions (run_id);
+CREATE TABLE IF NOT EXISTS registry_artifacts (
+  model TEXT NOT NULL, version INTEGER NOT NULL, format TEXT NOT NULL, variant TEXT NOT NULL, bytes BYTEA NOT NULL,
+  size INTEGER NOT NULL, sha256 TEXT NOT NULL, metrics TEXT NOT NULL, manifest TEXT NOT NULL,
+  PRIMARY KEY (model, version, format, variant), FOREIGN KEY (model, version) REFERENCES registry_versions (model, version)
+);
+CREATE TABLE IF NOT EXISTS registry_aliases (
+  model TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL,
+  PRIMARY KEY (model, alias), FOREIGN KEY (model, version) REFERENCES registry_versions (model, version)
+);
+CREATE TABLE IF NOT EXISTS registry_alias_history (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, model TEXT NOT NULL, alias TEXT NOT NULL, from_version INTEGER,
+  to_version INTEGER NOT NULL, at BIGINT NOT NULL, by TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS registry_alias_history_by_model ON registry_alias_history (model, id);
+`;
+
 interface VersionRow {
   model: string; version: number; task: Task; created_at: number; created_by: string; classes: string | null; pipeline: string;
-  lineage: string; smoke_test: string; reference: string | null; has_native: number;
+  lineage: string; smoke_test: string; reference: string | null; has_native: number | boolean;
 }
 
 interface ArtifactRow { format: ModelFormat; variant: ModelVariant; bytes: Buffer; size: number; sha256: string; metrics: string; manifest: string }
@@ -81,15 +112,21 @@ function toBlob(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Concurrent registrations of one model (another gateway, the CLI) may pick the same number: retried this often. */
+const REGISTER_ATTEMPTS = 5;
+
 export class Registry {
-  readonly #db: SqliteDatabase;
+  readonly #db: SqlDb;
+  /** The SQLite handle, for the one synchronous lookup (signRollback); null on PostgreSQL. */
+  readonly #sqlite: SqliteDatabase | null;
   readonly #keys: KeyPair;
   readonly #trusted: Map<string, PublicKey>;
   readonly #now: () => number;
   readonly #log: Logger;
 
-  private constructor(db: SqliteDatabase, keys: KeyPair, options: RegistryOptions) {
+  private constructor(db: SqlDb, keys: KeyPair, options: RegistryOptions) {
     this.#db = db;
+    this.#sqlite = options.database ?? null;
     this.#keys = keys;
     this.#trusted = new Map([...(options.trustedKeys ?? []), keys.publicKey].map((k) => [k.keyId, k]));
     this.#now = options.now ?? Date.now;
@@ -97,9 +134,12 @@ export class Registry {
   }
 
   static async create(options: RegistryOptions): Promise<Registry> {
-    options.database.exec(SCHEMA);
+    if ((options.database === undefined) === (options.sql === undefined)) throw new EdgeloopError('BAD_ARGUMENT', 'registry: exactly one of database (SQLite) or sql must be given');
+    const db = options.sql ?? sqliteSql(options.database!);
+    if (db.dialect === 'sqlite') await db.exec(SCHEMA);
+    else await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: ['edgeloop.schema:registry'] }, { sql: POSTGRES_SCHEMA }]);
     const { pair, created } = loadOrCreateKeyPair(options.keyDir);
-    const registry = new Registry(options.database, pair, options);
+    const registry = new Registry(db, pair, options);
     registry.#log.info(created ? `generated signing key ${pair.publicKey.keyId} in ${options.keyDir}` : `loaded signing key ${pair.publicKey.keyId}`);
     return registry;
   }
@@ -119,7 +159,7 @@ export class Registry {
   signRollback(claim: { fleet: string; device: string; ref: string; issuedAtMs?: number }): { model: string; version: number; rollback: SignedRollback } {
     const fleet = assertSafeName('fleet', claim.fleet);
     const device = assertSafeName('device', claim.device);
-    const { model, version } = this.#locate(claim.ref);
+    const { model, version } = this.#locateSync(claim.ref);
     const issuedAtMs = claim.issuedAtMs ?? this.#now();
     if (!Number.isSafeInteger(issuedAtMs) || issuedAtMs < 0) throw new EdgeloopError('BAD_ARGUMENT', `signRollback: issuedAtMs must be a non-negative integer (epoch ms), got ${issuedAtMs}`);
     const signature = Buffer.from(sign(this.#keys.privateKey, rollbackSigningBytes({ fleet, device, model, version, issuedAtMs }))).toString('base64');
@@ -154,15 +194,17 @@ export class Registry {
     const specs: ArtifactSpec[] = input.artifacts.map((a) => describeArtifact(a.bytes, a.format, a.variant, chunkBytes));
     const nativeJson = input.nativeModel === undefined ? null : JSON.stringify(input.nativeModel);
 
-    // IMMEDIATE: take the write lock before reading max(version), so two writers cannot pick the same number.
-    const result = this.#db.transaction((): RegisterResult => {
-      const existing = this.#db.prepare('SELECT task FROM registry_models WHERE name = ?').pluck().get(model) as Task | undefined;
+    let result: RegisterResult | null = null;
+    // No transaction spans the reads: the version number is read, then the rows are inserted in one
+    // batch; a concurrent writer that took the number makes the batch fail on the primary key, and the
+    // registration is signed again with the next number.
+    for (let attempt = 1; result === null; attempt++) {
+      const existing = (await this.#db.get<{ task: Task }>('SELECT task FROM registry_models WHERE name = ?', [model]))?.task;
       if (existing !== undefined && existing !== input.task) {
         throw new EdgeloopError('BAD_ARGUMENT', `register: model ${model} is a ${existing} model; cannot add a ${input.task} version (use another model name)`);
       }
       const createdAtMs = this.#now();
-      if (existing === undefined) this.#db.prepare('INSERT INTO registry_models (name, task, created_at) VALUES (?, ?, ?)').run(model, input.task, createdAtMs);
-      const version = ((this.#db.prepare('SELECT max(version) FROM registry_versions WHERE model = ?').pluck().get(model) as number | null) ?? 0) + 1;
+      const version = ((await this.#db.get<{ v: number | null }>('SELECT max(version) AS v FROM registry_versions WHERE model = ?', [model]))?.v ?? 0) + 1;
       const manifests = input.artifacts.map((a, i) => {
         const unsigned: ModelManifest = {
           schema: MANIFEST_SCHEMA, model, version, createdAtMs, createdBy: input.createdBy, task: input.task, artifact: specs[i]!,
@@ -172,20 +214,30 @@ export class Registry {
         if (unsigned.classes === undefined) delete unsigned.classes;
         return this.#sign(unsigned);
       });
-      this.#db.prepare(
-        `INSERT INTO registry_versions (model, version, created_at, created_by, classes, pipeline, spec_hash, lineage, run_id, dataset, smoke_test, reference, native_model)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        model, version, createdAtMs, input.createdBy, input.classes === undefined ? null : JSON.stringify(input.classes), JSON.stringify(pipeline), computedHash,
-        JSON.stringify(input.lineage), input.lineage.runId ?? null, input.lineage.dataset ?? null, JSON.stringify(input.smokeTest),
-        input.reference === null ? null : JSON.stringify(input.reference), nativeJson,
-      );
-      const insertArtifact = this.#db.prepare('INSERT INTO registry_artifacts (model, version, format, variant, bytes, size, sha256, metrics, manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-      input.artifacts.forEach((a, i) => {
-        insertArtifact.run(model, version, a.format, a.variant, toBlob(a.bytes), specs[i]!.bytes, specs[i]!.sha256, JSON.stringify(a.metrics), JSON.stringify(manifests[i]));
-      });
-      return { model, version, manifests };
-    }).immediate();
+      const statements: SqlStatement[] = [
+        { sql: 'INSERT INTO registry_models (name, task, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING', params: [model, input.task, createdAtMs] },
+        {
+          sql: `INSERT INTO registry_versions (model, version, created_at, created_by, classes, pipeline, spec_hash, lineage, run_id, dataset, smoke_test, reference, native_model)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          params: [
+            model, version, createdAtMs, input.createdBy, input.classes === undefined ? null : JSON.stringify(input.classes), JSON.stringify(pipeline), computedHash,
+            JSON.stringify(input.lineage), input.lineage.runId ?? null, input.lineage.dataset ?? null, JSON.stringify(input.smokeTest),
+            input.reference === null ? null : JSON.stringify(input.reference), nativeJson,
+          ],
+        },
+        ...input.artifacts.map((a, i): SqlStatement => ({
+          sql: 'INSERT INTO registry_artifacts (model, version, format, variant, bytes, size, sha256, metrics, manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          params: [model, version, a.format, a.variant, toBlob(a.bytes), specs[i]!.bytes, specs[i]!.sha256, JSON.stringify(a.metrics), JSON.stringify(manifests[i])],
+        })),
+      ];
+      try {
+        await this.#db.batch(statements);
+        result = { model, version, manifests };
+      } catch (err) {
+        if (!isUniqueViolation(err) || attempt >= REGISTER_ATTEMPTS) throw err;
+        this.#log.info(`${model}@${version} was taken by a concurrent registration; signing as the next version`);
+      }
+    }
     this.#log.info(`registered ${model}@${result.version}`, { artifacts: result.manifests.map((m) => `${m.artifact.format}/${m.artifact.variant}`) });
     return result;
   }
@@ -202,52 +254,64 @@ export class Registry {
   }
 
   /** Model and version a reference points at; NOT_FOUND naming what exists. */
-  #locate(ref: string): { model: string; version: number } {
+  async #locate(ref: string): Promise<{ model: string; version: number }> {
     const r = parseRef(ref);
-    const task = this.#db.prepare('SELECT task FROM registry_models WHERE name = ?').pluck().get(r.model) as string | undefined;
+    const db = this.#db;
+    const maxVersion = async (): Promise<number | null> => (await db.get<{ v: number | null }>('SELECT max(version) AS v FROM registry_versions WHERE model = ?', [r.model]))?.v ?? null;
+    const task = await db.get<{ task: string }>('SELECT task FROM registry_models WHERE name = ?', [r.model]);
     if (task === undefined) {
-      const names = this.#db.prepare('SELECT name FROM registry_models ORDER BY name LIMIT 20').pluck().all() as string[];
+      const names = (await db.all<{ name: string }>('SELECT name FROM registry_models ORDER BY name LIMIT 20')).map((n) => n.name);
       throw new EdgeloopError('NOT_FOUND', `model ${r.model} is not registered (models: ${names.length ? names.join(', ') : 'none'})`);
     }
     switch (r.kind) {
       case 'latest': {
-        const v = this.#db.prepare('SELECT max(version) FROM registry_versions WHERE model = ?').pluck().get(r.model) as number | null;
+        const v = await maxVersion();
         if (v === null) throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no versions`);
         return { model: r.model, version: v };
       }
       case 'version': {
-        const found = this.#db.prepare('SELECT 1 FROM registry_versions WHERE model = ? AND version = ?').pluck().get(r.model, r.version);
-        if (found === undefined) {
-          const max = this.#db.prepare('SELECT max(version) FROM registry_versions WHERE model = ?').pluck().get(r.model) as number | null;
-          throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no version ${r.version} (versions 1..${max ?? 0})`);
-        }
+        const found = await db.get('SELECT 1 AS found FROM registry_versions WHERE model = ? AND version = ?', [r.model, r.version]);
+        if (found === undefined) throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no version ${r.version} (versions 1..${(await maxVersion()) ?? 0})`);
         return { model: r.model, version: r.version };
       }
       case 'alias': {
-        const v = this.#db.prepare('SELECT version FROM registry_aliases WHERE model = ? AND alias = ?').pluck().get(r.model, r.alias) as number | undefined;
+        const v = await db.get<{ version: number }>('SELECT version FROM registry_aliases WHERE model = ? AND alias = ?', [r.model, r.alias]);
         if (v === undefined) {
-          const aliases = this.#db.prepare('SELECT alias FROM registry_aliases WHERE model = ? ORDER BY alias').pluck().all(r.model) as string[];
+          const aliases = (await db.all<{ alias: string }>('SELECT alias FROM registry_aliases WHERE model = ? ORDER BY alias', [r.model])).map((a) => a.alias);
           throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no alias ${r.alias} (aliases: ${aliases.length ? aliases.join(', ') : 'none'})`);
         }
-        return { model: r.model, version: v };
+        return { model: r.model, version: v.version };
       }
     }
   }
 
-  #record(model: string, version: number): VersionRecord {
-    const row = this.#db.prepare(
+  /** #locate for the synchronous signRollback: SQLite only (rollouts run on SQLite gateways, docs/scaling.md). */
+  #locateSync(ref: string): { model: string; version: number } {
+    const db = this.#sqlite;
+    if (!db) throw new EdgeloopError('STORE', 'signed rollbacks need the registry on SQLite: rollouts do not run on a PostgreSQL gateway yet (docs/scaling.md)');
+    const r = parseRef(ref);
+    const version = r.kind === 'version' ? (db.prepare('SELECT version FROM registry_versions WHERE model = ? AND version = ?').pluck().get(r.model, r.version) as number | undefined)
+      : r.kind === 'alias' ? (db.prepare('SELECT version FROM registry_aliases WHERE model = ? AND alias = ?').pluck().get(r.model, r.alias) as number | undefined)
+        : ((db.prepare('SELECT max(version) FROM registry_versions WHERE model = ?').pluck().get(r.model) as number | null) ?? undefined);
+    if (version === undefined) throw new EdgeloopError('NOT_FOUND', `${ref} is not in the registry (see 'edgeloop models list')`);
+    return { model: r.model, version };
+  }
+
+  async #record(model: string, version: number): Promise<VersionRecord> {
+    const row = (await this.#db.get<VersionRow>(
       `SELECT v.model, v.version, m.task, v.created_at, v.created_by, v.classes, v.pipeline, v.lineage, v.smoke_test, v.reference,
               v.native_model IS NOT NULL AS has_native
        FROM registry_versions v JOIN registry_models m ON m.name = v.model WHERE v.model = ? AND v.version = ?`,
-    ).get(model, version) as VersionRow;
-    const aliases = this.#db.prepare('SELECT alias FROM registry_aliases WHERE model = ? AND version = ? ORDER BY alias').pluck().all(model, version) as string[];
-    const artifacts = (this.#db.prepare('SELECT format, variant, size, sha256, metrics FROM registry_artifacts WHERE model = ? AND version = ? ORDER BY format, variant').all(model, version) as Omit<ArtifactRow, 'bytes' | 'manifest'>[])
+      [model, version],
+    ))!;
+    const aliases = (await this.#db.all<{ alias: string }>('SELECT alias FROM registry_aliases WHERE model = ? AND version = ? ORDER BY alias', [model, version])).map((a) => a.alias);
+    const artifacts = (await this.#db.all<Omit<ArtifactRow, 'bytes' | 'manifest'>>('SELECT format, variant, size, sha256, metrics FROM registry_artifacts WHERE model = ? AND version = ? ORDER BY format, variant', [model, version]))
       .map((a): ArtifactSummary => ({ format: a.format, variant: a.variant, bytes: a.size, sha256: a.sha256, metrics: JSON.parse(a.metrics) as Record<string, number> }));
     const rec: VersionRecord = {
       model: row.model, version: row.version, task: row.task, createdAtMs: row.created_at, createdBy: row.created_by,
       pipeline: JSON.parse(row.pipeline) as VersionRecord['pipeline'], lineage: JSON.parse(row.lineage) as VersionRecord['lineage'],
       smokeTest: JSON.parse(row.smoke_test) as VersionRecord['smokeTest'], reference: row.reference === null ? null : (JSON.parse(row.reference) as VersionRecord['reference']),
-      aliases, artifacts, hasNativeModel: row.has_native === 1,
+      aliases, artifacts, hasNativeModel: row.has_native === 1 || row.has_native === true,
     };
     if (row.classes !== null) rec.classes = JSON.parse(row.classes) as string[];
     return rec;
@@ -255,7 +319,7 @@ export class Registry {
 
   /** The version a reference (`name`, `name@3`, `name@production`, `name@latest`) points at. */
   async resolve(ref: string): Promise<VersionRecord> {
-    const { model, version } = this.#locate(ref);
+    const { model, version } = await this.#locate(ref);
     return this.#record(model, version);
   }
 
@@ -265,19 +329,21 @@ export class Registry {
   }
 
   async list(): Promise<ModelSummary[]> {
-    const rows = this.#db.prepare(
-      `SELECT m.name AS model, m.task AS task, count(v.version) AS versions, max(v.version) AS latest, max(v.created_at) AS latestAtMs
-       FROM registry_models m JOIN registry_versions v ON v.model = m.name GROUP BY m.name ORDER BY m.name`,
-    ).all() as Omit<ModelSummary, 'aliases'>[];
-    const aliases = this.#db.prepare('SELECT model, alias, version FROM registry_aliases ORDER BY model, alias').all() as { model: string; alias: string; version: number }[];
+    const rows = await this.#db.all<Omit<ModelSummary, 'aliases'>>(
+      `SELECT m.name AS model, m.task AS task, CAST(count(v.version) AS INTEGER) AS versions, max(v.version) AS latest, max(v.created_at) AS "latestAtMs"
+       FROM registry_models m JOIN registry_versions v ON v.model = m.name GROUP BY m.name, m.task ORDER BY m.name`,
+    );
+    const aliases = await this.#db.all<{ model: string; alias: string; version: number }>('SELECT model, alias, version FROM registry_aliases ORDER BY model, alias');
     return rows.map((r) => ({ ...r, aliases: Object.fromEntries(aliases.filter((a) => a.model === r.model).map((a) => [a.alias, a.version])) }));
   }
 
   /** Every version of a model, newest first. */
   async versions(model: string): Promise<VersionRecord[]> {
-    this.#locate(assertSafeName('model', model));
-    const versions = this.#db.prepare('SELECT version FROM registry_versions WHERE model = ? ORDER BY version DESC').pluck().all(model) as number[];
-    return versions.map((v) => this.#record(model, v));
+    await this.#locate(assertSafeName('model', model));
+    const versions = await this.#db.all<{ version: number }>('SELECT version FROM registry_versions WHERE model = ? ORDER BY version DESC', [model]);
+    const out: VersionRecord[] = [];
+    for (const v of versions) out.push(await this.#record(model, v.version));
+    return out;
   }
 
   /** Points `alias` at the referenced version (one version per alias per model) and records the move. */
@@ -285,35 +351,42 @@ export class Registry {
     assertAlias(alias);
     if ((RESERVED_ALIASES as readonly string[]).includes(alias)) throw new EdgeloopError('BAD_NAME', `alias ${alias} is reserved (it always means the highest version)`);
     const by = options.by ?? 'edgeloop';
-    const change = this.#db.transaction((): AliasChange => {
-      const { model, version } = this.#locate(ref);
-      const from = (this.#db.prepare('SELECT version FROM registry_aliases WHERE model = ? AND alias = ?').pluck().get(model, alias) as number | undefined) ?? null;
-      const atMs = this.#now();
-      if (from === version) return { model, alias, fromVersion: from, toVersion: version, atMs, by };
-      this.#db.prepare(
-        `INSERT INTO registry_aliases (model, alias, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-      ).run(model, alias, version, atMs, by);
-      this.#db.prepare('INSERT INTO registry_alias_history (model, alias, from_version, to_version, at, by) VALUES (?, ?, ?, ?, ?, ?)').run(model, alias, from, version, atMs, by);
-      return { model, alias, fromVersion: from, toVersion: version, atMs, by };
-    }).immediate();
-    if (change.fromVersion !== change.toVersion) this.#log.info(`${change.model}@${alias}: ${change.fromVersion ?? '(new)'} → ${change.toVersion}`, { by });
+    const { model, version } = await this.#locate(ref);
+    const from = (await this.#db.get<{ version: number }>('SELECT version FROM registry_aliases WHERE model = ? AND alias = ?', [model, alias]))?.version ?? null;
+    const atMs = this.#now();
+    const change: AliasChange = { model, alias, fromVersion: from, toVersion: version, atMs, by };
+    if (from === version) return change;
+    // The alias row and its history entry together; the alias moves only from the version read above,
+    // so a concurrent promotion is not recorded with a wrong "from".
+    const [moved] = await this.#db.batch([
+      from === null
+        ? { sql: 'INSERT INTO registry_aliases (model, alias, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (model, alias) DO NOTHING', params: [model, alias, version, atMs, by] }
+        : { sql: 'UPDATE registry_aliases SET version = ?, updated_at = ?, updated_by = ? WHERE model = ? AND alias = ? AND version = ?', params: [version, atMs, by, model, alias, from] },
+      {
+        sql: `INSERT INTO registry_alias_history (model, alias, from_version, to_version, at, by)
+              SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM registry_aliases WHERE model = ? AND alias = ? AND version = ? AND updated_at = ? AND updated_by = ?)`,
+        params: [model, alias, from, version, atMs, by, model, alias, version, atMs, by],
+      },
+    ]);
+    if (moved === 0) throw new EdgeloopError('BAD_ARGUMENT', `${model}@${alias} was moved by someone else meanwhile; promote again`);
+    this.#log.info(`${model}@${alias}: ${from ?? '(new)'} → ${version}`, { by });
     return change;
   }
 
   /** Alias moves of a model, oldest first. */
   async history(model: string): Promise<AliasChange[]> {
-    this.#locate(assertSafeName('model', model));
-    const rows = this.#db.prepare('SELECT model, alias, from_version, to_version, at, by FROM registry_alias_history WHERE model = ? ORDER BY id').all(model) as
-      { model: string; alias: string; from_version: number | null; to_version: number; at: number; by: string }[];
+    await this.#locate(assertSafeName('model', model));
+    const rows = await this.#db.all<{ model: string; alias: string; from_version: number | null; to_version: number; at: number; by: string }>(
+      'SELECT model, alias, from_version, to_version, at, by FROM registry_alias_history WHERE model = ? ORDER BY id', [model],
+    );
     return rows.map((r) => ({ model: r.model, alias: r.alias, fromVersion: r.from_version, toVersion: r.to_version, atMs: r.at, by: r.by }));
   }
 
-  #artifactRow(ref: string, format: ModelFormat, variant: ModelVariant, columns: string): { model: string; version: number; row: Partial<ArtifactRow> } {
-    const { model, version } = this.#locate(ref);
-    const row = this.#db.prepare(`SELECT ${columns} FROM registry_artifacts WHERE model = ? AND version = ? AND format = ? AND variant = ?`).get(model, version, format, variant) as Partial<ArtifactRow> | undefined;
+  async #artifactRow(ref: string, format: ModelFormat, variant: ModelVariant, columns: string): Promise<{ model: string; version: number; row: Partial<ArtifactRow> }> {
+    const { model, version } = await this.#locate(ref);
+    const row = await this.#db.get<Partial<ArtifactRow>>(`SELECT ${columns} FROM registry_artifacts WHERE model = ? AND version = ? AND format = ? AND variant = ?`, [model, version, format, variant]);
     if (row === undefined) {
-      const have = this.#db.prepare('SELECT format, variant FROM registry_artifacts WHERE model = ? AND version = ? ORDER BY format, variant').all(model, version) as { format: string; variant: string }[];
+      const have = await this.#db.all<{ format: string; variant: string }>('SELECT format, variant FROM registry_artifacts WHERE model = ? AND version = ? ORDER BY format, variant', [model, version]);
       throw new EdgeloopError('NOT_FOUND', `${model}@${version} has no ${format}/${variant} artifact (artifacts: ${have.map((h) => `${h.format}/${h.variant}`).join(', ')})`);
     }
     return { model, version, row };
@@ -321,28 +394,28 @@ export class Registry {
 
   /** The signed manifest of one artifact, as stored (validated on the way out). */
   async manifest(ref: string, format: ModelFormat, variant: ModelVariant): Promise<ModelManifest> {
-    const { row } = this.#artifactRow(ref, format, variant, 'manifest');
+    const { row } = await this.#artifactRow(ref, format, variant, 'manifest');
     return parseManifest(JSON.parse(row.manifest!) as unknown);
   }
 
   /** The artifact bytes, as stored (use `verify` or a device-side check before trusting them). */
   async artifact(ref: string, format: ModelFormat, variant: ModelVariant): Promise<Uint8Array> {
-    const { row } = this.#artifactRow(ref, format, variant, 'bytes');
+    const { row } = await this.#artifactRow(ref, format, variant, 'bytes');
     return new Uint8Array(row.bytes!);
   }
 
   /** The trainer's toJSON() document stored with the version; NOT_FOUND when none was stored. */
   async nativeModel(ref: string): Promise<unknown> {
-    const { model, version } = this.#locate(ref);
-    const text = this.#db.prepare('SELECT native_model FROM registry_versions WHERE model = ? AND version = ?').pluck().get(model, version) as string | null;
+    const { model, version } = await this.#locate(ref);
+    const text = (await this.#db.get<{ native_model: string | null }>('SELECT native_model FROM registry_versions WHERE model = ? AND version = ?', [model, version]))?.native_model ?? null;
     if (text === null) throw new EdgeloopError('NOT_FOUND', `${model}@${version} was registered without a native model document`);
     return JSON.parse(text) as unknown;
   }
 
   /** Re-checks every artifact of a version: manifest well-formed and signed by a trusted key, bytes matching it. */
   async verify(ref: string): Promise<VerifyReport> {
-    const { model, version } = this.#locate(ref);
-    const rows = this.#db.prepare('SELECT format, variant, bytes, size, sha256, manifest FROM registry_artifacts WHERE model = ? AND version = ? ORDER BY format, variant').all(model, version) as ArtifactRow[];
+    const { model, version } = await this.#locate(ref);
+    const rows = await this.#db.all<ArtifactRow>('SELECT format, variant, bytes, size, sha256, manifest FROM registry_artifacts WHERE model = ? AND version = ? ORDER BY format, variant', [model, version]);
     const artifacts = rows.map((row): ArtifactVerdict => {
       try {
         this.#verifyArtifact(model, version, row);

@@ -25,6 +25,8 @@ import { sendJson, type HttpServer } from './http.ts';
 import type { Alert } from './alerts.ts';
 import type { RetrainSnapshot } from './metrics.ts';
 import { buildCandidate, gainOf, recentWindowOf, type CurrentModel } from './retrain-recipe.ts';
+import { SqlRetrainJobs, type RetrainJobStore } from './retrain-jobs.ts';
+import { sqliteSql } from './sql.ts';
 import { RetrainStore, RETRAIN_STATES, type RetrainJob, type RetrainLive, type RetrainState, type RetrainTrigger } from './retrain-store.ts';
 import { liveMetricsOf, type LiveMetrics, type RetrainRollouts } from './retrain-adapters.ts';
 
@@ -102,7 +104,14 @@ export interface Timers {
 }
 
 export interface RetrainServiceOptions {
-  database: SqliteDatabase;
+  /**
+   * The gateway's SQLite handle: jobs, training runs and live labels (perf_predictions) live there.
+   * Without it (a gateway on PostgreSQL) give `jobStore`: training runs are then not recorded and live
+   * metrics come from `live` (none by default).
+   */
+  database?: SqliteDatabase;
+  /** Where the jobs live (default: the retrain_jobs table of `database`); PostgreSQL for several gateways. */
+  jobStore?: RetrainJobStore;
   store: Store;
   registry: Registry;
   rollouts: RetrainRollouts;
@@ -148,11 +157,14 @@ export function resolveRetrainPolicy(p: RetrainServiceOptions['policy'] = {}): R
   return policy;
 }
 
+const NO_LIVE_METRICS: LiveMetrics = { labelled: () => ({ samples: 0, correct: 0 }) };
+
 export class RetrainService {
-  readonly jobs: RetrainStore;
   readonly policy: RetrainPolicy;
   readonly #o: RetrainServiceOptions;
-  readonly #runs: RunStore;
+  readonly #jobs: RetrainJobStore;
+  readonly #syncJobs: RetrainStore | null;
+  readonly #runs: RunStore | null;
   readonly #live: LiveMetrics;
   readonly #log: Logger;
   readonly #now: () => number;
@@ -164,12 +176,13 @@ export class RetrainService {
   #running = false;
   #watching = false;
 
-  private constructor(o: RetrainServiceOptions, jobs: RetrainStore, runs: RunStore, policy: RetrainPolicy) {
+  private constructor(o: RetrainServiceOptions, jobs: RetrainJobStore, syncJobs: RetrainStore | null, runs: RunStore | null, policy: RetrainPolicy) {
     this.#o = o;
-    this.jobs = jobs;
+    this.#jobs = jobs;
+    this.#syncJobs = syncJobs;
     this.#runs = runs;
     this.policy = policy;
-    this.#live = o.live ?? liveMetricsOf(o.database);
+    this.#live = o.live ?? (o.database ? liveMetricsOf(o.database) : NO_LIVE_METRICS);
     this.#log = (o.logger ?? silentLogger).child('retrain');
     this.#now = o.now ?? Date.now;
     this.#timers = o.timers ?? defaultTimers;
@@ -179,9 +192,23 @@ export class RetrainService {
   static async create(options: RetrainServiceOptions): Promise<RetrainService> {
     const policy = resolveRetrainPolicy(options.policy);
     if (options.schedule && !(options.schedule.everyMs > 0)) throw new EdgeloopError('BAD_CONFIG', `retraining schedule.everyMs must be > 0, got ${options.schedule.everyMs}`);
-    const jobs = await RetrainStore.create(options.database, { newId: options.newId });
-    const runs = await RunStore.create({ database: options.database, now: options.now });
-    return new RetrainService(options, jobs, runs, policy);
+    const db = options.database;
+    if (!db && !options.jobStore) throw new EdgeloopError('BAD_CONFIG', 'retraining needs a database (SQLite) or a jobStore (PostgreSQL) for its jobs');
+    const jobs = options.jobStore ?? (await SqlRetrainJobs.create(sqliteSql(db!), { newId: options.newId }));
+    const syncJobs = db ? await RetrainStore.create(db, { newId: options.newId }) : null;
+    const runs = db ? await RunStore.create({ database: db, now: options.now }) : null;
+    return new RetrainService(options, jobs, syncJobs, runs, policy);
+  }
+
+  /** The jobs, wherever they live (SQLite or PostgreSQL). */
+  get jobStore(): RetrainJobStore {
+    return this.#jobs;
+  }
+
+  /** Synchronous view of the jobs in the gateway's SQLite file (tests, the demo); STORE error on PostgreSQL: use jobStore. */
+  get jobs(): RetrainStore {
+    if (!this.#syncJobs) throw new EdgeloopError('STORE', 'retraining jobs live in PostgreSQL on this gateway: use the asynchronous jobStore');
+    return this.#syncJobs;
   }
 
   async start(): Promise<void> {
@@ -190,7 +217,10 @@ export class RetrainService {
     const now = this.#now();
     // A job cut off mid-training by a restart is not resumed half-way: it fails with the reason.
     for (const state of ['training', 'evaluating'] as const) {
-      for (const job of this.jobs.list({ state, limit: 1000 })) this.jobs.transition(job.id, 'failed', now, { reason: `interrupted by a gateway restart while ${state}` });
+      for (const job of await this.#jobs.list({ state, limit: 1000 })) {
+        await this.#jobs.transition(job.id, 'failed', now, { reason: `interrupted by a gateway restart or leader fail-over while ${state}` })
+          .catch((err: unknown) => this.#log.warn(`cannot fail interrupted job ${job.id}: ${errorMessage(err)}`));
+      }
     }
     if (this.#o.alerts) this.#unsubscribe = this.#o.alerts.onAlert((alert) => this.#onAlert(alert));
     this.#timer = this.#timers.setInterval(() => void this.tick(), this.#o.tickMs ?? 1000);
@@ -216,14 +246,14 @@ export class RetrainService {
     await this.#o.registry.resolve(`${model}@${this.policy.alias}`); // NOT_FOUND: nothing to retrain
     const now = this.#now();
     if (input.trigger.kind !== 'manual') {
-      const last = this.jobs.lastCreatedAtMs(model);
+      const last = await this.#jobs.lastCreatedAtMs(model);
       if (last !== null && now - last < this.policy.cooldownMs) {
         this.#log.info(`${input.trigger.kind} trigger for ${model} ignored: last job ${duration(now - last)} ago, cooldown ${duration(this.policy.cooldownMs)}`);
         return null;
       }
     }
     const approve = this.policy.mode === 'approve';
-    const { job, created } = this.jobs.open({
+    const { job, created } = await this.#jobs.open({
       model, fleet, trigger: input.trigger, state: approve ? 'pending-approval' : 'training', nowMs: now,
       reason: approve ? "waiting for 'edgeloop retrain approve'" : undefined,
     });
@@ -236,16 +266,16 @@ export class RetrainService {
     return job;
   }
 
-  approve(id: string): RetrainJob {
-    const job = this.jobs.transition(id, 'training', this.#now(), { reason: null });
+  async approve(id: string): Promise<RetrainJob> {
+    const job = await this.#jobs.transition(id, 'training', this.#now(), { reason: null });
     this.#enqueue(id);
     return job;
   }
 
-  reject(id: string, reason = 'rejected by operator'): RetrainJob {
-    const job = this.jobs.mustGet(id);
+  async reject(id: string, reason = 'rejected by operator'): Promise<RetrainJob> {
+    const job = await this.#jobs.mustGet(id);
     if (job.state !== 'pending-approval') throw new EdgeloopError('BAD_ARGUMENT', `retraining job ${id} is ${job.state}: only a job pending approval can be rejected`);
-    return this.jobs.transition(id, 'rejected', this.#now(), { reason });
+    return this.#jobs.transition(id, 'rejected', this.#now(), { reason });
   }
 
   /** Resolves when no job is training or evaluating (tests, CLI). */
@@ -259,14 +289,14 @@ export class RetrainService {
     this.#watching = true;
     try {
       await this.#schedule();
-      for (const job of this.jobs.list({ state: 'waiting-data', limit: 1000 })) {
+      for (const job of await this.#jobs.list({ state: 'waiting-data', limit: 1000 })) {
         try {
           await this.#checkData(job);
         } catch (err) {
-          this.#fail(job.id, err);
+          await this.#fail(job.id, err);
         }
       }
-      for (const job of this.jobs.list({ state: 'rolling-out', limit: 1000 })) {
+      for (const job of await this.#jobs.list({ state: 'rolling-out', limit: 1000 })) {
         try {
           await this.#watch(job);
         } catch (err) {
@@ -278,15 +308,15 @@ export class RetrainService {
     }
   }
 
-  metricsSnapshot(): RetrainSnapshot {
+  async metricsSnapshot(): Promise<RetrainSnapshot> {
     const seen = new Set<string>();
     const lastEvaluation: RetrainSnapshot['lastEvaluation'][number][] = [];
-    for (const j of this.jobs.list({ limit: 1000 })) {
+    for (const j of await this.#jobs.list({ limit: 1000 })) {
       if (!j.evaluation || seen.has(j.model)) continue;
       seen.add(j.model);
       lastEvaluation.push({ model: j.model, metric: j.evaluation.metric, candidate: j.evaluation.candidate, current: j.evaluation.current });
     }
-    return { jobsByState: this.jobs.countsByState(), lastEvaluation };
+    return { jobsByState: await this.#jobs.countsByState(), lastEvaluation };
   }
 
   #onAlert(alert: Alert): void {
@@ -302,7 +332,7 @@ export class RetrainService {
     if (!s) return;
     const now = this.#now();
     for (const m of s.models) {
-      const last = this.jobs.lastCreatedAtMs(m.model);
+      const last = await this.#jobs.lastCreatedAtMs(m.model);
       if (last !== null && now - last < s.everyMs) continue;
       try {
         await this.trigger({ model: m.model, fleet: m.fleet, trigger: { kind: 'schedule', everyMs: s.everyMs } });
@@ -321,7 +351,7 @@ export class RetrainService {
         try {
           await this.#runJob(next);
         } catch (err) {
-          this.#fail(next, err);
+          await this.#fail(next, err);
         }
       }
     })().finally(() => {
@@ -329,11 +359,11 @@ export class RetrainService {
     });
   }
 
-  #fail(id: string, err: unknown): void {
+  async #fail(id: string, err: unknown): Promise<void> {
     const reason = isEdgeloopError(err) ? `${err.code}: ${err.message}` : errorMessage(err);
     this.#log.error(`retraining job ${id} failed: ${reason}`);
     try {
-      this.jobs.transition(id, 'failed', this.#now(), { reason });
+      await this.#jobs.transition(id, 'failed', this.#now(), { reason });
     } catch (inner) {
       this.#log.error(`cannot mark retraining job ${id} failed: ${errorMessage(inner)}`);
     }
@@ -345,7 +375,7 @@ export class RetrainService {
     const native = (await registry.nativeModel(`${model}@${record.version}`)) as NativeModel;
     let kind: string | null = null;
     let params: Record<string, unknown> = {};
-    if (record.lineage.runId) {
+    if (record.lineage.runId && this.#runs) {
       try {
         const run = await this.#runs.show(record.lineage.runId);
         kind = run.modelKind;
@@ -363,14 +393,14 @@ export class RetrainService {
   }
 
   async #runJob(id: string): Promise<void> {
-    let job = this.jobs.mustGet(id);
+    let job = await this.#jobs.mustGet(id);
     if (job.state !== 'training') return;
     const p = this.policy;
     const current = await this.#current(job.model);
-    job = this.jobs.update(id, this.#now(), { currentVersion: current.record.version });
+    job = await this.#jobs.update(id, this.#now(), { currentVersion: current.record.version });
     const window = await recentWindowOf(this.#o.store, job.fleet, current, p.recentWindowMs);
     if (window.labelledSpanMs < p.minRecentSpanMs) {
-      this.jobs.transition(id, 'waiting-data', this.#now(), { reason: this.#waitReason(job.fleet, window.labelledSpanMs) });
+      await this.#jobs.transition(id, 'waiting-data', this.#now(), { reason: this.#waitReason(job.fleet, window.labelledSpanMs) });
       this.#log.info(`retraining job ${id} waits for data: ${this.#waitReason(job.fleet, window.labelledSpanMs)}`);
       return;
     }
@@ -378,24 +408,24 @@ export class RetrainService {
       recentWindowMs: p.recentWindowMs, holdoutFraction: p.holdoutFraction, includeOriginal: p.includeOriginal, retune: p.retune ?? undefined, seed: p.seed,
     });
     const evaluation = { ...cand.evaluation, minGain: p.minGain };
-    job = this.jobs.transition(id, 'evaluating', this.#now(), { evaluation });
+    job = await this.#jobs.transition(id, 'evaluating', this.#now(), { evaluation });
     const gain = gainOf(evaluation);
     const figures = `candidate ${evaluation.metric} ${f4(evaluation.candidate)} vs current ${job.model}@${current.record.version} ${f4(evaluation.current)} on ${evaluation.holdoutRows} recent holdout rows`;
     if (gain < p.minGain) {
-      this.jobs.transition(id, 'rejected', this.#now(), { reason: `not better: ${figures}; gain ${f4(gain)} < minGain ${p.minGain}` });
+      await this.#jobs.transition(id, 'rejected', this.#now(), { reason: `not better: ${figures}; gain ${f4(gain)} < minGain ${p.minGain}` });
       this.#log.info(`retraining job ${id} rejected the candidate: ${figures}`);
       return;
     }
-    const run = await this.#runs.record({
+    const run = await this.#runs?.record({
       modelKind: cand.trained.kind, params: cand.trained.params, dataset: `retrain-${id}`, metrics: cand.trained.metrics, durationMs: cand.trained.durationMs,
     });
     const targets = current.record.artifacts.map((a) => ({ format: a.format, variant: a.variant }));
     const published = await publishModel(this.#o.registry, {
-      model: job.model, trained: cand.trained.model, classes: current.record.classes, createdBy: `retrain:${id}`, runId: run.id, parentVersion: current.record.version,
+      model: job.model, trained: cand.trained.model, classes: current.record.classes, createdBy: `retrain:${id}`, runId: run?.id, parentVersion: current.record.version,
       dataset: { name: `retrain-${id}`, spec: cand.spec, fitted: cand.fitted, matrix: cand.matrix, dataHash: cand.dataHash },
       targets,
     }, { logger: this.#o.logger, evaluations: this.#o.evaluations });
-    job = this.jobs.update(id, this.#now(), { candidateVersion: published.version, runId: run.id });
+    job = await this.#jobs.update(id, this.#now(), { candidateVersion: published.version, runId: run?.id ?? null });
     const artifact = targets.find((t) => t.format === 'onnx' && t.variant === 'float32') ?? targets[0]!;
     const shadow = p.rollout.kind === 'shadow';
     const rollout = await this.#o.rollouts.create({
@@ -405,7 +435,7 @@ export class RetrainService {
     });
     // Hold the rest of the fleet until the live decision (the canary wave was dispatched by create).
     if (!shadow && rollout.state === 'running' && rollout.waves > 1) this.#o.rollouts.pause(rollout.id);
-    this.jobs.transition(id, 'rolling-out', this.#now(), {
+    await this.#jobs.transition(id, 'rolling-out', this.#now(), {
       rolloutId: rollout.id, rolloutStartedAtMs: this.#now(),
       reason: `accepted (${figures}; gain ${f4(gain)} ≥ minGain ${p.minGain}); ${shadow ? 'shadow' : 'canary'} rollout ${rollout.id} of ${job.model}@${published.version}`,
     });
@@ -422,11 +452,11 @@ export class RetrainService {
     const window = await recentWindowOf(this.#o.store, job.fleet, current, this.policy.recentWindowMs);
     const now = this.#now();
     if (window.labelledSpanMs >= this.policy.minRecentSpanMs) {
-      this.jobs.transition(job.id, 'training', now, { reason: null });
+      await this.#jobs.transition(job.id, 'training', now, { reason: null });
       this.#log.info(`retraining job ${job.id}: ${(window.labelledSpanMs / 3600_000).toFixed(1)} h of recent labelled data, training`);
       this.#enqueue(job.id);
     } else if (now - job.createdAtMs >= this.policy.dataWaitTimeoutMs) {
-      this.jobs.transition(job.id, 'failed', now, { reason: `not enough recent data within ${duration(this.policy.dataWaitTimeoutMs)}: ${this.#waitReason(job.fleet, window.labelledSpanMs)}` });
+      await this.#jobs.transition(job.id, 'failed', now, { reason: `not enough recent data within ${duration(this.policy.dataWaitTimeoutMs)}: ${this.#waitReason(job.fleet, window.labelledSpanMs)}` });
     }
   }
 
@@ -435,14 +465,14 @@ export class RetrainService {
     const view = rollouts.view(job.rolloutId!);
     const now = this.#now();
     if (view.state === 'aborted' || view.state === 'rolled-back') {
-      this.jobs.transition(job.id, 'rolled-back', now, { reason: `rollout ${view.id} ${view.state}: ${view.reason ?? 'no reason given'}`, live: this.#liveOf(job, 'rollout') });
+      await this.#jobs.transition(job.id, 'rolled-back', now, { reason: `rollout ${view.id} ${view.state}: ${view.reason ?? 'no reason given'}`, live: this.#liveOf(job, 'rollout') });
       return;
     }
     // A shadow rollout must have finished before promotion starts the active one (one live rollout per model).
     if (!view.settled || (this.policy.rollout.kind === 'shadow' && view.state !== 'completed')) return;
     if (view.active === 0) {
       if (view.state !== 'rolled-back') rollouts.rollback(view.id, `retraining job ${job.id}: no canary device activated the candidate`);
-      this.jobs.transition(job.id, 'rolled-back', now, { reason: `no canary device activated ${job.model}@${job.candidateVersion} (${view.failed} failed)`, live: this.#liveOf(job, 'rollout') });
+      await this.#jobs.transition(job.id, 'rolled-back', now, { reason: `no canary device activated ${job.model}@${job.candidateVersion} (${view.failed} failed)`, live: this.#liveOf(job, 'rollout') });
       return;
     }
     const lp = this.policy.live;
@@ -493,63 +523,95 @@ export class RetrainService {
       this.#o.rollouts.resume(view.id);
       rest = `; rollout ${view.id} resumed to the rest of the fleet`;
     }
-    this.jobs.transition(job.id, 'promoted', this.#now(), { reason: `${why}; ${ref} is now ${this.policy.alias}${rest}`, live });
+    await this.#jobs.transition(job.id, 'promoted', this.#now(), { reason: `${why}; ${ref} is now ${this.policy.alias}${rest}`, live });
     this.#log.info(`retraining job ${job.id}: promoted ${ref} (${why})`);
   }
 
   async #rollback(job: RetrainJob, why: string, live: RetrainLive): Promise<void> {
     this.#o.rollouts.rollback(job.rolloutId!, `retraining job ${job.id}: ${why}`);
-    this.jobs.transition(job.id, 'rolled-back', this.#now(), { reason: why, live });
+    await this.#jobs.transition(job.id, 'rolled-back', this.#now(), { reason: why, live });
     this.#log.warn(`retraining job ${job.id}: rolled back ${job.model}@${job.candidateVersion} (${why})`);
   }
 
-  /**
-   * GET /v1/retrain[?model=M&state=S], GET /v1/retrain/<id>, POST /v1/retrain {model, fleet?},
-   * POST /v1/retrain/<id>/approve, POST /v1/retrain/<id>/reject {reason?}.
-   */
-  registerRoutes(server: HttpServer): void {
-    const guard = (handler: (req: http.IncomingMessage, res: http.ServerResponse, params: string[], body: Buffer) => Promise<void> | void) =>
-      async (req: http.IncomingMessage, res: http.ServerResponse, params: string[], body: Buffer): Promise<void> => {
-        try {
-          await handler(req, res, params, body);
-        } catch (err) {
-          if (!isEdgeloopError(err)) throw err;
-          const status = err.code === 'NOT_FOUND' ? 404 : err.message.includes(' cannot become ') || err.message.includes('only a job pending') ? 409 : 400;
-          sendJson(res, status, { error: err.code, message: err.message });
-        }
-      };
-    const json = (body: Buffer): Record<string, unknown> => {
-      if (body.length === 0) return {};
-      let doc: unknown;
-      try {
-        doc = JSON.parse(body.toString('utf8'));
-      } catch (err) {
-        throw new EdgeloopError('BAD_ARGUMENT', `request body is not JSON: ${errorMessage(err)}`);
-      }
-      if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new EdgeloopError('BAD_ARGUMENT', 'request body must be a JSON object');
-      return doc as Record<string, unknown>;
-    };
-    server.route('GET', /^\/v1\/retrain$/, guard((req, res) => {
-      const q = new URL(req.url ?? '/', 'http://x').searchParams;
-      const state = q.get('state') ?? undefined;
-      if (state !== undefined && !(RETRAIN_STATES as readonly string[]).includes(state)) throw new EdgeloopError('BAD_ARGUMENT', `state must be one of ${RETRAIN_STATES.join(', ')}, got ${JSON.stringify(state)}`);
-      const model = q.get('model') ?? undefined;
-      sendJson(res, 200, { policy: this.policy, jobs: this.jobs.list({ model: model === undefined ? undefined : assertSafeName('model', model), state: state as RetrainState | undefined }) });
-    }));
-    server.route('GET', /^\/v1\/retrain\/([^/]+)$/, guard((_req, res, [id]) => sendJson(res, 200, this.jobs.mustGet(id!))));
-    server.route('POST', /^\/v1\/retrain$/, guard(async (_req, res, _p, body) => {
-      const doc = json(body);
-      if (typeof doc.model !== 'string') throw new EdgeloopError('BAD_ARGUMENT', 'model is required (a registered model name)');
-      if (doc.fleet !== undefined && typeof doc.fleet !== 'string') throw new EdgeloopError('BAD_ARGUMENT', 'fleet must be a string');
-      if (doc.fleet === undefined && this.#o.defaultFleet === undefined) throw new EdgeloopError('BAD_ARGUMENT', 'fleet is required: this gateway has no default fleet for retraining');
-      const by = typeof doc.by === 'string' && doc.by.length > 0 ? doc.by.slice(0, 128) : 'api';
-      const job = await this.trigger({ model: doc.model, fleet: doc.fleet as string | undefined, trigger: { kind: 'manual', by } });
-      sendJson(res, 202, job);
-    }));
-    server.route('POST', /^\/v1\/retrain\/([^/]+)\/approve$/, guard((_req, res, [id]) => sendJson(res, 200, this.approve(id!))));
-    server.route('POST', /^\/v1\/retrain\/([^/]+)\/reject$/, guard((_req, res, [id], body) => {
-      const reason = json(body).reason;
-      sendJson(res, 200, this.reject(id!, typeof reason === 'string' && reason.length > 0 ? reason.slice(0, 500) : undefined));
-    }));
+  /** Fleet of manual jobs when the request names none. */
+  get defaultFleet(): string | undefined {
+    return this.#o.defaultFleet;
   }
+
+  /** The HTTP API on this service (see registerRetrainRoutes). */
+  registerRoutes(server: HttpServer): void {
+    registerRetrainRoutes(server, { service: () => this, jobs: () => this.#jobs, unavailable: () => 'the retraining service is stopped' });
+  }
+}
+
+/** Where the retraining routes send requests: the running service, or (a follower gateway) only the shared jobs for reads. */
+export interface RetrainRouteTarget {
+  service(): RetrainService | null;
+  jobs(): RetrainJobStore | null;
+  /** Why writes are refused while there is no service (e.g. this instance is not the leader). */
+  unavailable(): string;
+}
+
+/**
+ * GET /v1/retrain[?model=M&state=S], GET /v1/retrain/<id>, POST /v1/retrain {model, fleet?},
+ * POST /v1/retrain/<id>/approve, POST /v1/retrain/<id>/reject {reason?}. Without a running service
+ * reads come from the job store and writes answer 503 NOT_LEADER.
+ */
+export function registerRetrainRoutes(server: HttpServer, target: RetrainRouteTarget): void {
+  const guard = (handler: (req: http.IncomingMessage, res: http.ServerResponse, params: string[], body: Buffer) => Promise<void> | void) =>
+    async (req: http.IncomingMessage, res: http.ServerResponse, params: string[], body: Buffer): Promise<void> => {
+      try {
+        await handler(req, res, params, body);
+      } catch (err) {
+        if (!isEdgeloopError(err)) throw err;
+        const status = err.code === 'NOT_FOUND' ? 404 : err.code === 'NOT_LEADER' ? 503
+          : err.message.includes(' cannot become ') || err.message.includes('only a job pending') || err.message.includes(' meanwhile ') ? 409 : 400;
+        sendJson(res, status, { error: err.code, message: err.message });
+      }
+    };
+  const service = (): RetrainService => {
+    const s = target.service();
+    if (!s) throw new EdgeloopError('NOT_LEADER', target.unavailable());
+    return s;
+  };
+  const jobs = (): RetrainJobStore => {
+    const j = target.service()?.jobStore ?? target.jobs();
+    if (!j) throw new EdgeloopError('NOT_LEADER', target.unavailable());
+    return j;
+  };
+  const json = (body: Buffer): Record<string, unknown> => {
+    if (body.length === 0) return {};
+    let doc: unknown;
+    try {
+      doc = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw new EdgeloopError('BAD_ARGUMENT', `request body is not JSON: ${errorMessage(err)}`);
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new EdgeloopError('BAD_ARGUMENT', 'request body must be a JSON object');
+    return doc as Record<string, unknown>;
+  };
+  server.route('GET', /^\/v1\/retrain$/, guard(async (req, res) => {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const state = q.get('state') ?? undefined;
+    if (state !== undefined && !(RETRAIN_STATES as readonly string[]).includes(state)) throw new EdgeloopError('BAD_ARGUMENT', `state must be one of ${RETRAIN_STATES.join(', ')}, got ${JSON.stringify(state)}`);
+    const model = q.get('model') ?? undefined;
+    const list = await jobs().list({ model: model === undefined ? undefined : assertSafeName('model', model), state: state as RetrainState | undefined });
+    sendJson(res, 200, { policy: target.service()?.policy ?? null, jobs: list });
+  }));
+  server.route('GET', /^\/v1\/retrain\/([^/]+)$/, guard(async (_req, res, [id]) => sendJson(res, 200, await jobs().mustGet(id!))));
+  server.route('POST', /^\/v1\/retrain$/, guard(async (_req, res, _p, body) => {
+    const s = service();
+    const doc = json(body);
+    if (typeof doc.model !== 'string') throw new EdgeloopError('BAD_ARGUMENT', 'model is required (a registered model name)');
+    if (doc.fleet !== undefined && typeof doc.fleet !== 'string') throw new EdgeloopError('BAD_ARGUMENT', 'fleet must be a string');
+    if (doc.fleet === undefined && s.defaultFleet === undefined) throw new EdgeloopError('BAD_ARGUMENT', 'fleet is required: this gateway has no default fleet for retraining');
+    const by = typeof doc.by === 'string' && doc.by.length > 0 ? doc.by.slice(0, 128) : 'api';
+    const job = await s.trigger({ model: doc.model, fleet: doc.fleet as string | undefined, trigger: { kind: 'manual', by } });
+    sendJson(res, 202, job);
+  }));
+  server.route('POST', /^\/v1\/retrain\/([^/]+)\/approve$/, guard(async (_req, res, [id]) => sendJson(res, 200, await service().approve(id!))));
+  server.route('POST', /^\/v1\/retrain\/([^/]+)\/reject$/, guard(async (_req, res, [id], body) => {
+    const reason = json(body).reason;
+    sendJson(res, 200, await service().reject(id!, typeof reason === 'string' && reason.length > 0 ? reason.slice(0, 500) : undefined));
+  }));
 }

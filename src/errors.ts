@@ -34,7 +34,9 @@ export type ErrorCode =
   | 'SMOKE_TEST'
   | 'RUNTIME'
   | 'TIMEOUT'
-  | 'ABORTED';
+  | 'ABORTED'
+  /** A singleton duty (retraining, …) asked of a gateway instance that is not the elected leader. */
+  | 'NOT_LEADER';
 
 export class EdgeloopError extends Error {
   readonly code: ErrorCode;
