@@ -28,11 +28,12 @@ interface Sim {
   client: MqttClient;
   models: ModelSlotStatus[];
   floorSeen: Set<string>;
+  startedAtMs: number;
 }
 
 function status(s: Sim): DeviceStatusOnline {
   return {
-    online: true, fleet, device: s.id, tsMs: Date.now(), startedAtMs: Date.now(), agentVersion: 'bench-sim', runtimes: ['onnxruntime-node'], tags: ['bench'],
+    online: true, fleet, device: s.id, tsMs: Date.now(), startedAtMs: s.startedAtMs, agentVersion: 'bench-sim', runtimes: ['onnxruntime-node'], tags: ['bench'],
     models: s.models, hardware: { arch: 'arm64', platform: 'linux', nodeVersion: process.versions.node, cpus: 4, memoryBytes: 4 * 2 ** 30 },
   };
 }
@@ -49,7 +50,7 @@ async function startSim(i: number): Promise<Sim> {
   const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   noDelay();
   client.on('connect', noDelay);
-  const s: Sim = { id, client, models: [], floorSeen: new Set() };
+  const s: Sim = { id, client, models: [], floorSeen: new Set(), startedAtMs: Date.now() };
   let firstChunkAt = 0;
   let cmdAt = 0;
   const chunkTimes: number[] = [];
@@ -74,7 +75,7 @@ async function startSim(i: number): Promise<Sim> {
         const tCmd = performance.now();
         cmdAt = tCmd;
         const { stats } = await transfer.download(cmd.model, cmd.version);
-        if (process.env.BENCH_TRACE) emit({ trace: { id, cmdAt: Math.round(tCmd), firstChunkMs: Math.round(firstChunkAt - tCmd), downloadMs: Math.round(performance.now() - tCmd), requested: stats.requestedChunks, chunkTimes } });
+        if (process.env.BENCH_TRACE) emit({ trace: { id, cmdAtEpochMs: Date.now() - Math.round(performance.now() - tCmd), firstChunkMs: Math.round(firstChunkAt - tCmd), downloadMs: Math.round(performance.now() - tCmd), requested: stats.requestedChunks, chunkTimes } });
         await transfer.discard(cmd.model, cmd.version);
         const before = s.models.find((m) => m.model === cmd.model);
         s.models = [...s.models.filter((m) => m.model !== cmd.model), { model: cmd.model, active: cmd.version, shadow: null, previous: before?.active ? [before.active] : [] }];
@@ -84,6 +85,7 @@ async function startSim(i: number): Promise<Sim> {
       }
       await publishAsync(client, deviceTopic('status', fleet, id), JSON.stringify(status(s)), { qos: 1, retain: true });
       await publishAsync(client, deviceTopic('cmdResult', fleet, id), JSON.stringify(result), { qos: 1 });
+      if (process.env.BENCH_TRACE) emit({ trace: { id, resultAtEpochMs: Date.now() } });
     }).catch((err: unknown) => { emit({ error: `${id}: ${(err as Error).message}` }); });
   });
   await client.subscribeAsync([cmdTopic, 'bench/floor/+'], { qos: 1 });

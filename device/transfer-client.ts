@@ -1,15 +1,21 @@
 /**
- * Device side of the model transfer: fetch the retained manifest, verify its signature against the
- * pinned gateway key, then pull the artifact chunk by chunk over MQTT.
+ * Device side of the model transfer: subscribe to the version's chunk topics and its retained manifest
+ * at once, verify the manifest's signature against the pinned gateway key, take the chunks the gateway
+ * pushed, and request only what is still missing.
  *
- *   - Chunks are requested in windows (`windowChunks` indices per ChunkRequest on model/request) and
- *     arrive as raw bytes on edgeloop/<fleet>/models/<model>/<version>/chunk/<n>.
+ *   - Chunks arrive as raw bytes on edgeloop/<fleet>/models/<model>/<version>/chunk/<n>. A gateway that
+ *     pushes (gateway/transfer-server.ts `pushChunks`) keeps them retained there, so they come with the
+ *     SUBACK, in the same round trip as the manifest. Chunks arriving before the manifest is verified are
+ *     held in memory (bounded by `maxBufferedBytes`) and verified once it is.
+ *   - A chunk still missing when none has arrived for `pushWaitMs` is requested, in windows
+ *     (`windowChunks` indices per ChunkRequest on model/request).
  *   - Each chunk is checked against the manifest's chunk sha256 as it arrives; a bad one (tampered,
  *     truncated) is refused, counted, and asked for again. Chunks requested by other devices of the
  *     fleet are accepted too when this device still needs them (they are verified the same way).
- *   - Good chunks are written under <stateDir>/transfers/<model>/<version>/chunks/, so a disconnect or
- *     a restart resumes with the missing chunks only. Chunk files are not fsynced: a chunk torn by a
- *     power cut fails its hash on resume and is fetched again, which is cheaper than an fsync per chunk.
+ *   - Good chunks are written under <stateDir>/transfers/<model>/<version>/chunks/ once the transfer
+ *     has lasted `persistAfterMs` (or requests started, or it stops), so a disconnect or a restart
+ *     resumes with the missing chunks only; a push that completes sooner writes no chunk files. Chunk
+ *     files are not fsynced: a chunk torn by a power cut fails its hash on resume and is fetched again.
  *   - The whole artifact is checked (size and sha256) before it is handed over. Nothing partial or
  *     unverified ever leaves this module.
  * Requests that go unanswered for `chunkTimeoutMs` are re-sent; after `maxStalledRounds` rounds without
@@ -45,13 +51,19 @@ export interface TransferClientOptions {
   maxStalledRounds?: number;
   /** How long to wait for the retained manifest. */
   manifestTimeoutMs?: number;
+  /** Before the first request, wait this long after the last pushed chunk arrived (0: request at once). */
+  pushWaitMs?: number;
+  /** Chunks held in memory before the manifest is verified, at most this many bytes (more are dropped and requested later). */
+  maxBufferedBytes?: number;
+  /** Verified chunks are written to disk for resuming once the transfer has run this long (or requests started). */
+  persistAfterMs?: number;
   logger?: Logger;
   now?: () => number;
   /** Called after each new chunk (for heartbeats and progress lines). */
   onProgress?: (p: { model: string; version: number; receivedChunks: number; totalChunks: number }) => void;
 }
 
-export const TRANSFER_CLIENT_DEFAULTS = { windowChunks: 16, chunkTimeoutMs: 2000, maxStalledRounds: 10, manifestTimeoutMs: 10_000 };
+export const TRANSFER_CLIENT_DEFAULTS = { windowChunks: 16, chunkTimeoutMs: 2000, maxStalledRounds: 10, manifestTimeoutMs: 10_000, pushWaitMs: 1000, maxBufferedBytes: 32 * 1024 * 1024, persistAfterMs: 500 };
 
 export interface TransferResult {
   manifest: ModelManifest;
@@ -82,8 +94,11 @@ export class TransferClient {
       chunkTimeoutMs: options.chunkTimeoutMs ?? d.chunkTimeoutMs,
       maxStalledRounds: options.maxStalledRounds ?? d.maxStalledRounds,
       manifestTimeoutMs: options.manifestTimeoutMs ?? d.manifestTimeoutMs,
+      pushWaitMs: options.pushWaitMs ?? d.pushWaitMs,
+      maxBufferedBytes: options.maxBufferedBytes ?? d.maxBufferedBytes,
+      persistAfterMs: options.persistAfterMs ?? d.persistAfterMs,
     };
-    for (const [k, min, max] of [['windowChunks', 1, 1024], ['chunkTimeoutMs', 10, 600_000], ['maxStalledRounds', 1, 10_000], ['manifestTimeoutMs', 10, 600_000]] as const) {
+    for (const [k, min, max] of [['windowChunks', 1, 1024], ['chunkTimeoutMs', 10, 600_000], ['maxStalledRounds', 1, 10_000], ['manifestTimeoutMs', 10, 600_000], ['pushWaitMs', 0, 600_000], ['maxBufferedBytes', 0, 2 ** 31], ['persistAfterMs', 0, 600_000]] as const) {
       const v = this.o[k];
       if (!Number.isInteger(v) || v < min || v > max) throw new EdgeloopError('BAD_ARGUMENT', `${k} must be an integer in ${min}..${max}, got ${v}`);
     }
@@ -153,41 +168,44 @@ export class TransferClient {
    */
   async download(model: string, version: number, signal?: AbortSignal): Promise<TransferResult> {
     const started = this.now();
-    // Subscribe to the chunks while the manifest is fetched (one round trip less per install); chunks
-    // arriving before they are wanted are ignored and asked for again.
+    // Collect chunks from before the subscription: pushed (retained) chunks come right after the SUBACK,
+    // in the same round trip as the manifest, and are verified once the manifest is.
     const filter = chunkFilter(this.o.fleet, assertSafeName('model', model), assertVersion(version));
-    const subscribed = this.o.client.subscribeAsync(filter, { qos: 1 });
-    subscribed.catch(() => undefined); // awaited in pull(); a failure there is the one reported
+    const inbox = new ChunkInbox(filter, model, version, this.o.maxBufferedBytes);
+    this.o.client.on('message', inbox.onMessage);
     try {
-      return await this.downloadSubscribed(model, version, started, subscribed, signal);
+      const subscribed = this.o.client.subscribeAsync(filter, { qos: 1 });
+      subscribed.catch(() => undefined); // awaited in pull(); a failure there is the one reported
+      return await this.downloadSubscribed(model, version, started, subscribed, inbox, signal);
     } finally {
+      this.o.client.off('message', inbox.onMessage);
       await this.o.client.unsubscribeAsync(filter).catch(() => undefined);
     }
   }
 
-  private async downloadSubscribed(model: string, version: number, started: number, subscribed: Promise<unknown>, signal?: AbortSignal): Promise<TransferResult> {
+  private async downloadSubscribed(model: string, version: number, started: number, subscribed: Promise<unknown>, inbox: ChunkInbox, signal?: AbortSignal): Promise<TransferResult> {
     const manifest = await this.fetchManifest(model, version, signal);
     const dir = this.transferDir(model, version);
-    const chunkDir = join(dir, 'chunks');
     // A transfer on disk for a different artifact (the version was re-registered) is useless.
     const onDisk = (await readJsonFile(join(dir, 'manifest.json'))) as ModelManifest | undefined;
-    if (onDisk && canonicalJson(onDisk) !== canonicalJson(manifest)) {
+    const sameOnDisk = onDisk !== undefined && canonicalJson(onDisk) === canonicalJson(manifest);
+    if (onDisk && !sameOnDisk) {
       this.logger.warn(`partial transfer of ${model} v${version} was for another manifest; starting over`);
       await rm(dir, { recursive: true, force: true });
     }
-    await mkdir(chunkDir, { recursive: true });
-    if (!onDisk || canonicalJson(onDisk) !== canonicalJson(manifest)) await writeFileAtomic(dir, 'manifest.json', JSON.stringify(manifest));
+    // The transfer is written to disk (manifest.json, then chunk files) only once it lasts: see pull().
+    const store = new PartialStore(dir, sameOnDisk ? null : JSON.stringify(manifest));
 
     const asm = new ArtifactAssembler(manifest);
     await this.loadChunks(dir, manifest, asm);
-    const stats: TransferStats = { totalChunks: asm.chunkCount, resumedChunks: asm.receivedChunks, requestedChunks: 0, tamperedChunks: 0, bytes: manifest.artifact.bytes, durationMs: 0 };
+    const stats: TransferStats = { totalChunks: asm.chunkCount, resumedChunks: asm.receivedChunks, requestedChunks: 0, tamperedChunks: 0, bytes: manifest.artifact.bytes, durationMs: 0, pushedChunks: 0 };
     if (stats.resumedChunks > 0) this.logger.info(`resuming ${model} v${version}: ${stats.resumedChunks}/${stats.totalChunks} chunks on disk`);
 
-    if (asm.missing().length > 0) await this.pull(manifest, asm, chunkDir, stats, subscribed, signal);
+    await this.pull(manifest, asm, store, stats, subscribed, inbox, signal);
     // finish() checks size and whole-file sha256 against the signed manifest (once, node:crypto).
     const bytes = asm.finish();
     stats.durationMs = this.now() - started;
-    this.logger.info(`downloaded ${model} v${version}: ${bytes.length} bytes, ${stats.requestedChunks} chunks requested, ${stats.tamperedChunks} refused`);
+    this.logger.info(`downloaded ${model} v${version}: ${bytes.length} bytes, ${stats.pushedChunks} chunks pushed, ${stats.requestedChunks} requested, ${stats.tamperedChunks} refused`);
     return { manifest, bytes, stats };
   }
 
@@ -214,55 +232,63 @@ export class TransferClient {
     }
   }
 
-  private async pull(manifest: ModelManifest, asm: ArtifactAssembler, chunkDir: string, stats: TransferStats, subscribed: Promise<unknown>, signal?: AbortSignal): Promise<void> {
+  /**
+   * Takes chunks from the inbox (pushed, or asked for by this or another device) until none is missing.
+   * Requests start when no new chunk came for pushWaitMs; after that, requests unanswered for
+   * chunkTimeoutMs are sent again, and maxStalledRounds rounds without a new chunk end in TIMEOUT.
+   *
+   * Persistence: verified chunks are written to disk (so a restart resumes) once the transfer has run
+   * for persistAfterMs, from the first request on, and when it stops (aborted, stalled). A push that
+   * delivers the whole artifact within persistAfterMs writes nothing here: a crash in that window costs
+   * one more push, not the device's flash writes for every chunk of every install.
+   */
+  private async pull(manifest: ModelManifest, asm: ArtifactAssembler, store: PartialStore, stats: TransferStats, subscribed: Promise<unknown>, inbox: ChunkInbox, signal?: AbortSignal): Promise<void> {
     const { client, fleet, device } = this.o;
     const { model, version } = manifest;
-    const filter = chunkFilter(fleet, model, version);
-    const arrivals: { index: number; payload: Buffer }[] = [];
-    let wake: (() => void) | undefined;
-    const onMessage = (topic: string, payload: Buffer): void => {
-      if (!topic.startsWith(filter.slice(0, -1))) return;
-      let parsed;
-      try {
-        parsed = parseTopic(topic);
-      } catch {
-        return;
-      }
-      if (parsed.kind !== 'modelChunk' || parsed.model !== model || parsed.version !== version) return;
-      arrivals.push({ index: parsed.index, payload });
-      wake?.();
-    };
-    const onAbort = (): void => wake?.();
-    client.on('message', onMessage);
+    const onAbort = (): void => inbox.wake?.();
     signal?.addEventListener('abort', onAbort);
     const inflight = new Map<number, number>(); // chunk index → when it was requested
+    const requested = new Set<number>(); // indices this device asked for at least once
+    const persistFromMs = this.now() + this.o.persistAfterMs;
     try {
       await subscribed;
       let stalled = 0;
       let lastProgressMs = this.now();
+      let requesting = this.o.pushWaitMs === 0;
       while (asm.missing().length > 0) {
-        if (signal?.aborted) throw abortError(`transfer of ${model} v${version}`);
+        if (signal?.aborted) {
+          await store.flush();
+          throw abortError(`transfer of ${model} v${version}`);
+        }
+        if (!requesting && inbox.pending === 0 && this.now() - lastProgressMs >= this.o.pushWaitMs) {
+          requesting = true;
+          if (stats.pushedChunks! > 0 || stats.resumedChunks > 0) this.logger.info(`${model} v${version}: ${asm.missing().length} of ${asm.chunkCount} chunks still missing after the push; requesting them`);
+        }
         // Ask for the next window of chunks that are neither here nor on their way.
         const free = this.o.windowChunks - inflight.size;
-        if (free > 0) {
+        if (requesting && free > 0 && inbox.pending === 0) {
           const ask = asm.missing().filter((i) => !inflight.has(i)).slice(0, free);
           if (ask.length > 0) {
             const req: ChunkRequest = { model, version, chunks: ask };
             const t = this.now();
-            for (const i of ask) inflight.set(i, t);
+            for (const i of ask) {
+              inflight.set(i, t);
+              requested.add(i);
+            }
             stats.requestedChunks += ask.length;
             await publishAsync(client, deviceTopic('modelRequest', fleet, device), JSON.stringify(req), { qos: 1 });
           }
         }
-        if (arrivals.length === 0) {
+        if (inbox.pending === 0) {
+          const waitMs = requesting ? this.o.chunkTimeoutMs : Math.max(1, this.o.pushWaitMs - (this.now() - lastProgressMs));
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, this.o.chunkTimeoutMs);
-            wake = () => { clearTimeout(timer); resolve(); };
+            const timer = setTimeout(resolve, waitMs);
+            inbox.wake = () => { clearTimeout(timer); resolve(); };
           });
-          wake = undefined;
+          inbox.wake = undefined;
         }
         let progressed = false;
-        for (const { index, payload } of arrivals.splice(0)) {
+        for (const { index, payload } of inbox.take()) {
           let fresh: boolean;
           try {
             // Verifies the chunk's length and sha256 (once: a chunk already held is not hashed again).
@@ -276,20 +302,21 @@ export class TransferClient {
           }
           inflight.delete(index);
           if (!fresh) continue; // a retransmission (or another device's request) of a chunk we have
-          const tmp = join(chunkDir, `${index}.bin.tmp`);
-          await writeFile(tmp, payload);
-          await rename(tmp, join(chunkDir, `${index}.bin`));
+          if (!requested.has(index)) stats.pushedChunks!++;
+          store.add(index, payload);
           progressed = true;
           this.o.onProgress?.({ model, version, receivedChunks: asm.receivedChunks, totalChunks: asm.chunkCount });
         }
         const now = this.now();
+        if (asm.missing().length > 0 && (requesting || now >= persistFromMs)) await store.flush();
         if (progressed) {
           stalled = 0;
           lastProgressMs = now;
-        } else if (now - lastProgressMs >= this.o.chunkTimeoutMs) {
+        } else if (requesting && now - lastProgressMs >= this.o.chunkTimeoutMs) {
           stalled++;
           lastProgressMs = now;
           if (stalled >= this.o.maxStalledRounds) {
+            await store.flush();
             throw new EdgeloopError('TIMEOUT', `transfer of ${model} v${version} stalled: no new chunk in ${stalled} rounds of ${this.o.chunkTimeoutMs} ms (${asm.receivedChunks}/${asm.chunkCount} chunks on disk; it resumes from there)`);
           }
         }
@@ -297,8 +324,98 @@ export class TransferClient {
         for (const [i, t] of inflight) if (now - t >= this.o.chunkTimeoutMs) inflight.delete(i);
       }
     } finally {
-      client.off('message', onMessage);
       signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/**
+ * The on-disk state of a transfer in progress: manifest.json (written once, atomically) and one file per
+ * verified chunk (tmp + rename, not fsynced: a chunk torn by a power cut fails its hash on resume and is
+ * fetched again). Chunks are kept in memory until flush().
+ */
+class PartialStore {
+  readonly #dir: string;
+  #manifestJson: string | null;
+  #unsaved = new Map<number, Uint8Array>();
+
+  /** manifestJson: null when the manifest on disk is already this transfer's. */
+  constructor(dir: string, manifestJson: string | null) {
+    this.#dir = dir;
+    this.#manifestJson = manifestJson;
+  }
+
+  add(index: number, chunk: Uint8Array): void {
+    this.#unsaved.set(index, chunk);
+  }
+
+  async flush(): Promise<void> {
+    if (this.#unsaved.size === 0) return;
+    const chunkDir = join(this.#dir, 'chunks');
+    await mkdir(chunkDir, { recursive: true });
+    if (this.#manifestJson !== null) {
+      await writeFileAtomic(this.#dir, 'manifest.json', this.#manifestJson);
+      this.#manifestJson = null;
+    }
+    const chunks = [...this.#unsaved];
+    this.#unsaved.clear();
+    for (const [index, chunk] of chunks) {
+      const tmp = join(chunkDir, `${index}.bin.tmp`);
+      await writeFile(tmp, chunk);
+      await rename(tmp, join(chunkDir, `${index}.bin`));
+    }
+  }
+}
+
+/**
+ * Chunks of one model version as they arrive on its chunk filter, from before the subscription on.
+ * Bounded: beyond maxBytes a chunk is dropped (and counted); the transfer requests it later. Empty
+ * payloads (a retained chunk being cleared) are not chunks and are ignored.
+ */
+class ChunkInbox {
+  readonly #prefix: string;
+  readonly #model: string;
+  readonly #version: number;
+  readonly #maxBytes: number;
+  #arrivals: { index: number; payload: Buffer }[] = [];
+  #bytes = 0;
+  dropped = 0;
+  wake: (() => void) | undefined;
+
+  constructor(filter: string, model: string, version: number, maxBytes: number) {
+    this.#prefix = filter.slice(0, -1);
+    this.#model = model;
+    this.#version = version;
+    this.#maxBytes = maxBytes;
+  }
+
+  readonly onMessage = (topic: string, payload: Buffer): void => {
+    if (!topic.startsWith(this.#prefix) || payload.length === 0) return;
+    let parsed;
+    try {
+      parsed = parseTopic(topic);
+    } catch {
+      return;
+    }
+    if (parsed.kind !== 'modelChunk' || parsed.model !== this.#model || parsed.version !== this.#version) return;
+    if (this.#bytes + payload.length > this.#maxBytes) {
+      this.dropped++;
+      return;
+    }
+    this.#arrivals.push({ index: parsed.index, payload });
+    this.#bytes += payload.length;
+    this.wake?.();
+  };
+
+  get pending(): number {
+    return this.#arrivals.length;
+  }
+
+  take(): { index: number; payload: Buffer }[] {
+    const out = this.#arrivals;
+    this.#arrivals = [];
+    this.#bytes = 0;
+    return out;
+  }
+
 }

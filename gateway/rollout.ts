@@ -67,13 +67,17 @@ export const ROLLOUT_SERVICE_DEFAULTS = {
   tickMs: 250,
   resumeGraceMs: 2000,
   /**
-   * Pacing of the transfer servers this service runs. The TransferServer coalesces requests for a chunk
-   * only while it waits in the queue; unpaced, a fleet whose requests trickle in gets every chunk
-   * re-published once per requester, each copy going to every device already subscribed (n²; 200
-   * devices: 14 s unpaced, 2.7 s at 5/s, 4 s at 50/s in bench/rollout.ts). 10 chunks/s = 160 KiB/s with 16 KiB chunks:
-   * raise it (transferOptions.maxChunksPerS) for large models on small fleets.
+   * The transfer servers this service runs push every chunk of an offered version once, retained
+   * (TransferServer `pushChunks`): a device gets the artifact from the broker when it subscribes, with
+   * no request. Requests remain for what the push did not deliver (a broker that lost its retained
+   * messages); a fleet asking at once is coalesced (`transferCoalesceQuietMs`, up to
+   * `transferCoalesceMaxWaitMs`) so each chunk goes out once per burst rather than once per requester.
+   * No rate cap by default (`transferOptions.maxChunksPerS` sets one for thin links; it paces the push too).
    */
-  transferChunksPerS: 10,
+  transferPushChunks: true,
+  transferChunksPerS: null as number | null,
+  transferCoalesceQuietMs: 100,
+  transferCoalesceMaxWaitMs: 500,
 };
 
 export interface RolloutServiceStats {
@@ -221,7 +225,12 @@ export class RolloutService {
   async #transferFor(fleet: string): Promise<ModelOffering> {
     if (this.#o.transfer) return this.#o.transfer(fleet);
     if (!this.#client) throw new EdgeloopError('ABORTED', 'rollout service is stopped');
-    const server = new TransferServer({ maxChunksPerS: ROLLOUT_SERVICE_DEFAULTS.transferChunksPerS, ...this.#o.transferOptions, client: this.#client, fleet, logger: this.#log, now: this.#now });
+    const d = ROLLOUT_SERVICE_DEFAULTS;
+    const server = new TransferServer({
+      pushChunks: d.transferPushChunks, maxChunksPerS: d.transferChunksPerS, coalesceQuietMs: d.transferCoalesceQuietMs, 
+      coalesceMaxWaitMs: Math.max(d.transferCoalesceMaxWaitMs, this.#o.transferOptions?.coalesceQuietMs ?? 0),
+      ...this.#o.transferOptions, client: this.#client, fleet, logger: this.#log, now: this.#now,
+    });
     await server.start();
     this.#ownTransfers.push({ fleet, get stats() { return server.stats; }, stop: () => server.stop() });
     return server;

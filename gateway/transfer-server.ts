@@ -9,6 +9,13 @@
  * asks again after its timeout); a chunk already queued is not queued twice, so a fleet asking for the
  * same chunk at once costs one publish. `maxChunksPerS` caps the rate for thin links.
  *
+ * Push (`pushChunks`): `offer()` also publishes every chunk of the version once, **retained**, on its
+ * chunk topic. A device subscribing to the version's chunk filter then gets the whole artifact from the
+ * broker right after its SUBACK — the same bytes to the same subscribers as one publish burst, with no
+ * request and no gateway round trip per device. Requests remain for what a device still lacks (the
+ * broker lost its retained messages in a restart, dropped a queued message, a chunk failed its hash):
+ * those chunks are published again, not retained. `withdraw()` clears the retained chunks.
+ *
  * Coalescing (`coalesceQuietMs`): chunks go to a fleet-wide topic, so one publish serves every device
  * subscribed at that moment — but a request arriving after the chunk left the queue makes it go again,
  * to everyone. When a whole fleet asks within a few hundred milliseconds (a rollout), a queued chunk
@@ -17,6 +24,7 @@
  * costs one quiet period per burst instead of 1/rate per chunk.
  * Bad requests are never dropped silently: each is answered on the device's `rejected` topic and counted.
  */
+import { createHash } from 'node:crypto';
 import { EdgeloopError, errorMessage, isEdgeloopError } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import type { ModelManifest } from '../src/manifest.ts';
@@ -36,13 +44,17 @@ export interface TransferServerOptions {
   coalesceQuietMs?: number;
   /** …but at most this long after its first request. */
   coalesceMaxWaitMs?: number;
+  /** Publish every chunk retained when a version is offered (devices then need no request). */
+  pushChunks?: boolean;
+  /** sha256 (hex) used to check an offered artifact; default node:crypto. */
+  sha256?: (data: Uint8Array) => string;
   logger?: Logger;
   now?: () => number;
   /** Observes every valid request (metrics, tests). */
   onRequest?: (device: string, request: ChunkRequest) => void;
 }
 
-export const TRANSFER_SERVER_DEFAULTS = { maxInflight: 8, maxQueuedChunks: 4096, maxChunksPerS: null as number | null, coalesceQuietMs: 0, coalesceMaxWaitMs: 250 };
+export const TRANSFER_SERVER_DEFAULTS = { maxInflight: 8, maxQueuedChunks: 4096, maxChunksPerS: null as number | null, coalesceQuietMs: 0, coalesceMaxWaitMs: 250, pushChunks: false };
 
 export interface TransferServerStats {
   requests: number;
@@ -50,6 +62,8 @@ export interface TransferServerStats {
   chunksPublished: number;
   /** Requested chunks already waiting in the queue (one publish served several askers). */
   chunksCoalesced: number;
+  /** Chunks published retained by offer() (pushChunks), each once per offer. */
+  chunksPushed: number;
   rejected: number;
   publishErrors: number;
   /** Most chunk publishes awaiting their PUBACK at once (never above maxInflight). */
@@ -67,6 +81,8 @@ interface Job {
   index: number;
   firstAskMs: number;
   lastAskMs: number;
+  /** A push (offer) rather than an answer to a request: published retained, never waits for coalescing. */
+  push: boolean;
 }
 
 const key = (model: string, version: number): string => `${model}@${version}`;
@@ -91,7 +107,9 @@ export class TransferServer {
   private pacingTimer: NodeJS.Timeout | null = null;
   private running = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly counters: TransferServerStats = { requests: 0, chunksRequested: 0, chunksPublished: 0, chunksCoalesced: 0, rejected: 0, publishErrors: 0, peakInflight: 0 };
+  private readonly push: boolean;
+  private readonly sha256: (data: Uint8Array) => string;
+  private readonly counters: TransferServerStats = { requests: 0, chunksRequested: 0, chunksPublished: 0, chunksCoalesced: 0, chunksPushed: 0, rejected: 0, publishErrors: 0, peakInflight: 0 };
   private readonly onMessage = (topic: string, payload: Buffer): void => {
     this.handle(topic, payload);
   };
@@ -114,18 +132,21 @@ export class TransferServer {
     this.logger = (options.logger ?? silentLogger).child('transfer-server');
     this.now = options.now ?? Date.now;
     this.onRequestHook = options.onRequest;
+    this.push = options.pushChunks ?? d.pushChunks;
+    this.sha256 = options.sha256 ?? ((data) => createHash('sha256').update(data).digest('hex'));
   }
 
   get stats(): TransferServerStats {
     return { ...this.counters };
   }
 
-  /** Subscribes to the fleet's chunk requests. */
+  /** Subscribes to the fleet's chunk requests; pushes offered before start() go out now. */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.client.on('message', this.onMessage);
     await this.client.subscribeAsync(deviceTopic('modelRequest', this.fleet, '+'), { qos: 1 });
+    this.pump();
   }
 
   /** Stops answering, drops queued chunks, waits for in-flight publishes. Offers stay published. */
@@ -151,22 +172,44 @@ export class TransferServer {
 
   /**
    * Offers a signed model version: checks the artifact against the manifest (a gateway must never serve
-   * bytes its own manifest disowns), then publishes the manifest retained.
+   * bytes its own manifest disowns), then publishes the manifest retained and, with `pushChunks`, queues
+   * every chunk to be published retained (once per offer; paced and bounded like answers to requests).
+   * Resolves when the manifest is published; the push goes on in the background (see idle()).
    */
   async offer(manifestJson: unknown, bytes: Uint8Array): Promise<ModelManifest> {
     const manifest = parseManifest(manifestJson);
     if (manifest.signature === undefined) throw new EdgeloopError('MODEL_SIGNATURE', `manifest ${manifest.model}@${manifest.version} is not signed; sign it before offering it to devices`);
-    checkArtifact(manifest.artifact, bytes);
-    this.offers.set(key(manifest.model, manifest.version), { manifest, bytes });
+    checkArtifact(manifest.artifact, bytes, this.sha256);
+    const k = key(manifest.model, manifest.version);
+    this.offers.set(k, { manifest, bytes });
     await publishAsync(this.client, manifestTopic(this.fleet, manifest.model, manifest.version), JSON.stringify(manifest), { qos: 1, retain: true });
-    this.logger.info(`offering ${manifest.model} v${manifest.version}: ${bytes.length} bytes in ${manifest.artifact.chunkSha256.length} chunks`);
+    const n = manifest.artifact.chunkSha256.length;
+    this.logger.info(`offering ${manifest.model} v${manifest.version}: ${bytes.length} bytes in ${n} chunks${this.push ? ', pushed retained' : ''}`);
+    if (this.push) {
+      for (let index = 0; index < n; index++) {
+        const waiting = this.queued.get(`${k}#${index}`);
+        if (waiting) {
+          waiting.push = true; // one publish, retained, serves the request too
+          waiting.firstAskMs = -Infinity;
+          continue;
+        }
+        const job: Job = { model: manifest.model, version: manifest.version, index, firstAskMs: -Infinity, lastAskMs: -Infinity, push: true };
+        this.queued.set(`${k}#${index}`, job);
+        this.queue.push(job);
+      }
+      this.pump();
+    }
     return manifest;
   }
 
-  /** Stops offering a version and clears its retained manifest. */
+  /** Stops offering a version and clears its retained manifest (and its retained chunks, with pushChunks). */
   async withdraw(model: string, version: number): Promise<void> {
+    const offer = this.offers.get(key(model, version));
     this.offers.delete(key(model, version));
     await publishAsync(this.client, manifestTopic(this.fleet, model, version), '', { qos: 1, retain: true });
+    if (this.push && offer) {
+      for (let i = 0; i < offer.manifest.artifact.chunkSha256.length; i++) await publishAsync(this.client, chunkTopic(this.fleet, model, version, i), '', { qos: 1, retain: true });
+    }
   }
 
   private handle(topic: string, payload: Buffer): void {
@@ -213,7 +256,7 @@ export class TransferServer {
         waiting.lastAskMs = now;
         continue;
       }
-      const job: Job = { model: req.model, version: req.version, index, firstAskMs: now, lastAskMs: now };
+      const job: Job = { model: req.model, version: req.version, index, firstAskMs: now, lastAskMs: now, push: false };
       this.queued.set(k, job);
       this.queue.push(job);
     }
@@ -229,9 +272,9 @@ export class TransferServer {
     });
   }
 
-  /** When a queued job may go (coalescing); -Infinity when coalescing is off. */
+  /** When a queued job may go (coalescing); -Infinity when coalescing is off or for a push. */
   private dueMs(job: Job): number {
-    return this.quietMs > 0 ? Math.min(job.firstAskMs + this.maxWaitMs, job.lastAskMs + this.quietMs) : -Infinity;
+    return this.quietMs > 0 && !job.push ? Math.min(job.firstAskMs + this.maxWaitMs, job.lastAskMs + this.quietMs) : -Infinity;
   }
 
   private pump(): void {
@@ -270,8 +313,11 @@ export class TransferServer {
       const chunk = offer.bytes.subarray(start, Math.min(start + spec.chunkBytes, spec.bytes));
       this.inflight++;
       this.counters.peakInflight = Math.max(this.counters.peakInflight, this.inflight);
-      publishAsync(this.client, chunkTopic(this.fleet, job.model, job.version, job.index), chunk, { qos: 1 })
-        .then(() => { this.counters.chunksPublished++; })
+      publishAsync(this.client, chunkTopic(this.fleet, job.model, job.version, job.index), chunk, { qos: 1, retain: job.push })
+        .then(() => {
+          this.counters.chunksPublished++;
+          if (job.push) this.counters.chunksPushed++;
+        })
         .catch((err: unknown) => {
           // The device re-requests what it does not get; count and log.
           this.counters.publishErrors++;

@@ -166,6 +166,11 @@ export interface TransferStats {
   tamperedChunks: number;
   bytes: number;
   durationMs: number;
+  /**
+   * New chunks this device received without asking for them: pushed by the gateway (retained on the
+   * chunk topics) or published for another device's request. Optional: older agents omit it.
+   */
+  pushedChunks?: number;
 }
 
 /** Asks the gateway for chunks of a model version (device → gateway on model/request). */
@@ -414,6 +419,7 @@ export function validateCommandResult(value: unknown): CommandResult {
       const t = record(rec.transfer, 'command result.transfer');
       const n = (f: keyof TransferStats): number => finite(t[f], `command result.transfer.${f}`, 0);
       out.transfer = { totalChunks: n('totalChunks'), resumedChunks: n('resumedChunks'), requestedChunks: n('requestedChunks'), tamperedChunks: n('tamperedChunks'), bytes: n('bytes'), durationMs: n('durationMs') };
+      if (t.pushedChunks !== undefined) out.transfer.pushedChunks = n('pushedChunks');
     }
     if (rec.inference !== undefined) out.inference = validateInferenceSummary(rec.inference, 'command result.inference');
     return out;
