@@ -439,7 +439,8 @@ export class Agent {
     return `activated ${model} v${version}${before === null || before === version ? '' : ` (was v${before})`}`;
   }
 
-  private async rollback(modelArg: string | undefined, toVersion: number | undefined, why: string): Promise<string> {
+  private async rollback(modelArg: string | undefined, toVersion: number | null | undefined, why: string): Promise<string> {
+    if (toVersion === null) return this.deactivate(modelArg!, why);
     let model = modelArg;
     if (model === undefined) {
       const models = (await this.store.status()).filter((s) => s.active !== null);
@@ -457,6 +458,19 @@ export class Agent {
       throw new EdgeloopError(isEdgeloopError(err) ? err.code : 'SMOKE_TEST', `rolled back ${model} to v${to}, but it fails too: ${errorMessage(err)}`, { cause: err });
     }
     return `rolled back ${model} from v${from ?? 'none'} to v${to} (${why})`;
+  }
+
+  /**
+   * Rollback to no version (command toVersion: null): the rollout that installed the active version was
+   * this device's first for the model, so going back means serving nothing for it. The candidate's
+   * runner stops, its slot is deleted; the status then shows the model with no active version.
+   */
+  private async deactivate(model: string, why: string): Promise<string> {
+    const from = (await this.store.pointer(model)).active;
+    if (from === null) return `rolled back ${model} to no version: none was active (${why})`;
+    await this.store.deactivate(model);
+    await this.swap(this.active, model, null);
+    return `rolled back ${model} from v${from} to no version: it had none before, no model is active now (${why})`;
   }
 
   /** Loads a slot (re-verifying its bytes) in the runtime and runs the smoke test. */

@@ -289,6 +289,20 @@ export class ModelStore {
     return next;
   }
 
+  /**
+   * Deactivates the model: no version active (the one before a first install was none). The version
+   * that was active is dropped and deleted, like the version rolled back from in rollback(); the kept
+   * previous versions, the shadow and the downgrade guard stay. A model with nothing active is left as it is.
+   */
+  async deactivate(name: string): Promise<ModelPointer> {
+    const old = await this.pointer(name);
+    if (old.active === null) return old;
+    const next: ModelPointer = { active: null, shadow: old.shadow, previous: old.previous.filter((v) => v !== old.active), activatedAtMs: this.now() };
+    await this.writePointer(name, next);
+    await this.prune(name, next, [old.active]);
+    return next;
+  }
+
   /** Sets (or clears) the shadow version; a signed rollback's issue time is recorded in the same write. */
   async setShadow(name: string, version: number | null, options: { rollbackIssuedAtMs?: number } = {}): Promise<ModelPointer> {
     if (version !== null) await this.requireSlot(name, version);

@@ -302,13 +302,13 @@ export class RolloutController {
     });
   }
 
-  #transition(r: RolloutRecord, d: RolloutDeviceRecord, event: DeviceRolloutEvent, extra: { errorCode?: string; errorMessage?: string } = {}): boolean {
+  #transition(r: RolloutRecord, d: RolloutDeviceRecord, event: DeviceRolloutEvent, extra: { errorCode?: string; errorMessage?: string } = {}, detail?: string): boolean {
     const next = deviceTransition(d.state, event);
     if (next === null) return false;
     const now = this.#now();
     const terminal = next === 'active' || next === 'failed' || next === 'rolled-back';
     this.#store.updateDevice(r.id, d.device, { state: next, ...(terminal ? { finishedAtMs: now } : {}), ...extra }, now);
-    this.#store.event(r.id, d.device, now, next, extra.errorMessage ? `${extra.errorCode}: ${extra.errorMessage}` : `${d.state} → ${next}`);
+    this.#store.event(r.id, d.device, now, next, extra.errorMessage ? `${extra.errorCode}: ${extra.errorMessage}` : `${d.state} → ${next}${detail ? `: ${detail}` : ''}`);
     this.#changed(r.id);
     return true;
   }
@@ -341,7 +341,7 @@ export class RolloutController {
     const rollback = this.#store.byRollback(result.id);
     if (rollback && rollback.device === device) {
       const r = this.#store.mustGet(rollback.rolloutId);
-      if (result.ok) this.#transition(r, rollback, 'rollback-ok');
+      if (result.ok) this.#transition(r, rollback, 'rollback-ok', {}, result.detail);
       else {
         const now = this.#now();
         this.#store.updateDevice(r.id, device, { rollbackError: `${result.error.code}: ${result.error.message}` }, now);
@@ -430,8 +430,9 @@ export class RolloutController {
       for (const d of devices) {
         const commandId = `${r.id}/${d.device}/rollback`;
         this.#store.updateDevice(r.id, d.device, { rollbackCommandId: commandId, rollbackSentAtMs: now }, now);
-        const command: Command = { id: commandId, type: 'rollback', model: r.model };
-        if (d.fromVersion !== null) command.toVersion = d.fromVersion;
+        // toVersion null: the device ran no version of the model before this rollout (a first install),
+        // so rolling back deactivates the model there (docs/rollouts.md).
+        const command: Command = { id: commandId, type: 'rollback', model: r.model, toVersion: d.fromVersion };
         commands.push({ device: d.device, command });
       }
       this.#store.event(r.id, null, now, 'rollback-sent', `rollback sent to ${devices.length} devices: ${devices.map((d) => d.device).join(', ')}`);

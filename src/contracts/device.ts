@@ -146,7 +146,11 @@ export function rollbackSigningBytes(claim: RollbackClaim): Uint8Array {
 export type Command =
   | { id: string; type: 'install'; model: string; version: number; format: ModelFormat; variant: ModelVariant; mode: InstallMode; rollback?: SignedRollback }
   | { id: string; type: 'activate'; model: string; version: number }
-  | { id: string; type: 'rollback'; model?: string; toVersion?: number }
+  /**
+   * toVersion: a version kept on the device (default: the most recent previous one), or null: the version
+   * before was none, so the device deactivates the model (serves nothing for it) and removes the candidate.
+   */
+  | { id: string; type: 'rollback'; model?: string; toVersion?: number | null }
   | { id: string; type: 'status' };
 
 export type CommandType = Command['type'];
@@ -286,7 +290,10 @@ export function validateCommand(value: unknown): Command {
       onlyFields(rec, 'rollback command', ['id', 'type', 'model', 'toVersion']);
       const out: Extract<Command, { type: 'rollback' }> = { id, type };
       if (rec.model !== undefined) out.model = modelName(rec.model, 'rollback command.model');
-      if (rec.toVersion !== undefined) out.toVersion = version(rec.toVersion, 'rollback command.toVersion');
+      if (rec.toVersion === null) {
+        if (out.model === undefined) throw bad('rollback command.toVersion', 'null (roll back to no version) needs rollback command.model: which model to deactivate');
+        out.toVersion = null;
+      } else if (rec.toVersion !== undefined) out.toVersion = version(rec.toVersion, 'rollback command.toVersion');
       return out;
     }
     case 'status':
