@@ -3,9 +3,12 @@
  * in datasets/. A gateway (embedded broker, SQLite, dashboard, drift, rollouts, retraining) ingests
  * the recorded history over MQTT, prepares it, trains and tunes, exports and signs; then real
  * `edgeloop device` processes join, a canary rollout installs the model on them, they replay a later
- * recording, infer with the same pipeline code, report predictions, labels and drift; one of them has
- * a stuck sensor, which raises alerts; the alert starts a retraining job that ends promoted, rolled
- * back or rejected with its reason. Stages are narrated; summary tables close the run.
+ * recording, infer with the same pipeline code, report predictions, labels and drift. The office's
+ * light sensors read 40 % of the lab's (FIELD_CHANGE): labelled predictions raise performance alerts,
+ * the alert opens a retraining job that waits for five days of field data, retrains, beats the
+ * current model on the recent holdout, canaries the candidate and promotes it on live labels (or
+ * rolls it back, or rejects it, with the reason). One device also gets a stuck sensor, which raises a
+ * drift alert. Stages are narrated; summary tables close the run.
  */
 import { existsSync, rmSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
@@ -37,6 +40,13 @@ const HISTORY_FLEET = 'lab';
 const FIELD_FLEET = 'office';
 /** The stuck sensor: Light frozen at its Monday-morning value (the room then looks lit all night). */
 const FAULT = 'Light:stuck@2015-02-16T11:00';
+/**
+ * What the lab never showed: the office devices' light sensors sit behind diffusers and read 40 % of
+ * the lab's lux, on every device from the first reading. The lab-trained model calls a lit, occupied
+ * room empty; labelled live predictions show it within a few hours of data, retraining on the
+ * office's own labelled data fixes it.
+ */
+const FIELD_CHANGE = 'Light:*0.4@0';
 
 export const DEMO_DEVICES = [
   { device: 'office-train', file: 'datatraining.txt', role: 'training data' },
@@ -93,7 +103,10 @@ export async function demoCommand(argv: string[]): Promise<void> {
     retrain: {
       tickMs: 500,
       policy: {
-        mode: 'auto', minGain: 0.005,
+        // The office works Monday to Friday: a job waits for five days of labelled field data, so the
+        // candidate sees working days and a weekend and the recent holdout (its last 30 %) holds a
+        // working morning (docs/operations.md "Retraining").
+        mode: 'auto', minGain: 0.005, minRecentSpanMs: 120 * 3600_000,
         rollout: { kind: 'canary', target: 'all', canary: '25%', timeout: '2m', abortFailureRate: '50%' },
         live: { minSamples: 100, maxDrop: 0.02, timeoutMs: 60_000, onNoLabels: 'rollback' },
       },
@@ -187,10 +200,13 @@ export async function demoCommand(argv: string[]): Promise<void> {
       'device', '--broker', gateway.brokerUrl, '--fleet', FIELD_FLEET, '--id', name, '--dir', join(dataDir, 'devices', name),
       '--public-key', gateway.publicKeyPath!, '--tags', i % 2 === 0 ? 'pi4' : 'jetson', '--heartbeat-s', '2', '--log-level', 'warn',
       '--input', `csv:${liveData}`, '--time-zone', TIME_ZONE, '--rate', String(rate), '--labels', 'Occupancy', '--label-delay-ms', '1000',
+      '--fault', FIELD_CHANGE,
       ...(name === faulty ? ['--fault', FAULT] : []),
     ], 'device-ready', 90_000)));
     for (let i = 0; i < 200 && gateway.rollouts!.fleet.list().filter((d) => d.fleet === FIELD_FLEET).length < deviceCount; i++) await sleep(100);
-    console.log(`  ${names.join(', ')} online (tags pi4/jetson); ${faulty} will have a stuck Light sensor from ${FAULT.split('@')[1]} (data time)`);
+    console.log(`  ${names.join(', ')} online (tags pi4/jetson)`);
+    console.log(`  the office is not the lab: every device's light sensor reads 40 % of the lab's lux (--fault ${FIELD_CHANGE}); labels tell, the gateway retrains`);
+    console.log(`  ${faulty} will also have a stuck Light sensor from ${FAULT.split('@')[1]} (data time)`);
     console.log('  they wait for a model before replaying datatest2.txt (a later week) as live sensor input');
 
     stage(8, 'Canary rollout of occupancy@production (ONNX float32): 25% first, then the rest; each device verifies the signature, smoke-tests, switches atomically');
@@ -247,7 +263,11 @@ export async function demoCommand(argv: string[]): Promise<void> {
     console.log(`  stored ${counters.inserted} readings, ${counters.duplicates} duplicates, rejected ${JSON.stringify(counters.rejected)}`);
     console.table(results.map((r) => ({ model: r.kind, params: JSON.stringify(r.params), trials: r.trials.length, 'train accuracy': round(r.metrics.train!.accuracy, 5), 'test1 accuracy': round(r.metrics.val!.accuracy, 5), 'test2 accuracy': round(r.metrics.test2!.accuracy, 5), 'fit s': round(r.durationMs / 1000, 2) })));
     console.table(published.artifacts.map((a) => ({ artifact: `occupancy@${published.version} ${a.format}/${a.variant}`, bytes: a.bytes, 'test1 acc': round(a.metrics.test1_accuracy ?? 0, 5), 'test2 acc': round(a.metrics.test2_accuracy ?? 0, 5), agreement: round(a.metrics.test2_agreement ?? 0), 'p50 µs': round(a.p50Us, 1), 'p99 µs': round(a.p99Us, 1) })));
-    console.table(gateway.rollouts!.controller.store.devices(rollout.id).map((d) => ({ rollout: rollout.id, device: d.device, wave: d.wave + 1, state: d.state, 'to active s': d.finishedAtMs && d.dispatchedAtMs ? round((d.finishedAtMs - rolloutStart) / 1000, 2) : null })));
+    const store = gateway.rollouts!.controller.store;
+    console.table(store.list().filter((r) => r.fleet === FIELD_FLEET).reverse().flatMap((r) => store.devices(r.id).map((d) => ({
+      rollout: r.id, model: `${r.model}@${r.version}`, by: r.createdBy, device: d.device, wave: d.wave + 1, state: d.state,
+      'to active s': d.finishedAtMs && d.dispatchedAtMs ? round((d.finishedAtMs - r.createdAtMs) / 1000, 2) : null,
+    }))));
     const perf = await getJson<{ states: { device: string; version: number; samples: number; accuracy: number | null; status: string }[] }>(api, `/v1/performance?fleet=${FIELD_FLEET}`);
     const drift = await getJson<{ devices: { device: string; version: number | null; verdict: string; reasons: string[]; sampleCount: number }[] }>(api, `/v1/drift?fleet=${FIELD_FLEET}`);
     const doneEvents = new Map<string, ChildEvent>(children.children.map((c) => [c.name, c.events.find((e) => e.event === 'input-done')!]));
