@@ -124,7 +124,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   if (gateway.publicKeyPath) process.stderr.write(`model signing key ${keyId}: ${gateway.publicKeyPath} — pin it on devices with 'edgeloop device --public-key ${gateway.publicKeyPath}'\n`);
   console.log(JSON.stringify({
     event: 'gateway-ready', broker: gateway.brokerUrl, http: gateway.httpUrl, db: redactPostgresUrl(dbPathOf(config)), pid: process.pid,
-    rollouts: gateway.rollouts !== null, publicKey: gateway.publicKeyPath, keyId,
+    rollouts: gateway.rollouts !== null, publicKey: gateway.publicKeyPath, keyId, leader: gateway.isLeader,
   }));
   await new Promise<void>((resolve) => {
     const onSignal = () => {

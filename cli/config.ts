@@ -195,6 +195,8 @@ export function dbPathOf(config: Config): string {
 export function keyDirOf(config: Config): string {
   if (config.gateway.keyDir !== undefined) return config.gateway.keyDir;
   const db = dbPathOf(config);
+  // A postgres:// URL has no folder: the key lives under dataDir (every instance needs the same key pair).
+  if (/^postgres(ql)?:\/\//i.test(db)) return `${config.dataDir}/keys`;
   const slash = db.lastIndexOf('/');
   return `${slash >= 0 ? db.slice(0, slash) : '.'}/keys`;
 }

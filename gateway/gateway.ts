@@ -2,6 +2,10 @@
  * The gateway: a store, an optional embedded broker, the durable MQTT ingest session, the drift
  * service, the model registry and the rollout service, and the HTTP server (API + dashboard), started
  * and stopped together. No I/O happens before `start()`.
+ *
+ * On a PostgreSQL store (scale-out, docs/scaling.md) every instance ingests and shares the registry;
+ * the singleton duties (retraining) run only on the instance elected through an advisory lock
+ * (gateway/singleton-duties.ts), and another instance takes them over when it dies or loses the lock.
  */
 import { dirname, join } from 'node:path';
 import { EdgeloopError } from '../src/errors.ts';
@@ -20,6 +24,9 @@ import { HttpServer, sendJson } from './http.ts';
 import { Dashboard } from './dashboard.ts';
 import { DriftService, type DriftServiceOptions } from './drift-monitor.ts';
 import { SqliteStore } from './store-sqlite.ts';
+import { PostgresStore } from './store-postgres.ts';
+import { postgresSql } from './sql.ts';
+import { SingletonDuties } from './singleton-duties.ts';
 import type { Store } from './store.ts';
 import { attachDashboardPanels } from './dashboard-panels.ts';
 import { ModelEvaluationStore } from './dashboard-models.ts';
@@ -65,6 +72,11 @@ export interface GatewayOptions {
   rollouts?: false | GatewayRolloutOptions;
   /** The retraining loop (on by default when rollouts are on); false disables it. */
   retrain?: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations'>;
+  /**
+   * PostgreSQL store only: the election of the instance that runs the singleton duties (advisory lock
+   * `key`, default 'edgeloop:singleton-duties'; `retryMs`, default 2000, bounds the fail-over time).
+   */
+  leader?: { key?: string; retryMs?: number };
 }
 
 export type GatewayRolloutOptions = Pick<RolloutServiceOptions, 'tickMs' | 'resumeGraceMs' | 'transferOptions' | 'fleetHealth' | 'timers' | 'newId'>;
@@ -91,6 +103,7 @@ export class Gateway {
   #registry: Registry | null = null;
   #rollouts: RolloutService | null = null;
   #retrain: RetrainService | null = null;
+  #duties: SingletonDuties | null = null;
   #feed: ChangeFeed | null = null;
   #login: MqttLogin = {};
   #publicKeyPath: string | null = null;
@@ -201,6 +214,22 @@ export class Gateway {
         this.#publicKeyPath = join(keyDir, PUBLIC_KEY_FILE);
         this.#log.info(`rollouts on; devices pin the signing key ${this.#registry.publicKey().keyId} (${this.#publicKeyPath})`);
       }
+      if (this.#o.rollouts !== false && this.#store instanceof PostgresStore) {
+        // Shared by every instance: the registry's tables are in PostgreSQL, the signing key must be the
+        // same key pair on every instance (copy the key folder), so there is no default next to a URL.
+        if (this.#o.keyDir === undefined) {
+          this.#log.warn('registry and singleton duties (retraining) off: a gateway on PostgreSQL needs keyDir, the signing key folder every instance shares');
+        } else {
+          this.#registry = await Registry.create({ sql: postgresSql(this.#store.pool), keyDir: this.#o.keyDir, logger: this.#log, now });
+          this.#publicKeyPath = join(this.#o.keyDir, PUBLIC_KEY_FILE);
+          const fleet = this.#o.fleet ?? '+';
+          this.#duties = await SingletonDuties.create({
+            id: this.#o.id, store: this.#store, registry: this.#registry,
+            retrain: this.#o.retrain === false ? false : { defaultFleet: fleet !== '+' ? fleet : undefined, ...(this.#o.retrain ?? {}) },
+            key: this.#o.leader?.key, retryMs: this.#o.leader?.retryMs, logger: this.#log, now,
+          });
+        }
+      }
       if (this.#o.http !== null) {
         const httpOptions = this.#o.http ?? { host: '127.0.0.1', port: 8080 };
         if (!httpOptions.token && !isLoopback(httpOptions.host)) {
@@ -216,9 +245,12 @@ export class Gateway {
           for (const panel of this.#rollouts.dashboardPanels()) this.#dashboard.addPanel(panel);
         }
         const sqlite = this.#store instanceof SqliteStore ? this.#store : null;
+        this.#duties?.registerRoutes(this.#http);
+        if (!this.#drift) this.#addLeaderMetrics(this.#http);
         this.#feed = attachDashboardPanels({
           http: this.#http, dashboard: this.#dashboard, store: this.#store, database: sqlite?.database,
-          registry: this.#registry, drift: this.#drift,
+          // The dashboard's model panels read evaluations from SQLite; on PostgreSQL they stay empty for now.
+          registry: sqlite ? this.#registry : null, drift: this.#drift,
           runs: sqlite ? await RunStore.create({ database: sqlite.database }) : undefined,
           evaluations: sqlite ? ModelEvaluationStore.open(sqlite.database) : undefined,
           driftPolicy: this.#o.drift ? this.#o.drift.policy : undefined,
@@ -229,6 +261,8 @@ export class Gateway {
         await this.#feed.start();
         this.#log.info(`HTTP API on ${this.#http.url}`);
       }
+      // Campaign last: a leader starts its duties with every route in place.
+      await this.#duties?.start();
       if (this.#o.retrain !== false && this.#registry && this.#rollouts && this.#store instanceof SqliteStore) {
         const fleet = this.#o.fleet ?? '+';
         this.#retrain = await attachRetraining(this, {
@@ -258,10 +292,44 @@ export class Gateway {
       if (verdict) return sendJson(res, 400, { error: verdict.reason, message: verdict.detail, quarantined: true });
       sendJson(res, 200, { inserted: outcome.inserted, duplicates: outcome.duplicates });
     });
-    httpServer.route('GET', /^\/healthz$/, (_req, res) => sendJson(res, 200, { ok: true, mqtt: this.#subscriber?.stats.connected ?? false }));
+    httpServer.route('GET', /^\/healthz$/, (_req, res) => sendJson(res, 200, {
+      ok: true, id: this.#o.id, mqtt: this.#subscriber?.stats.connected ?? false, leader: this.isLeader, duties: this.#duties?.status() ?? null,
+    }));
     httpServer.route('GET', /^\/v1\/ingest$/, async (_req, res) => {
       sendJson(res, 200, { counters: await this.store.counters(), subscriber: this.#subscriber?.stats ?? null });
     });
+  }
+
+  /** GET /metrics without the drift service (PostgreSQL gateways): leadership and the shared retraining jobs. */
+  #addLeaderMetrics(httpServer: HttpServer): void {
+    httpServer.route('GET', /^\/metrics$/, async (_req, res) => {
+      const id = JSON.stringify(this.#o.id);
+      const lines = [
+        '# HELP edgeloop_leader 1 while this gateway instance runs the singleton duties (elected leader, or the only instance on SQLite), else 0',
+        '# TYPE edgeloop_leader gauge',
+        `edgeloop_leader{gateway=${id}} ${this.isLeader ? 1 : 0}`,
+      ];
+      if (this.#duties) {
+        lines.push('# HELP edgeloop_retrain_jobs Retraining jobs by state', '# TYPE edgeloop_retrain_jobs gauge');
+        for (const [state, n] of Object.entries(await this.#duties.jobs.countsByState())) lines.push(`edgeloop_retrain_jobs{state="${state}"} ${n}`);
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(lines.join('\n') + '\n');
+    });
+  }
+
+  /**
+   * Whether this instance runs the singleton duties: on a PostgreSQL store, while it holds the
+   * election lock; on SQLite (one gateway per file) always, once started.
+   */
+  get isLeader(): boolean {
+    if (this.#duties) return this.#duties.isLeader;
+    return this.#store !== null && !(this.#store instanceof PostgresStore);
+  }
+
+  /** The singleton duties and their election (PostgreSQL store with the registry on; else null). */
+  get duties(): SingletonDuties | null {
+    return this.#duties;
   }
 
   /** The dashboard, for other parts to add panels and broadcast events (null when HTTP is off). */
@@ -337,12 +405,15 @@ export class Gateway {
     return this.#http;
   }
 
-  /** The retraining loop (null before start or when disabled). */
+  /** The retraining loop (null before start, when disabled, or on a PostgreSQL instance that is not the leader). */
   get retrain(): RetrainService | null {
-    return this.#retrain;
+    return this.#retrain ?? this.#duties?.retrain ?? null;
   }
 
   async stop(): Promise<void> {
+    // First: hands the duties over (the lock is released) while ingest still runs.
+    await this.#duties?.stop();
+    this.#duties = null;
     await this.#retrain?.stop();
     this.#retrain = null;
     await this.#feed?.stop();
