@@ -8,8 +8,8 @@
  *
  *   - Shadow mode: a shadow version runs on the same reading through its own pipeline (its spec may
  *     differ) and its prediction goes out in the same batch, right after the active one, with the
- *     same ts (gateway/rollout-shadow.ts pairs them; the gateway's performance table keeps the first
- *     prediction per ts, so the active one).
+ *     same ts (gateway/rollout-shadow.ts pairs them; the gateway's performance table keys predictions
+ *     by version, so a label scores both).
  *   - Version change: the new version gets a fresh pipeline warmed up with the last readings, so the
  *     next reading already completes a window; the old runner is not closed while a row runs on it
  *     (model changes and readings are serialized).

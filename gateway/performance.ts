@@ -2,6 +2,8 @@
  * Model performance from delayed ground truth. A device's predictions and the labels that arrive
  * later (minutes to days) are joined on (fleet, device, ts), whichever comes first: a label without
  * its prediction waits in `perf_labels` until the prediction arrives or `pendingLabelTtlMs` passes.
+ * Predictions are keyed by (fleet, device, ts, model, version): in shadow mode a device predicts twice
+ * per ts (active and shadow version), and one label scores both.
  *
  * Over the last `windowSize` joined samples per (device, model version): accuracy and F1
  * (classification; binary F1 for 0/1 labels, else macro) or MSE (regression), computed with
@@ -104,7 +106,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS perf_predictions (
   fleet TEXT NOT NULL, device TEXT NOT NULL, ts INTEGER NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL,
   output REAL NOT NULL, proba TEXT, label REAL, received_at INTEGER NOT NULL, joined_at INTEGER,
-  PRIMARY KEY (fleet, device, ts)
+  PRIMARY KEY (fleet, device, ts, model, version)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS perf_joined ON perf_predictions (fleet, device, model, version, ts) WHERE label IS NOT NULL;
 CREATE INDEX IF NOT EXISTS perf_by_arrival ON perf_predictions (received_at);
@@ -119,6 +121,20 @@ CREATE TABLE IF NOT EXISTS perf_state (
   PRIMARY KEY (fleet, device, model, version)
 );
 `;
+
+/**
+ * Files written before predictions were keyed by version had PRIMARY KEY (fleet, device, ts): the
+ * second prediction of a shadow pair was dropped as a duplicate. Rebuilds that table once, keeping its rows.
+ */
+function migrateVersionKey(db: SqliteDatabase): void {
+  const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'perf_predictions'").pluck().get() as string | undefined;
+  if (!sql || !/PRIMARY KEY \(fleet, device, ts\)/.test(sql)) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE perf_predictions RENAME TO perf_predictions_old; DROP INDEX IF EXISTS perf_joined; DROP INDEX IF EXISTS perf_by_arrival;');
+    db.exec(SCHEMA);
+    db.exec('INSERT INTO perf_predictions SELECT fleet, device, ts, model, version, output, proba, label, received_at, joined_at FROM perf_predictions_old; DROP TABLE perf_predictions_old;');
+  })();
+}
 
 /** Prune at most this often (by the injected clock): it is a range delete, cheap but not free. */
 const PRUNE_EVERY_MS = 60_000;
@@ -136,8 +152,11 @@ export class PerformanceTracker {
     this.#s = {
       insertPrediction: db.prepare('INSERT OR IGNORE INTO perf_predictions (fleet, device, ts, model, version, output, proba, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       takeLabel: db.prepare('DELETE FROM perf_labels WHERE fleet = ? AND device = ? AND ts = ? RETURNING label'),
+      // A shadow pair (or an A/B switch) has two predictions at one ts: a label joins each of them.
+      siblingLabel: db.prepare('SELECT label FROM perf_predictions WHERE fleet = ? AND device = ? AND ts = ? AND label IS NOT NULL LIMIT 1'),
       setLabel: db.prepare('UPDATE perf_predictions SET label = ?, joined_at = ? WHERE fleet = ? AND device = ? AND ts = ? AND label IS NULL RETURNING model, version'),
-      existingLabel: db.prepare('SELECT label FROM perf_predictions WHERE fleet = ? AND device = ? AND ts = ?'),
+      setVersionLabel: db.prepare('UPDATE perf_predictions SET label = ?, joined_at = ? WHERE fleet = ? AND device = ? AND ts = ? AND model = ? AND version = ?'),
+      existingLabel: db.prepare('SELECT label FROM perf_predictions WHERE fleet = ? AND device = ? AND ts = ? AND label IS NOT NULL LIMIT 1'),
       pendLabel: db.prepare('INSERT OR IGNORE INTO perf_labels (fleet, device, ts, label, received_at) VALUES (?, ?, ?, ?, ?)'),
       window: db.prepare('SELECT output, label FROM perf_predictions WHERE fleet = ? AND device = ? AND model = ? AND version = ? AND label IS NOT NULL ORDER BY ts DESC LIMIT ?'),
       getState: db.prepare('SELECT status FROM perf_state WHERE fleet = ? AND device = ? AND model = ? AND version = ?').pluck(),
@@ -150,6 +169,7 @@ export class PerformanceTracker {
 
   static open(db: SqliteDatabase, policy: Partial<PerformancePolicy> = {}): PerformanceTracker {
     const p = resolvePerformancePolicy(policy);
+    migrateVersionKey(db);
     db.exec(SCHEMA);
     return new PerformanceTracker(db, p);
   }
@@ -172,9 +192,9 @@ export class PerformanceTracker {
         continue;
       }
       this.#counters.predictions++;
-      const waiting = this.#s.takeLabel!.get(fleet, device, p.ts) as { label: number } | undefined;
+      const waiting = (this.#s.takeLabel!.get(fleet, device, p.ts) ?? this.#s.siblingLabel!.get(fleet, device, p.ts)) as { label: number } | undefined;
       if (waiting) {
-        this.#s.setLabel!.get(waiting.label, receivedAtMs, fleet, device, p.ts);
+        this.#s.setVersionLabel!.run(waiting.label, receivedAtMs, fleet, device, p.ts, p.model, p.version);
         this.#counters.joined++;
         touched.set(`${p.model}\u0000${p.version}`, { fleet, device, model: p.model, version: p.version });
       }
@@ -188,10 +208,10 @@ export class PerformanceTracker {
     const touched = new Map<string, TouchedGroup>();
     for (const l of batch) {
       this.#counters.labels++;
-      const joined = this.#s.setLabel!.get(l.label, receivedAtMs, fleet, device, l.ts) as { model: string; version: number } | undefined;
-      if (joined) {
-        this.#counters.joined++;
-        touched.set(`${joined.model}\u0000${joined.version}`, { fleet, device, ...joined });
+      const joined = this.#s.setLabel!.all(l.label, receivedAtMs, fleet, device, l.ts) as { model: string; version: number }[];
+      if (joined.length > 0) {
+        this.#counters.joined += joined.length;
+        for (const j of joined) touched.set(`${j.model}\u0000${j.version}`, { fleet, device, ...j });
         continue;
       }
       const existing = this.#s.existingLabel!.get(fleet, device, l.ts) as { label: number | null } | undefined;

@@ -145,3 +145,33 @@ test('the baseline comes from every held-out split of the manifest metrics (test
   const r2 = svc.performance.states({ device: 'r2' })[0]!;
   t.like(r2, { task: 'regression', mse: 2.25, baseline: 4, status: 'ok' }, 'MSE 2.25 against test2 RMSE 2² = 4');
 });
+
+test('shadow pairs: one label scores the active and the shadow version, whichever arrives first; a file keyed the old way is migrated with its rows', async (t) => {
+  const { svc, now } = await service({ performance: { windowSize: 60, minSamples: 50 } });
+  svc.registerProfile('occ', 1, PROFILE, { testMetrics: { test_accuracy: 0.95 } });
+  svc.registerProfile('occ', 2, PROFILE, { testMetrics: { test_accuracy: 0.95 } });
+  const truth = (i: number) => (i % 2);
+  // 0–29: prediction pairs first, then labels. 30–59: label first, then the active, then the shadow.
+  await svc.handleMessages([msg('predictions', 'd1', [...preds(0, 30, truth, 1), ...preds(0, 30, (i) => (i % 3 === 0 ? 1 - truth(i) : truth(i)), 2)], now())]);
+  await svc.handleMessages([msg('labels', 'd1', labels(0, 60, truth), now())]);
+  await svc.handleMessages([msg('predictions', 'd1', preds(30, 30, truth, 1), now())]);
+  await svc.handleMessages([msg('predictions', 'd1', preds(30, 30, (i) => (i % 3 === 0 ? 1 - truth(i) : truth(i)), 2), now())]);
+  const [v1, v2] = svc.performance.states({ device: 'd1' }).sort((a, b) => a.version - b.version);
+  t.like(v1, { version: 1, samples: 60, accuracy: 1 });
+  t.like(v2, { version: 2, samples: 60, accuracy: 40 / 60 });
+  t.like(svc.performance.counters, { predictions: 120, joined: 120, duplicatePredictions: 0, duplicateLabels: 0 });
+
+  // A gateway file from before: PRIMARY KEY (fleet, device, ts). Opening it keeps the rows and the pairs work.
+  const db = openDatabase(join(tempDir(), 'old.db'));
+  db.exec(`CREATE TABLE perf_predictions (
+    fleet TEXT NOT NULL, device TEXT NOT NULL, ts INTEGER NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL,
+    output REAL NOT NULL, proba TEXT, label REAL, received_at INTEGER NOT NULL, joined_at INTEGER,
+    PRIMARY KEY (fleet, device, ts)) WITHOUT ROWID;
+    CREATE INDEX perf_joined ON perf_predictions (fleet, device, model, version, ts) WHERE label IS NOT NULL;`);
+  db.prepare('INSERT INTO perf_predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run('f', 'old', T0, 'occ', 1, 1, null, 1, now(), now());
+  const { svc: reopened } = await service({ database: db });
+  t.regex(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'perf_predictions'").pluck().get() as string, /PRIMARY KEY \(fleet, device, ts, model, version\)/);
+  t.is(db.prepare('SELECT count(*) FROM perf_predictions').pluck().get(), 1, 'the old row is kept');
+  await reopened.handleMessages([msg('predictions', 'old', [{ ts: T0, model: 'occ', version: 2, output: 0 }], now())]);
+  t.deepEqual(db.prepare('SELECT version, label FROM perf_predictions ORDER BY version').all(), [{ version: 1, label: 1 }, { version: 2, label: 1 }], 'the shadow prediction takes the label already joined');
+});
