@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../src/log.ts';
 import type { ModelFormat, ModelManifest, ModelVariant } from '../src/manifest.ts';
 import type { Command, CommandResult, Heartbeat, InstallMode, SignedRollback } from '../src/contracts/device.ts';
 import {
-  deviceTransition, evaluateAbort, formatAmount, formatMode, formatTarget, isInFlight, matchesTarget, nextWave, orderDevices, planWaves, selectAbDevices,
+  deviceTransition, evaluateAbort, formatAmount, formatMode, formatTarget, matchesTarget, nextWave, orderDevices, planWaves, selectAbDevices,
   type DeviceRolloutEvent, type DeviceRolloutState, type RolloutState,
 } from '../src/rollout-plan.ts';
 import { highestKnownVersion, modelVersionsOf, type FleetRegistry } from './fleet.ts';
@@ -224,31 +224,38 @@ export class RolloutController {
     }
   }
 
+  /**
+   * Runs after every batch of device messages, so it reads aggregates (counts per state, the timed-out
+   * devices) rather than every device row: with a thousand devices the row-by-row version was most of
+   * the gateway's work during a rollout.
+   */
   #step(r: RolloutRecord): void {
     const now = this.#now();
-    const devices = this.#store.devices(r.id);
     if (now >= this.#graceUntilMs) {
-      for (const d of devices) {
-        if (isInFlight(d.state) && d.dispatchedAtMs !== null && now - d.dispatchedAtMs > r.plan.timeoutMs) {
-          this.#transition(r, d, 'timeout', { errorCode: 'TIMEOUT', errorMessage: `no install result within ${r.plan.timeoutMs} ms (last state ${d.state})` });
-          d.state = 'failed';
-        }
-      }
+      const late = this.#store.inFlightDispatchedBefore(r.id, now - r.plan.timeoutMs);
+      // One commit for a whole fleet timing out, not two per device.
+      if (late.length > 0) this.#store.transaction(() => {
+        for (const d of late) this.#transition(r, d, 'timeout', { errorCode: 'TIMEOUT', errorMessage: `no install result within ${r.plan.timeoutMs} ms (last state ${d.state})` });
+      });
     }
-    const succeeded = devices.filter((d) => d.state === 'active').length;
-    const failed = devices.filter((d) => d.state === 'failed').length;
+    const counts = this.#store.counts(r.id);
+    const succeeded = counts.active;
+    const failed = counts.failed;
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const verdict = evaluateAbort({ succeeded, failed }, r.plan);
     if (verdict.abort) {
       this.#abort(r, `aborted automatically: ${verdict.reason}`, true);
       return;
     }
-    const current = devices.filter((d) => d.wave === r.currentWave);
     let settledAt = r.waveSettledAtMs;
-    if (r.currentWave >= 0 && settledAt === null && current.every((d) => d.state !== 'pending' && !isInFlight(d.state))) {
-      settledAt = now;
-      this.#store.updateRollout(r.id, { waveSettledAtMs: now }, now);
-      this.#store.event(r.id, null, now, 'wave-settled', `wave ${r.currentWave + 1} of ${r.waves} settled: ${current.filter((d) => d.state === 'active').length} active, ${current.filter((d) => d.state === 'failed').length} failed`);
-      this.#changed(r.id);
+    if (r.currentWave >= 0 && settledAt === null) {
+      const wave = this.#store.waveCounts(r.id, r.currentWave);
+      if (wave.pending + wave.transferring + wave.verifying === 0) {
+        settledAt = now;
+        this.#store.updateRollout(r.id, { waveSettledAtMs: now }, now);
+        this.#store.event(r.id, null, now, 'wave-settled', `wave ${r.currentWave + 1} of ${r.waves} settled: ${wave.active} active, ${wave.failed} failed`);
+        this.#changed(r.id);
+      }
     }
     if (r.state !== 'running') return;
     // Right after a restart devices are still reconnecting to the broker: a command sent now could reach
@@ -259,14 +266,14 @@ export class RolloutController {
       case 'wait':
         return;
       case 'complete': {
-        this.#store.updateRollout(r.id, { state: 'completed', finishedAtMs: now, reason: `${succeeded} of ${devices.length} devices active, ${failed} failed` }, now);
+        this.#store.updateRollout(r.id, { state: 'completed', finishedAtMs: now, reason: `${succeeded} of ${total} devices active, ${failed} failed` }, now);
         this.#store.event(r.id, null, now, 'completed', `${succeeded} active, ${failed} failed`);
         this.#log.info(`rollout ${r.id} completed: ${succeeded} active, ${failed} failed`);
         this.#changed(r.id);
         return;
       }
       case 'start':
-        this.#startWave(r, decision.wave, devices.filter((d) => d.wave === decision.wave));
+        this.#startWave(r, decision.wave, this.#store.waveDevices(r.id, decision.wave));
         return;
       default:
         decision satisfies never;

@@ -112,6 +112,12 @@ function toRollout(r: RolloutRow): RolloutRecord {
   };
 }
 
+function countsOf(rows: { state: DeviceRolloutState; n: number }[]): Record<DeviceRolloutState, number> {
+  const out: Record<DeviceRolloutState, number> = { pending: 0, transferring: 0, verifying: 0, active: 0, failed: 0, 'rolled-back': 0 };
+  for (const r of rows) out[r.state] = r.n;
+  return out;
+}
+
 function toDevice(r: DeviceRow): RolloutDeviceRecord {
   return {
     rolloutId: r.rollout_id, device: r.device, wave: r.wave, position: r.position, state: r.state, installMode: r.install_mode, fromVersion: r.from_version,
@@ -143,9 +149,25 @@ export class RolloutStore {
       latestForDevice: p(`SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
         WHERE r.fleet = ? AND d.device = ? ORDER BY r.created_at DESC LIMIT 1`),
       counts: p('SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? GROUP BY state'),
+      waveCounts: p('SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? AND wave = ? GROUP BY state'),
+      waveDevices: p('SELECT * FROM rollout_devices WHERE rollout_id = ? AND wave = ? ORDER BY position'),
+      dispatchedBefore: p(`SELECT * FROM rollout_devices WHERE rollout_id = ? AND state IN ('transferring', 'verifying')
+        AND dispatched_at IS NOT NULL AND dispatched_at < ? ORDER BY position`),
       events: p('SELECT device, at, kind, detail FROM rollout_events WHERE rollout_id = ? ORDER BY id DESC LIMIT ?'),
       event: p('INSERT INTO rollout_events (rollout_id, device, at, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     };
+  }
+
+  /** Prepared once per SQL text: updates are built from the fields given, a few shapes in all. */
+  readonly #prepared = new Map<string, SqliteStatement>();
+
+  #prepare(sql: string): SqliteStatement {
+    let st = this.#prepared.get(sql);
+    if (!st) {
+      st = this.#db.prepare(sql);
+      this.#prepared.set(sql, st);
+    }
+    return st;
   }
 
   transaction<T>(fn: () => T): T {
@@ -212,9 +234,22 @@ export class RolloutStore {
   }
 
   counts(id: string): Record<DeviceRolloutState, number> {
-    const out: Record<DeviceRolloutState, number> = { pending: 0, transferring: 0, verifying: 0, active: 0, failed: 0, 'rolled-back': 0 };
-    for (const r of this.#s.counts!.all(id) as { state: DeviceRolloutState; n: number }[]) out[r.state] = r.n;
-    return out;
+    return countsOf(this.#s.counts!.all(id) as { state: DeviceRolloutState; n: number }[]);
+  }
+
+  /** Device counts per state within one wave. */
+  waveCounts(id: string, wave: number): Record<DeviceRolloutState, number> {
+    return countsOf(this.#s.waveCounts!.all(id, wave) as { state: DeviceRolloutState; n: number }[]);
+  }
+
+  /** The devices of one wave, in rollout order. */
+  waveDevices(id: string, wave: number): RolloutDeviceRecord[] {
+    return (this.#s.waveDevices!.all(id, wave) as DeviceRow[]).map(toDevice);
+  }
+
+  /** Devices still installing whose command went out before `beforeMs` (timeout candidates). */
+  inFlightDispatchedBefore(id: string, beforeMs: number): RolloutDeviceRecord[] {
+    return (this.#s.dispatchedBefore!.all(id, beforeMs) as DeviceRow[]).map(toDevice);
   }
 
   updateRollout(id: string, fields: Partial<Pick<RolloutRecord, 'state' | 'reason' | 'currentWave' | 'waveStartedAtMs' | 'waveSettledAtMs' | 'finishedAtMs' | 'rollbackRequested'>>, atMs: number): void {
@@ -223,7 +258,7 @@ export class RolloutStore {
     const sets = keys.map((k) => `${cols[k]} = @${k}`);
     const values: Record<string, unknown> = { ...fields, atMs, id };
     if (fields.rollbackRequested !== undefined) values.rollbackRequested = fields.rollbackRequested ? 1 : 0;
-    this.#db.prepare(`UPDATE rollouts SET ${[...sets, 'updated_at = @atMs'].join(', ')} WHERE id = @id`).run(values);
+    this.#prepare(`UPDATE rollouts SET ${[...sets, 'updated_at = @atMs'].join(', ')} WHERE id = @id`).run(values);
   }
 
   updateDevice(id: string, device: string, fields: Partial<Omit<RolloutDeviceRecord, 'rolloutId' | 'device' | 'wave' | 'position' | 'installMode' | 'error' | 'shadow' | 'updatedAtMs'>> & { errorCode?: string | null; errorMessage?: string | null }, atMs: number): void {
@@ -234,7 +269,7 @@ export class RolloutStore {
     };
     const keys = Object.keys(fields);
     const sets = keys.map((k) => `${cols[k]} = @${k}`);
-    this.#db.prepare(`UPDATE rollout_devices SET ${[...sets, 'updated_at = @atMs'].join(', ')} WHERE rollout_id = @id AND device = @device`).run({ ...fields, atMs, id, device });
+    this.#prepare(`UPDATE rollout_devices SET ${[...sets, 'updated_at = @atMs'].join(', ')} WHERE rollout_id = @id AND device = @device`).run({ ...fields, atMs, id, device });
   }
 
   addShadow(id: string, device: string, agree: number, total: number): void {
