@@ -2,10 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+// One exit listener for every folder (a listener per folder passed Node's limit of 10 and warned).
+const dirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A fresh temp folder removed when the test process exits. */
 export function tempDir(prefix = 'edgeloop-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  dirs.push(dir);
   return dir;
 }
 
