@@ -289,6 +289,7 @@ export class TransferClient {
         }
         let progressed = false;
         for (const { index, payload } of inbox.take()) {
+          if (signal?.aborted) break; // the rest is dropped: pushed again or requested on resume
           let fresh: boolean;
           try {
             // Verifies the chunk's length and sha256 (once: a chunk already held is not hashed again).
