@@ -131,6 +131,17 @@ export interface RetrainServiceOptions {
   newId?: () => string;
   /** How often rolling-out jobs and schedules are checked. */
   tickMs?: number;
+  /**
+   * Singleton duty (gateway/singleton-duties.ts): false once this instance lost the leadership. The
+   * service then starts no job and publishes nothing more; the job is left to the new leader.
+   */
+  leading?: () => boolean;
+  /**
+   * On start, queue jobs left in `training` again (they restart from the beginning: nothing is
+   * published before `evaluating`) instead of failing them. The new leader after a fail-over does this;
+   * jobs left in `evaluating` still fail (their candidate may already be registered).
+   */
+  resumeTraining?: boolean;
 }
 
 const defaultTimers: Timers = { setInterval: (fn, ms) => setInterval(fn, ms), clearInterval: (h) => clearInterval(h as NodeJS.Timeout) };
@@ -215,9 +226,15 @@ export class RetrainService {
     if (this.#running) return;
     this.#running = true;
     const now = this.#now();
-    // A job cut off mid-training by a restart is not resumed half-way: it fails with the reason.
+    // A job cut off mid-training by a restart is not resumed half-way: it fails with the reason, or
+    // (resumeTraining) trains again from the start.
     for (const state of ['training', 'evaluating'] as const) {
       for (const job of await this.#jobs.list({ state, limit: 1000 })) {
+        if (state === 'training' && this.#o.resumeTraining) {
+          this.#log.info(`retraining job ${job.id} was cut off while training: training it again`);
+          this.#enqueue(job.id);
+          continue;
+        }
         await this.#jobs.transition(job.id, 'failed', now, { reason: `interrupted by a gateway restart or leader fail-over while ${state}` })
           .catch((err: unknown) => this.#log.warn(`cannot fail interrupted job ${job.id}: ${errorMessage(err)}`));
       }
@@ -392,9 +409,14 @@ export class RetrainService {
     return { record, native, kind, params };
   }
 
+  /** False once a singleton-duty instance lost the leadership (nothing irreversible after that). */
+  #leading(): boolean {
+    return this.#o.leading?.() ?? true;
+  }
+
   async #runJob(id: string): Promise<void> {
     let job = await this.#jobs.mustGet(id);
-    if (job.state !== 'training') return;
+    if (job.state !== 'training' || !this.#leading()) return;
     const p = this.policy;
     const current = await this.#current(job.model);
     job = await this.#jobs.update(id, this.#now(), { currentVersion: current.record.version });
@@ -407,6 +429,7 @@ export class RetrainService {
     const cand = await buildCandidate(this.#o.store, job.fleet, current, {
       recentWindowMs: p.recentWindowMs, holdoutFraction: p.holdoutFraction, includeOriginal: p.includeOriginal, retune: p.retune ?? undefined, seed: p.seed,
     });
+    if (!this.#leading()) return;
     const evaluation = { ...cand.evaluation, minGain: p.minGain };
     job = await this.#jobs.transition(id, 'evaluating', this.#now(), { evaluation });
     const gain = gainOf(evaluation);
@@ -414,6 +437,10 @@ export class RetrainService {
     if (gain < p.minGain) {
       await this.#jobs.transition(id, 'rejected', this.#now(), { reason: `not better: ${figures}; gain ${f4(gain)} < minGain ${p.minGain}` });
       this.#log.info(`retraining job ${id} rejected the candidate: ${figures}`);
+      return;
+    }
+    if (!this.#leading()) {
+      this.#log.warn(`retraining job ${id}: leadership lost before publishing the candidate; the new leader takes the job over`);
       return;
     }
     const run = await this.#runs?.record({

@@ -133,6 +133,8 @@ export class SingletonDuties {
     const service = await RetrainService.create({
       ...r, defaultFleet: fleet, jobStore: this.#jobs, store: this.#o.store, registry: this.#o.registry, rollouts: NO_ROLLOUTS, alerts: null,
       logger: this.#o.logger, now: this.#o.now,
+      // Fenced by the election; a job the previous leader was training is trained again here.
+      leading: () => this.#elector.isLeader, resumeTraining: true,
     });
     await service.start();
     this.#retrain = service;

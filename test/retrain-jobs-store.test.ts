@@ -2,7 +2,7 @@
  * The retraining job store (gateway/retrain-jobs.ts) on a real SQLite file (two handles on it, as a
  * restarted gateway and the offline CLI) and on a real PostgreSQL cluster (two pools, as two gateway
  * instances), through the same contract. PostgreSQL is skipped (visibly) only when not installed and
- * not in CI.
+ * not in CI. Last, the retraining service on this store: a job left in training by a dead leader.
  */
 import test from 'ava';
 import { join } from 'node:path';
@@ -10,6 +10,10 @@ import { openDatabase } from '../io/sqlite.ts';
 import { SqlRetrainJobs } from '../gateway/retrain-jobs.ts';
 import { RetrainStore } from '../gateway/retrain-store.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
+import { SqliteStore } from '../gateway/store-sqlite.ts';
+import { Registry } from '../gateway/registry.ts';
+import { RetrainService, type RetrainRollouts, type RetrainServiceOptions } from '../gateway/retrain.ts';
+import { mlpFixture } from './helpers/device-model.ts';
 import { postgresSql, sqliteSql } from '../gateway/sql.ts';
 import { retrainJobsContract } from './retrain-jobs-contract.ts';
 import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
@@ -19,6 +23,9 @@ const available = findPostgresBin() !== null || Boolean(process.env.CI);
 let server: Postgres | null = null;
 let dbUrl = '';
 let schemas = 0;
+const noRollouts: RetrainRollouts = {
+  create: () => Promise.reject(new Error('no rollout in this test')), view: () => { throw new Error('no rollout'); }, pause: () => {}, resume: () => {}, rollback: () => {},
+};
 
 test.before(async () => {
   server = await startPostgres();
@@ -58,4 +65,45 @@ test('sqlite: the asynchronous store and the synchronous RetrainStore (offline C
   const sync = await RetrainStore.create(db);
   t.deepEqual(sync.mustGet(job.id), job);
   t.false(sync.open({ model: 'm', fleet: 'f', trigger: { kind: 'manual', by: 'u' }, state: 'training', nowMs: 1001 }).created);
+});
+
+test('a job left in training fails at start, or with resumeTraining trains again; an instance that does not lead starts nothing', async (t) => {
+  const dir = tempDir();
+  const store = await SqliteStore.create({ path: join(dir, 'g.db') });
+  t.teardown(() => store.close());
+  const registry = await Registry.create({ database: store.database, keyDir: join(dir, 'keys') });
+  const fx = mlpFixture();
+  await registry.register({
+    model: 'occ', task: 'classification', classes: ['0', '1'], createdBy: 'test',
+    artifacts: [{ format: 'onnx', variant: 'float32', bytes: fx.bytes, metrics: {}, io: { inputs: [{ name: 'input', shape: [-1, 4], dtype: 'float32' }], outputs: [{ name: 'probabilities', shape: [-1, 2], dtype: 'float32' }] } }],
+    pipeline: { spec: { v: 1 }, fitted: {} }, lineage: {}, smokeTest: fx.smoke, reference: null,
+  });
+  await registry.promote('occ@1', 'production');
+  const jobs = await SqlRetrainJobs.create(sqliteSql(store.database));
+  const service = (extra: Partial<RetrainServiceOptions>) => RetrainService.create({
+    jobStore: jobs, store, registry, rollouts: noRollouts, defaultFleet: 'lab', timers: { setInterval: () => 0, clearInterval: () => {} }, ...extra,
+  });
+  const left = async () => (await jobs.open({ model: 'occ', fleet: 'lab', trigger: { kind: 'manual', by: 't' }, state: 'training', nowMs: 1 })).job;
+
+  const a = await left();
+  const plain = await service({});
+  await plain.start();
+  await plain.stop();
+  t.like(await jobs.mustGet(a.id), { state: 'failed', reason: 'interrupted by a gateway restart or leader fail-over while training' });
+
+  const b = await left();
+  const follower = await service({ resumeTraining: true, leading: () => false });
+  await follower.start();
+  await follower.idle();
+  await follower.stop();
+  t.is((await jobs.mustGet(b.id)).state, 'training', 'an instance that lost the leadership does not touch the job');
+
+  const resumed = await service({ resumeTraining: true, leading: () => true });
+  await resumed.start();
+  await resumed.idle();
+  await resumed.stop();
+  const job = await jobs.mustGet(b.id);
+  t.is(job.state, 'failed');
+  t.regex(job.reason!, /^NOT_FOUND: occ@1 was registered without a native model document/, 'it was run again (and failed on the fixture, which has no native model)');
+  t.is(job.currentVersion, null);
 });
