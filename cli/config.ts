@@ -7,7 +7,7 @@
  * Environment names are the config path in UPPER_SNAKE_CASE: gateway.httpPort → EDGELOOP_GATEWAY_HTTP_PORT.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { z } from '../src/schema.ts';
 import { EdgeloopError } from '../src/errors.ts';
 import { NAME_PATTERN } from '../src/names.ts';
 

@@ -4,7 +4,7 @@
  * derived from it. Objects are strict so a typo such as `maxGapMS` is reported, not ignored.
  * The step reference with examples is docs/pipeline-clean.md.
  */
-import { z } from 'zod';
+import { z } from '../schema.ts';
 import { UNIT_NAMES, unitDimension } from './units.ts';
 
 /** Every default of every step, documented once. */

@@ -3,7 +3,7 @@
  * followed through the steps (encoding removes and adds columns). Every problem is collected and
  * reported in one BAD_SPEC error so a spec is fixed in one round.
  */
-import type { z } from 'zod';
+import type { z } from '../schema.ts';
 import { EdgeloopError } from '../errors.ts';
 import type { Frame } from '../frame.ts';
 import { CLEAN_OPS, cleanStepSchema, cleanStepsSchema, crossFieldProblems, type ResolvedStep } from './spec.ts';

@@ -2,7 +2,7 @@
  * The drift report a device publishes (an MQTT payload, plain JSON). The type is derived from the
  * schema so the gateway's validator and the device's producer cannot disagree.
  */
-import { z } from 'zod';
+import { describeIssues, z } from '../schema.ts';
 import { EdgeloopError } from '../errors.ts';
 
 const ks = z.object({ statistic: z.number().min(0).max(1), pValue: z.number().min(0).max(1), method: z.enum(['exact', 'asymp']) });
@@ -69,7 +69,7 @@ export type CategoricalFeatureDrift = z.infer<typeof categoricalDrift>;
 export function parseDriftReport(doc: unknown): DriftReport {
   const r = driftReportSchema.safeParse(doc);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const issues = describeIssues(r.error.issues, '(root)').join('; ');
     throw new EdgeloopError('BAD_PAYLOAD', `drift report is invalid: ${issues}`);
   }
   return r.data;

@@ -4,7 +4,7 @@
  * `PipelineSpecInput` (what a user writes) and `PipelineSpec` (defaults applied) derive from it.
  * `validatePipelineSpec` lists EVERY problem in one BAD_SPEC error. Reference: docs/pipeline.md.
  */
-import { z } from 'zod';
+import { describeIssues, z } from '../schema.ts';
 import { EdgeloopError, isEdgeloopError } from '../errors.ts';
 import type { Frame } from '../frame.ts';
 import { validateCleanSteps } from '../clean/index.ts';
@@ -245,7 +245,7 @@ export function validatePipelineSpec(input: unknown): PipelineSpec {
   const parsed = pipelineSpecSchema.safeParse(input);
   const problems = parsed.success
     ? semanticProblems(parsed.data)
-    : parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(spec)'}: ${i.message}`);
+    : describeIssues(parsed.error.issues, '(spec)');
   if (problems.length > 0) {
     throw new EdgeloopError('BAD_SPEC', `invalid pipeline spec (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`);
   }
