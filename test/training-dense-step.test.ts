@@ -1,6 +1,6 @@
 /**
  * The hand-derived dense training step (models/nn/dense-step.ts) against tfjs autograd + tf.train.adam
- * (the generic loop, fusedDense: false): same seed → same epoch losses and the same weights, for
+ * (the generic loop, trainer: 'tfjs-autograd'): same seed → same epoch losses and the same weights, for
  * the sigmoid, softmax and linear heads, relu/tanh/sigmoid hidden layers, L1/L2 penalties, class
  * weights and early stopping; and it issues far fewer kernels per batch (the point of it).
  */
@@ -27,8 +27,8 @@ function data(n: number, d: number, k: number, seed: number, regression = false)
 
 async function fitBoth(options: NeuralNetInput, X: number[][], y: number[], validation?: { X: number[][]; y: number[] }) {
   const out = [];
-  for (const fusedDense of [true, false]) {
-    const net = new NeuralNet(options, { backends: ['wasm'], fusedDense });
+  for (const trainer of ['tfjs-fused', 'tfjs-autograd'] as const) {
+    const net = new NeuralNet(options, { backends: ['wasm'], trainer });
     const history = await net.fit(X, y, validation ? { validation } : {});
     const ir = net.toIR() as NetworkIR;
     out.push({ history, weights: ir.layers.flatMap((l) => (l.kind === 'dense' ? [...l.kernel, ...l.bias] : [])) });
@@ -69,8 +69,8 @@ test.serial('the fused step issues far fewer kernels than autograd + tf.train.ad
   const { tf } = await loadTf({ prefer: ['wasm'] });
   const { X, y } = data(400, 7, 2, 9);
   const counts: number[] = [];
-  for (const fusedDense of [true, false]) {
-    const net = new NeuralNet({ task: 'classification', layers: mlp([32]), epochs: 1, batchSize: 200, optimizer: 'adam', seed: 1 }, { backends: ['wasm'], fusedDense });
+  for (const trainer of ['tfjs-fused', 'tfjs-autograd'] as const) {
+    const net = new NeuralNet({ task: 'classification', layers: mlp([32]), epochs: 1, batchSize: 200, optimizer: 'adam', seed: 1 }, { backends: ['wasm'], trainer });
     const info = await tf.profile(async () => { await net.fit(X, y); });
     counts.push(info.kernels.length);
     net.dispose();

@@ -14,6 +14,6 @@ export {
   type NeuralNetOptions,
   type OptimizerName,
 } from './options.ts';
-export type { EpochLog, FitHistory } from './train.ts';
+export { NEURAL_NET_TRAINERS, TYPED_ARRAY_MAX_MACS_PER_ROW, type EpochLog, type FitHistory, type NeuralNetTrainer } from './train.ts';
 export type { Inputs } from './data.ts';
 export { loadTf, type LoadTfOptions, type TfBackendName, type TfRuntime } from './tf.ts';

@@ -18,7 +18,7 @@ import { initialWeights, type LayerWeights } from './init.ts';
 import { resolveOptions, type NeuralNetInput, type NeuralNetOptions } from './options.ts';
 import { headFor, planNetwork, weightShapes, type Head, type LayerPlan, type WeightName } from './plan.ts';
 import { loadTf, type Tensor, type TfBackendName, type TfRuntime } from './tf.ts';
-import { train, type EpochLog, type FitHistory, type TrainSet } from './train.ts';
+import { NEURAL_NET_TRAINERS, train, type EpochLog, type FitHistory, type NeuralNetTrainer, type TrainSet } from './train.ts';
 
 export interface NeuralNetDeps {
   logger?: Logger;
@@ -26,8 +26,12 @@ export interface NeuralNetDeps {
   now?: () => number;
   /** Backend preference passed to loadTf (default: tensorflow, wasm, cpu). */
   backends?: readonly TfBackendName[];
-  /** Train dense-only Adam nets with the hand-derived step (models/nn/dense-step.ts); default true. */
-  fusedDense?: boolean;
+  /**
+   * Which trainer updates the weights (models/nn/train.ts, NeuralNetTrainer): 'auto' (default) trains
+   * small dense-only Adam nets on typed arrays (dense-typed.ts), larger ones with the fused tfjs step
+   * (dense-step.ts), anything else with tfjs autograd. The trained model is the same either way.
+   */
+  trainer?: NeuralNetTrainer;
 }
 
 export interface FitOptions {
@@ -59,7 +63,7 @@ export class NeuralNet {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly backends?: readonly TfBackendName[];
-  private readonly fusedDense: boolean;
+  private readonly trainer: NeuralNetTrainer;
   private state?: Fitted;
 
   /** Validates the options (BAD_ARGUMENT listing every problem); does no I/O. */
@@ -68,7 +72,10 @@ export class NeuralNet {
     this.logger = (deps.logger ?? silentLogger).child('nn');
     this.now = deps.now ?? Date.now;
     this.backends = deps.backends;
-    this.fusedDense = deps.fusedDense ?? true;
+    this.trainer = deps.trainer ?? 'auto';
+    if (!NEURAL_NET_TRAINERS.includes(this.trainer)) {
+      throw new EdgeloopError('BAD_ARGUMENT', `trainer must be one of ${NEURAL_NET_TRAINERS.join(', ')}, got ${JSON.stringify(this.trainer)}`);
+    }
   }
 
   get fitted(): boolean {
@@ -109,13 +116,13 @@ export class NeuralNet {
     this.logger.debug(() => `fit ${trainSet.x.n} rows, ${plans.length} layers, backend ${runtime.backend}`);
     try {
       const history = await train(
-        { tf: runtime.tf, layers, head, nClasses, options: o, random, now: this.now, signal: fitOptions.signal, onEpoch: fitOptions.onEpoch, fusedDense: this.fusedDense },
+        { tf: runtime.tf, layers, head, nClasses, options: o, random, now: this.now, signal: fitOptions.signal, onEpoch: fitOptions.onEpoch, trainer: this.trainer },
         trainSet,
         validation,
       );
       this.dispose();
       this.state = { runtime, layers, inputShape: all.sampleShape, nClasses, head };
-      this.logger.info(`trained ${history.epochs.length} epochs in ${history.durationMs} ms`, { bestEpoch: history.bestEpoch, stoppedEarly: history.stoppedEarly });
+      this.logger.info(`trained ${history.epochs.length} epochs in ${history.durationMs} ms`, { trainer: history.trainer, bestEpoch: history.bestEpoch, stoppedEarly: history.stoppedEarly });
       return history;
     } catch (err) {
       disposeLayers(layers);

@@ -10,6 +10,7 @@ import { shuffleInPlace } from '../../src/random.ts';
 import { takeRows, type PackedInputs } from './data.ts';
 import { forward, type LiveLayer } from './forward.ts';
 import { denseStepApplies, denseTrainer, type DenseTrainer } from './dense-step.ts';
+import { typedDenseTrainer } from './dense-typed.ts';
 import { LEARNING_RATE_DEFAULTS, type NeuralNetOptions } from './options.ts';
 import type { Head } from './plan.ts';
 import type { Optimizer, Tensor, Tf, Variable } from './tf.ts';
@@ -28,8 +29,23 @@ export interface EpochLog {
   valLoss?: number;
 }
 
+/**
+ * How the weights are updated: `typed-array` (dense-typed.ts: plain loops, no tfjs ops), `tfjs-fused`
+ * (dense-step.ts: hand-derived gradients, ~49 tfjs kernels a batch), `tfjs-autograd` (tfjs gradients
+ * and tf.train optimizers: any layer, any optimizer). The first two need a stack of dense layers
+ * (no dropout), hidden activations linear/relu/sigmoid/tanh, flat inputs and adam, and compute the
+ * same math as autograd. `auto` picks typed-array for such nets when they are small (at most
+ * TYPED_ARRAY_MAX_MACS_PER_ROW multiply-adds per row forward, where per-op dispatch dominates),
+ * tfjs-fused for larger ones, autograd otherwise.
+ */
+export type NeuralNetTrainer = 'auto' | 'typed-array' | 'tfjs-fused' | 'tfjs-autograd';
+export const NEURAL_NET_TRAINERS: readonly NeuralNetTrainer[] = ['auto', 'typed-array', 'tfjs-fused', 'tfjs-autograd'];
+export const TYPED_ARRAY_MAX_MACS_PER_ROW = 16_384;
+
 export interface FitHistory {
   epochs: EpochLog[];
+  /** The trainer that ran (never 'auto'). */
+  trainer: Exclude<NeuralNetTrainer, 'auto'>;
   /** Epoch (1-based) whose weights the model holds: the best one under early stopping, else the last. */
   bestEpoch: number;
   stoppedEarly: boolean;
@@ -46,8 +62,8 @@ export interface TrainContext {
   now: () => number;
   signal?: AbortSignal;
   onEpoch?: (log: EpochLog) => void;
-  /** Use the hand-derived step of dense-step.ts when it applies (default true); false forces autograd. */
-  fusedDense?: boolean;
+  /** Which trainer updates the weights (default 'auto'). */
+  trainer?: NeuralNetTrainer;
 }
 
 const EVAL_BATCH_ROWS = 4096;
@@ -63,11 +79,13 @@ export async function train(ctx: TrainContext, trainSet: TrainSet, validation: T
   const classWeights = resolveClassWeights(options, trainSet.y, ctx.nClasses);
   const n = trainSet.x.n;
   const rowSize = trainSet.x.data.length / n;
-  const fused: DenseTrainer | undefined = ctx.fusedDense !== false && denseStepApplies(ctx.layers, options.optimizer) && trainSet.x.sampleShape.length === 1
-    ? denseTrainer(tf, ctx.layers, ctx.head, { learningRate: optimizerRate(options), l1: options.l1, l2: options.l2, inputSize: rowSize })
-    : undefined;
-  const optimizer = fused ? undefined : makeOptimizer(tf, options);
   const batch = options.batchSize === 'full' ? n : Math.min(options.batchSize, n);
+  const trainer = chooseTrainer(ctx, trainSet.x.sampleShape.length === 1);
+  const denseOptions = { learningRate: optimizerRate(options), l1: options.l1, l2: options.l2 };
+  const fused: DenseTrainer | undefined = trainer === 'typed-array'
+    ? typedDenseTrainer(tf, ctx.layers, ctx.head, { ...denseOptions, maxBatch: batch, epsilon: tf.backend().epsilon() })
+    : trainer === 'tfjs-fused' ? denseTrainer(tf, ctx.layers, ctx.head, { ...denseOptions, inputSize: rowSize }) : undefined;
+  const optimizer = fused ? undefined : makeOptimizer(tf, options);
   const order = Array.from({ length: n }, (_, i) => i);
   const nextSeed = (): number => ctx.random.int(2 ** 31);
 
@@ -141,6 +159,7 @@ export async function train(ctx: TrainContext, trainSet: TrainSet, validation: T
   }
   return {
     epochs: history,
+    trainer,
     bestEpoch: options.earlyStopping !== null && best.epoch > 0 ? best.epoch : history.length,
     stoppedEarly,
     durationMs: ctx.now() - started,
@@ -148,6 +167,24 @@ export async function train(ctx: TrainContext, trainSet: TrainSet, validation: T
 }
 
 type ScalarTensor = ReturnType<Tf['scalar']>;
+
+function chooseTrainer(ctx: TrainContext, flatInput: boolean): Exclude<NeuralNetTrainer, 'auto'> {
+  const choice = ctx.trainer ?? 'auto';
+  if (!NEURAL_NET_TRAINERS.includes(choice)) {
+    throw new EdgeloopError('BAD_ARGUMENT', `trainer must be one of ${NEURAL_NET_TRAINERS.join(', ')}, got ${JSON.stringify(choice)}`);
+  }
+  const dense = flatInput && denseStepApplies(ctx.layers, ctx.options.optimizer);
+  if ((choice === 'typed-array' || choice === 'tfjs-fused') && !dense) {
+    throw new EdgeloopError(
+      'BAD_ARGUMENT',
+      `trainer '${choice}' needs dense layers only (no dropout, conv1d or recurrent layers), hidden activations linear, relu, sigmoid or tanh, flat inputs and optimizer adam; use 'auto' or 'tfjs-autograd' for this net`,
+    );
+  }
+  if (choice !== 'auto') return choice;
+  if (!dense) return 'tfjs-autograd';
+  const macsPerRow = ctx.layers.reduce((a, l) => a + (l.plan.kind === 'dense' ? l.plan.inputSize * l.plan.units : 0), 0);
+  return macsPerRow <= TYPED_ARRAY_MAX_MACS_PER_ROW ? 'typed-array' : 'tfjs-fused';
+}
 
 /** Mean unweighted data loss over a set, in batches, dropout off. */
 export function evaluateLoss(ctx: Pick<TrainContext, 'tf' | 'layers' | 'head'>, set: TrainSet): number {
