@@ -75,6 +75,7 @@ export function gatewayFromConfig(config: Config, logger = createLogger({ level:
     store,
     keyDir: keyDirOf(config),
     rollouts: g.rollouts ? {} : false,
+    leader: { retryMs: g.leaderRetryMs },
   });
 }
 

@@ -42,6 +42,11 @@ export const configSchema = z
         httpTokenFile: z.string().min(1).optional(),
         /** Model registry + rollouts (the `edgeloop rollout` / `edgeloop fleet` API). */
         rollouts: z.boolean().default(true),
+        /**
+         * PostgreSQL --db only: period of the singleton-duties election (followers' lock attempts, the
+         * leader's checks); the fail-over time after a leader dies is at most about this.
+         */
+        leaderRetryMs: z.number().int().min(10).max(600_000).default(2000),
         /** The registry's signing key folder; default keys/ next to the database (keyDirOf). */
         keyDir: z.string().min(1).optional(),
         /** TLS of the gateway's own MQTT clients: CA of the broker certificate, client certificate (mTLS). PEM file paths. */

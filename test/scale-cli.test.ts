@@ -1,14 +1,16 @@
 /**
  * `edgeloop gateway --db postgres://…` as a real child process: readings land in PostgreSQL, the
- * password never reaches the ready line, SIGTERM shuts down cleanly. Skipped only when PostgreSQL is
- * not installed and not in CI.
+ * password never reaches the ready line, SIGTERM shuts down cleanly; two of them elect one leader for
+ * the singleton duties and the other takes over when the leader is SIGKILLed. Skipped only when
+ * PostgreSQL is not installed and not in CI.
  */
 import test from 'ava';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import { connectMqtt, endAsync } from '../io/mqtt-client.ts';
 import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
 import { spawnGateway, killHard } from './helpers/gateway-process.ts';
-import { waitFor } from './helpers/tmp.ts';
+import { tempDir, waitFor } from './helpers/tmp.ts';
+import { join } from 'node:path';
 
 const available = findPostgresBin() !== null || Boolean(process.env.CI);
 let server: Postgres | null = null;
@@ -23,7 +25,7 @@ test.after.always(async () => {
 
 (available ? test : test.skip)('edgeloop gateway --db postgres://… stores into PostgreSQL and redacts the password', async (t) => {
   const url = (await server!.createDatabase('cli')).replace('postgres@', 'postgres:s3cret@');
-  const gw = await spawnGateway(['--db', url, '--mqtt-port', '0', '--no-http', '--id', 'pgcli']);
+  const gw = await spawnGateway(['--db', url, '--mqtt-port', '0', '--no-http', '--id', 'pgcli'], { EDGELOOP_DATA_DIR: tempDir() });
   t.teardown(() => killHard(gw.child));
   t.is(gw.ready.db, url.replace(':s3cret@', ':***@'));
   t.false(JSON.stringify(gw.ready).includes('s3cret'));
@@ -36,4 +38,28 @@ test.after.always(async () => {
   const exited = new Promise<number | null>((r) => gw.child.once('exit', r));
   gw.child.kill('SIGTERM');
   t.is(await exited, 0, gw.stderr());
+});
+
+(available ? test : test.skip)('two edgeloop gateways on one PostgreSQL: one leads the singleton duties; SIGKILLed, the other takes over', async (t) => {
+  const url = await server!.createDatabase('cli_leader');
+  const keyDir = join(tempDir(), 'keys');
+  const env = { EDGELOOP_GATEWAY_LEADER_RETRY_MS: '200' };
+  const args = (id: string) => ['--db', url, '--mqtt-port', '0', '--http-port', '0', '--id', id, '--key-dir', keyDir];
+  const a = await spawnGateway(args('gwa'), env);
+  t.teardown(() => killHard(a.child));
+  const b = await spawnGateway(args('gwb'), env);
+  t.teardown(() => killHard(b.child));
+  const ready = (g: typeof a) => g.ready as typeof g.ready & { leader: boolean; keyId: string };
+  t.true(ready(a).leader, a.stderr());
+  t.false(ready(b).leader);
+  t.is(ready(a).keyId, ready(b).keyId, 'one signing key');
+  const health = async (g: typeof a) => (await (await fetch(`${g.ready.http}/healthz`)).json()) as { leader: boolean; duties: { duties: string[] } };
+  t.like(await health(b), { leader: false, duties: { duties: [] } });
+  const refused = await fetch(`${b.ready.http}/v1/retrain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","fleet":"f"}' });
+  t.is(refused.status, 503);
+  await killHard(a.child);
+  await waitFor(async () => (await health(b)).leader, 30_000, 'gwb to lead');
+  t.like(await health(b), { leader: true, duties: { duties: ['retrain'] } });
+  t.regex(b.stderr(), /gateway gwb is leader: starting the singleton duties/);
+  t.regex(await (await fetch(`${b.ready.http}/metrics`)).text(), /^edgeloop_leader\{gateway="gwb"\} 1$/m);
 });
