@@ -106,6 +106,20 @@ export class TransferClient {
     this.now = options.now ?? Date.now;
   }
 
+  /** UNSUBSCRIBEs sent and not yet acknowledged (see #unsubscribeLater). */
+  #unsubscribed: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Unsubscribes without waiting for the UNSUBACK (a round trip per install saved), but the next
+   * download or manifest fetch waits for it: aedes handles the packets of one read concurrently, so an
+   * UNSUBSCRIBE still in flight can undo a following SUBSCRIBE of the same topic (a retry).
+   */
+  #unsubscribeLater(topic: string | string[]): void {
+    const previous = this.#unsubscribed;
+    const now = this.o.client.unsubscribeAsync(topic).catch(() => undefined);
+    this.#unsubscribed = Promise.all([previous, now]);
+  }
+
   transferDir(model: string, version: number): string {
     return join(this.o.stateDir, 'transfers', assertSafeName('model', model), String(assertVersion(version)));
   }
@@ -114,7 +128,17 @@ export class TransferClient {
   async fetchManifest(model: string, version: number, signal?: AbortSignal): Promise<ModelManifest> {
     assertSafeName('model', model);
     assertVersion(version);
+    await this.#unsubscribed;
     const topic = manifestTopic(this.o.fleet, model, version);
+    try {
+      return await this.#receiveManifest(model, version, topic, () => this.o.client.subscribeAsync(topic, { qos: 1 }), signal);
+    } finally {
+      this.#unsubscribeLater(topic);
+    }
+  }
+
+  /** Listens on the manifest topic, calls `subscribe`, and verifies the first non-empty manifest that arrives. */
+  async #receiveManifest(model: string, version: number, topic: string, subscribe: () => Promise<unknown>, signal?: AbortSignal): Promise<ModelManifest> {
     const client = this.o.client;
     let onMessage: ((t: string, payload: Buffer) => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -129,7 +153,7 @@ export class TransferClient {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      await client.subscribeAsync(topic, { qos: 1 });
+      await subscribe();
       const payload = await raw;
       const manifest = verifyManifest(parseJsonPayload(payload, `manifest on ${topic}`), this.o.pinned);
       if (manifest.model !== model || manifest.version !== version) {
@@ -140,9 +164,6 @@ export class TransferClient {
       if (onMessage) client.off('message', onMessage);
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
-      // Awaited: aedes handles the packets of one read concurrently, so an UNSUBSCRIBE still in flight
-      // can undo a following SUBSCRIBE of the same topic (a retry).
-      await client.unsubscribeAsync(topic).catch(() => undefined);
     }
   }
 
@@ -167,24 +188,26 @@ export class TransferClient {
    * whose size and sha256 match the signed manifest.
    */
   async download(model: string, version: number, signal?: AbortSignal): Promise<TransferResult> {
+    await this.#unsubscribed;
     const started = this.now();
     // Collect chunks from before the subscription: pushed (retained) chunks come right after the SUBACK,
     // in the same round trip as the manifest, and are verified once the manifest is.
     const filter = chunkFilter(this.o.fleet, assertSafeName('model', model), assertVersion(version));
+    const topic = manifestTopic(this.o.fleet, model, version);
     const inbox = new ChunkInbox(filter, model, version, this.o.maxBufferedBytes);
     this.o.client.on('message', inbox.onMessage);
     try {
-      const subscribed = this.o.client.subscribeAsync(filter, { qos: 1 });
-      subscribed.catch(() => undefined); // awaited in pull(); a failure there is the one reported
-      return await this.downloadSubscribed(model, version, started, subscribed, inbox, signal);
+      // One SUBSCRIBE for both: the retained manifest and the retained chunks come back together.
+      const manifest = await this.#receiveManifest(model, version, topic, () => this.o.client.subscribeAsync([filter, topic], { qos: 1 }), signal);
+      return await this.downloadVerified(manifest, started, inbox, signal);
     } finally {
       this.o.client.off('message', inbox.onMessage);
-      await this.o.client.unsubscribeAsync(filter).catch(() => undefined);
+      this.#unsubscribeLater([filter, topic]);
     }
   }
 
-  private async downloadSubscribed(model: string, version: number, started: number, subscribed: Promise<unknown>, inbox: ChunkInbox, signal?: AbortSignal): Promise<TransferResult> {
-    const manifest = await this.fetchManifest(model, version, signal);
+  private async downloadVerified(manifest: ModelManifest, started: number, inbox: ChunkInbox, signal?: AbortSignal): Promise<TransferResult> {
+    const { model, version } = manifest;
     const dir = this.transferDir(model, version);
     // A transfer on disk for a different artifact (the version was re-registered) is useless.
     const onDisk = (await readJsonFile(join(dir, 'manifest.json'))) as ModelManifest | undefined;
@@ -201,7 +224,7 @@ export class TransferClient {
     const stats: TransferStats = { totalChunks: asm.chunkCount, resumedChunks: asm.receivedChunks, requestedChunks: 0, tamperedChunks: 0, bytes: manifest.artifact.bytes, durationMs: 0, pushedChunks: 0 };
     if (stats.resumedChunks > 0) this.logger.info(`resuming ${model} v${version}: ${stats.resumedChunks}/${stats.totalChunks} chunks on disk`);
 
-    await this.pull(manifest, asm, store, stats, subscribed, inbox, signal);
+    await this.pull(manifest, asm, store, stats, inbox, signal);
     // finish() checks size and whole-file sha256 against the signed manifest (once, node:crypto).
     const bytes = asm.finish();
     stats.durationMs = this.now() - started;
@@ -242,7 +265,7 @@ export class TransferClient {
    * delivers the whole artifact within persistAfterMs writes nothing here: a crash in that window costs
    * one more push, not the device's flash writes for every chunk of every install.
    */
-  private async pull(manifest: ModelManifest, asm: ArtifactAssembler, store: PartialStore, stats: TransferStats, subscribed: Promise<unknown>, inbox: ChunkInbox, signal?: AbortSignal): Promise<void> {
+  private async pull(manifest: ModelManifest, asm: ArtifactAssembler, store: PartialStore, stats: TransferStats, inbox: ChunkInbox, signal?: AbortSignal): Promise<void> {
     const { client, fleet, device } = this.o;
     const { model, version } = manifest;
     const onAbort = (): void => inbox.wake?.();
@@ -251,7 +274,6 @@ export class TransferClient {
     const requested = new Set<number>(); // indices this device asked for at least once
     const persistFromMs = this.now() + this.o.persistAfterMs;
     try {
-      await subscribed;
       let stalled = 0;
       let lastProgressMs = this.now();
       let requesting = this.o.pushWaitMs === 0;

@@ -156,11 +156,14 @@ export class RolloutController {
       device, wave: w, position: position++, state: 'pending' as const, installMode, fromVersion: null, commandId: null, dispatchedAtMs: null, finishedAtMs: null,
       receivedChunks: null, totalChunks: null, error: null, rollbackCommandId: null, rollbackSentAtMs: null, rollbackError: null, shadow: { agree: 0, total: 0 }, updatedAtMs: now,
     })));
-    this.#store.insert({
-      id, fleet, model: resolved.model, version: resolved.version, ref: req.ref, format: req.format, variant: req.variant, plan, seed, state: 'running', reason: null,
-      waves: waves.length, currentWave: -1, waveStartedAtMs: null, waveSettledAtMs: null, skipped, control, rollbackRequested: false, createdAtMs: now, updatedAtMs: now, finishedAtMs: null, createdBy: req.createdBy,
-    }, devices);
-    this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}${plan.allowDowngrade === true ? `; downgrade allowed (${downgrades.length ? `signed rollbacks for ${formatDowngrades(resolved.version, downgrades)}` : 'no device ran a newer version yet'})` : ''}`);
+    // The rollout, its devices and the 'created' event: one commit.
+    this.#store.transaction(() => {
+      this.#store.insert({
+        id, fleet, model: resolved.model, version: resolved.version, ref: req.ref, format: req.format, variant: req.variant, plan, seed, state: 'running', reason: null,
+        waves: waves.length, currentWave: -1, waveStartedAtMs: null, waveSettledAtMs: null, skipped, control, rollbackRequested: false, createdAtMs: now, updatedAtMs: now, finishedAtMs: null, createdBy: req.createdBy,
+      }, devices);
+      this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}${plan.allowDowngrade === true ? `; downgrade allowed (${downgrades.length ? `signed rollbacks for ${formatDowngrades(resolved.version, downgrades)}` : 'no device ran a newer version yet'})` : ''}`);
+    });
     this.#log.info(`rollout ${id}: ${resolved.model}@${resolved.version} to ${ordered.length} devices of ${fleet} in ${waves.length} waves`);
     this.tick();
     return this.summary(id);

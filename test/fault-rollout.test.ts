@@ -80,12 +80,14 @@ test.serial('mosquitto restarted mid-transfer and as a wave settles: the rollout
   const conf = ['allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 0', 'max_inflight_messages 100'];
   let broker: ConfiguredMosquitto = (await startConfiguredMosquitto(conf, port, dir))!;
   t.teardown(() => broker.stop('SIGKILL'));
-  // 64-byte chunks: 33 chunks at the service's default pace of 10 chunks/s, ~3 s per wave.
+  // 64-byte chunks: 33 chunks at 10 chunks/s, ~3 s per wave. The transfer server does not push: every
+  // device requests its chunks (the path devices fall back on when a broker lost the pushed chunks), so
+  // a wave is still pulling chunks when the broker goes down. A push completes in one round trip.
   const rig = await RolloutRig.create(1, { brokerUrl: broker.url, chunkBytes: 64 });
   t.teardown(() => rig.close());
   const tap = await FleetTap.connect(broker.url, 'fault-rollout-tap');
   t.teardown(() => tap.close());
-  const service = await rig.startService();
+  const service = await rig.startService({ transferOptions: { maxChunksPerS: 10, pushChunks: false } });
   await rig.addAgents(4);
   const created = await rig.create({ target: 'all', strategy: 'waves', canary: '1', waveSize: '2', waveInterval: '200ms', timeout: '20s' });
   t.is(created.waves, 3);
@@ -140,7 +142,10 @@ test.serial('device process SIGKILLed during the transfer and during activation,
   const CHUNK_BYTES = 32;
   const rig = await RolloutRig.create(2, { chunkBytes: CHUNK_BYTES });
   t.teardown(() => rig.close());
-  const service = await rig.startService({ transferOptions: { maxChunksPerS: 25 } });
+  // Requests only (no push), paced: the transfer lasts ~3 s, so the kills land in it, and each restarted
+  // process shows what it asked for. With the push a restarted device takes the chunks it lacks from
+  // the broker instead (test/transfer-push.test.ts).
+  const service = await rig.startService({ transferOptions: { maxChunksPerS: 25, pushChunks: false } });
   const total = Math.ceil((await rig.registry.artifact('occ@2', 'onnx', 'float32')).length / CHUNK_BYTES);
   const dir = tempDir('edgeloop-fault-kill-');
   const keyFile = join(dir, 'gateway.pub');
