@@ -95,7 +95,12 @@ async function main(): Promise<void> {
     pipeline: { spec: {}, fitted: {} }, lineage: {}, smokeTest: { inputs: [[0, 0, 0, 0]], expected: [[0.5, 0.5]], tolerance: { abs: 1, rel: 0 } }, reference: null,
   });
   const chunks = Math.ceil(MODEL_BYTES / CHUNK_BYTES);
-  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, ...(process.env.BENCH_LOG ? { logger: createLogger({ level: 'debug', sink: (l) => process.stderr.write(l + '\n') }) } : {}), transferOptions: {
+  // The rollout's end is taken when it happens (onChange), not by polling, as the floor's is.
+  let watched: { id: string | null; done: () => void } | null = null;
+  const onChange = (id: string): void => {
+    if (watched && id === watched.id && service.controller.store.get(id)?.state !== 'running') watched.done();
+  };
+  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, onChange, ...(process.env.BENCH_LOG ? { logger: createLogger({ level: 'debug', sink: (l) => process.stderr.write(l + '\n') }) } : {}), transferOptions: {
     ...(CHUNKS_PER_S === undefined ? {} : { maxChunksPerS: CHUNKS_PER_S }),
     ...(COALESCE_MS === undefined ? {} : { coalesceQuietMs: COALESCE_MS }),
   } });
@@ -126,18 +131,18 @@ async function main(): Promise<void> {
   const gwCpuBefore = process.cpuUsage();
   const start = performance.now();
   if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutStartEpochMs: Date.now() }));
+  const finished = new Promise<void>((done) => { watched = { id: null, done }; });
   const created = await service.controller.create(parseRolloutRequest({ model: 'bench@1', fleet: FLEET, target: 'all', strategy: 'all-at-once', timeout: '5m', abortFailureRate: '0%' }));
-  let summary = service.controller.summary(created.id);
-  let lastLog = 0;
-  while (summary.state === 'running') {
-    await new Promise((r) => setTimeout(r, 50));
-    summary = service.controller.summary(created.id);
-    if (performance.now() - lastLog > 5000) {
-      lastLog = performance.now();
-      console.error(`  ${((lastLog - start) / 1000).toFixed(1)} s: ${summary.counts.active} active, ${summary.counts.transferring} transferring, ${summary.counts.failed} failed`);
-    }
-  }
+  watched!.id = created.id;
+  onChange(created.id);
+  const progress = setInterval(() => {
+    const s = service.controller.summary(created.id);
+    console.error(`  ${((performance.now() - start) / 1000).toFixed(1)} s: ${s.counts.active} active, ${s.counts.transferring} transferring, ${s.counts.failed} failed`);
+  }, 5000);
+  await finished;
   const rolloutS = (performance.now() - start) / 1000;
+  clearInterval(progress);
+  const summary = service.controller.summary(created.id);
   if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutEndEpochMs: Date.now() }));
   const gwCpu = process.cpuUsage(gwCpuBefore);
   const cpuAfter = await Promise.all(procs.map((p) => p.cpuMs()));

@@ -227,6 +227,7 @@ export class TransferClient {
     await this.pull(manifest, asm, store, stats, inbox, signal);
     // finish() checks size and whole-file sha256 against the signed manifest (once, node:crypto).
     const bytes = asm.finish();
+    if (inbox.dropped > 0) this.logger.warn(`${model} v${version}: ${inbox.dropped} chunks arrived while ${this.o.maxBufferedBytes} bytes were already waiting for the manifest; they were dropped and fetched again`);
     stats.durationMs = this.now() - started;
     this.logger.info(`downloaded ${model} v${version}: ${bytes.length} bytes, ${stats.pushedChunks} chunks pushed, ${stats.requestedChunks} requested, ${stats.tamperedChunks} refused`);
     return { manifest, bytes, stats };
