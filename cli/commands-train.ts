@@ -16,9 +16,10 @@ import { loadConfig, dbPathOf, keyDirOf } from './config.ts';
 import { ProgressBar } from './progress.ts';
 
 const TRAIN_USAGE = `edgeloop train --dataset D --model lda|logreg|rf|gbm|tree|knn|svm|mlp|<kind> [--params '{"C": 1}']
-       [--tune grid|random|bayes --space '{"C": {"type": "log-float", "min": 0.01, "max": 100}}' [--trials N] [--time-budget-s S] [--cv-folds K] [--resume RUN]]
+       [--tune grid|random|bayes|tpe --space '{"C": {"type": "log-float", "min": 0.01, "max": 100}}' [--trials N] [--time-budget-s S] [--cv-folds K] [--resume RUN]]
        [--report full|fast|none] [--seed N] [--format table|json] [--db path]
-  --tune bayes: Gaussian process + expected improvement; --trials is the trial budget (default 10), --time-budget-s stops
+  --tune bayes: Gaussian process + expected improvement; --tune tpe: Tree-structured Parzen Estimator (its first 10 trials
+  are random: give it 20 or more); --trials is the trial budget (default 10), --time-budget-s stops
   starting new trials after S seconds; --resume RUN continues RUN's search (same model and dataset): its trials are copied
   into the new run and not run again. --report: the evaluation report (full adds the learning curve; default full, fast for mlp).`;
 const EXPORT_USAGE = `edgeloop export --run R --format tflite|onnx[,…] --variant float32|float16|dynamic-int8|int8[,…] [--model NAME] [--promote ALIAS] [--db path]`;
@@ -74,7 +75,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   if (values.tune !== undefined && !STRATEGIES.includes(values.tune as Strategy)) throw new EdgeloopError('BAD_ARGUMENT', `--tune ${JSON.stringify(values.tune)} must be one of ${STRATEGIES.join(', ')}`);
   if (values.tune && !values.space) throw new EdgeloopError('BAD_ARGUMENT', `--tune needs --space (the search space as JSON)\nusage: ${TRAIN_USAGE}`);
   for (const flag of ['trials', 'time-budget-s', 'cv-folds', 'resume', 'space'] as const) {
-    if (values[flag] !== undefined && !values.tune) throw new EdgeloopError('BAD_ARGUMENT', `--${flag} needs --tune grid|random|bayes\nusage: ${TRAIN_USAGE}`);
+    if (values[flag] !== undefined && !values.tune) throw new EdgeloopError('BAD_ARGUMENT', `--${flag} needs --tune grid|random|bayes|tpe\nusage: ${TRAIN_USAGE}`);
   }
   if (values.format !== undefined && values.format !== 'table' && values.format !== 'json') throw new EdgeloopError('BAD_ARGUMENT', `--format ${JSON.stringify(values.format)} must be one of table, json`);
   if (values.report !== undefined && !REPORT_MODES.includes(values.report as (typeof REPORT_MODES)[number])) throw new EdgeloopError('BAD_ARGUMENT', `--report ${JSON.stringify(values.report)} must be one of ${REPORT_MODES.join(', ')}`);

@@ -6,7 +6,7 @@
 import { EdgeloopError } from '../src/errors.ts';
 import type { FeatureMatrix } from '../src/frame.ts';
 import { createModel, fromJSON, MODEL_KINDS } from './registry.ts';
-import { search, STRATEGIES, type BayesOptions, type SearchSpace, type Strategy, type Trial } from './tuning/search.ts';
+import { search, STRATEGIES, type BayesOptions, type SearchSpace, type TpeOptions, type Strategy, type Trial } from './tuning/search.ts';
 import { NeuralNet, mlp } from './nn/index.ts';
 import { evaluate, type EvaluationReport, type FittableModel } from './evaluation/report.ts';
 import * as metrics from './metrics/index.ts';
@@ -77,19 +77,23 @@ export interface TrainedModel {
 export type NativeModel = { family: 'classical'; model: ModelJSON } | { family: 'nn'; model: unknown };
 
 export interface TuneOptions {
-  /** grid, random, or bayes (Gaussian process + expected improvement, models/tuning/bayes.ts). */
+  /**
+   * grid, random, bayes (Gaussian process + expected improvement, models/tuning/bayes.ts) or tpe
+   * (Tree-structured Parzen Estimator, models/tuning/tpe.ts).
+   */
   strategy: Strategy;
   space: SearchSpace;
   /** Budget: trials (completed ones count) and/or wall time of this call. */
   maxTrials?: number;
   maxTimeMs?: number;
-  /** Trials of an earlier search on the same data (resume): not run again; bayes refits its GP on them. */
+  /** Trials of an earlier search on the same data (resume): not run again; bayes refits its GP on them, tpe its densities. */
   completed?: Trial[];
   /** Folds of the cross-validation on the train split that scores each trial (default 3). */
   cvFolds?: number;
   /** 'cv' (default): k-fold cross-validation on train; 'val': fit on train, score on the validation split. */
   scoreOn?: 'cv' | 'val';
   bayes?: Partial<BayesOptions>;
+  tpe?: Partial<TpeOptions>;
 }
 
 /** The evaluation report (models/evaluation/report.ts) computed after the fit. */
@@ -211,7 +215,7 @@ export async function trainModel(data: DatasetSplits, o: TrainOptions): Promise<
       const result = search({
         kind, fixed: params, space: o.tune.space, strategy: o.tune.strategy, X: data.train.X, y: data.train.y,
         validation: o.tune.scoreOn === 'val' ? { kind: 'given', X: valOf(data).X, y: valOf(data).y } : { kind: 'kfold', k }, maxTrials: o.tune.maxTrials, maxTimeMs: o.tune.maxTimeMs, seed: o.seed ?? 0,
-        completed: o.tune.completed, bayes: o.tune.bayes, onTrial: o.onTrial, onProgress: o.onProgress,
+        completed: o.tune.completed, bayes: o.tune.bayes, tpe: o.tune.tpe, onTrial: o.onTrial, onProgress: o.onProgress,
       });
       trials = result.trials;
       params = { ...params, ...result.best.params };

@@ -92,8 +92,11 @@ test('train --tune bayes prints the evaluation report and a progress bar; runs s
   const list = await edgeloop(['runs', 'list']);
   t.regex(list.stdout, /test1=0\.9\d{3}/);
 
-  const badTune = await t.throwsAsync(edgeloop([...bayes.slice(0, 5), '--tune', 'tpe', '--space', space]));
-  t.regex((badTune as unknown as { stderr: string }).stderr, /--tune "tpe" must be one of grid, random, bayes/);
+  // TPE through the same command: 10 random trials, then the Parzen densities propose the rest.
+  const tpe = await edgeloop(['train', '--dataset', 'occ', '--model', 'logreg', '--tune', 'tpe', '--space', space, '--seed', '3', '--trials', '12', '--report', 'none']);
+  t.regex(tpe.stdout, /^tuning \(tpe\): 12 trials, best 3-fold cv score 0\.9\d{3} at trial \d+: \{"C":/m);
+  const badTune = await t.throwsAsync(edgeloop([...bayes.slice(0, 5), '--tune', 'anneal', '--space', space]));
+  t.regex((badTune as unknown as { stderr: string }).stderr, /--tune "anneal" must be one of grid, random, bayes, tpe/);
   const badResume = await t.throwsAsync(edgeloop(['train', '--dataset', 'occ', '--model', 'lda', '--tune', 'bayes', '--space', '{"shrinkage": {"type": "float", "min": 0, "max": 1}}', '--resume', id1!]));
   t.regex((badResume as unknown as { stderr: string }).stderr, new RegExp(`--resume ${id1}: that run trained logreg on occ, not lda on occ`));
   const badBudget = await t.throwsAsync(edgeloop([...bayes, '--time-budget-s', '0']));

@@ -148,7 +148,7 @@ test('bad spaces and options → BAD_ARGUMENT naming the dimension or option', (
   t.is(bad({ c: { type: 'categorical', values: [] } }), 'space.c: categorical values must be non-empty');
   t.is(bad({ c: { type: 'categorical', values: ['a', 'a'] } }), 'space.c: categorical values must be distinct, got ["a","a"]');
   t.is(bad({ q: { type: 'normal', min: 0, max: 1 } }), 'space.q: type must be one of int, float, log-float, categorical, got "normal"');
-  t.is(bad(BRANIN_SPACE, { strategy: 'anneal' }), 'strategy must be one of grid, random, bayes, got "anneal"');
+  t.is(bad(BRANIN_SPACE, { strategy: 'anneal' }), 'strategy must be one of grid, random, bayes, tpe, got "anneal"');
   t.is(bad(BRANIN_SPACE, { maxTrials: 0 }), 'maxTrials must be an integer >= 1, got 0');
   t.is(bad(BRANIN_SPACE, { bayes: { initialTrials: 0 } }), 'bayes.initialTrials must be an integer >= 1, got 0');
   t.is(bad(BRANIN_SPACE, { bayes: { localScale: 2 } }), 'bayes.localScale must be in (0, 1], got 2');

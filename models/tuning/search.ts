@@ -1,24 +1,27 @@
 /**
  * Hyper-parameter search over a declared space: grid, seeded random sampling, or Bayesian
- * optimization (a Gaussian process + expected improvement, see bayes.ts). `search()` scores each
+ * optimization: a Gaussian process + expected improvement (bayes.ts) or the Tree-structured Parzen
+ * Estimator (tpe.ts). `search()` scores each
  * trial of a model kind on a validation split or by k-fold CV; `optimize()` runs the same loop on
  * any objective. Trials are reported through onTrial (so the gateway can store them) and
  * onProgress (the CLI draws the bar). Budget in trials and/or time (injectable clock).
  * Resume: pass earlier trials in `completed`; their parameter sets are not run again, and the
- * Bayesian strategy refits its GP from them.
+ * bayes and tpe strategies refit their models (GP, Parzen densities) from them.
  */
 import { EdgeloopError } from '../../src/errors.ts';
 import { createRandom, shuffleInPlace, type Random } from '../../src/random.ts';
 import { createModel } from '../registry.ts';
 import type { Classifier, Regressor } from '../types.ts';
 import { BAYES_DEFAULTS, proposeBayes, type BayesOptions } from './bayes.ts';
+import { proposeTpe, TPE_DEFAULTS, type TpeOptions } from './tpe.ts';
 import { checkSpace, gridValues, sampleParams, type Params, type SearchSpace } from './space.ts';
 
 export type { CategoricalValue, Dimension, Params, SearchSpace } from './space.ts';
 export type { BayesOptions } from './bayes.ts';
+export type { TpeOptions } from './tpe.ts';
 
-export type Strategy = 'grid' | 'random' | 'bayes';
-export const STRATEGIES: readonly Strategy[] = ['grid', 'random', 'bayes'];
+export type Strategy = 'grid' | 'random' | 'bayes' | 'tpe';
+export const STRATEGIES: readonly Strategy[] = ['grid', 'random', 'bayes', 'tpe'];
 
 export interface Trial { index: number; params: Params; score: number; metrics: Record<string, number>; durationMs: number }
 
@@ -34,6 +37,8 @@ export interface OptimizeOptions {
   seed?: number;
   /** Bayesian strategy knobs (defaults BAYES_DEFAULTS). */
   bayes?: Partial<BayesOptions>;
+  /** TPE strategy knobs (defaults TPE_DEFAULTS). */
+  tpe?: Partial<TpeOptions>;
   completed?: readonly Trial[];
   onTrial?: (trial: Trial) => void;
   onProgress?: (done: number, total: number) => void;
@@ -69,7 +74,7 @@ function folds(n: number, v: Exclude<NonNullable<SearchOptions['validation']>, {
   return Array.from({ length: v.k }, (_, f) => ({ train: idx.filter((_, i) => i % v.k !== f), val: idx.filter((_, i) => i % v.k === f) }));
 }
 
-function checkOptions(o: OptimizeOptions): BayesOptions {
+function checkOptions(o: OptimizeOptions): { bayes: BayesOptions; tpe: TpeOptions } {
   checkSpace(o.space);
   if (!STRATEGIES.includes(o.strategy)) throw new EdgeloopError('BAD_ARGUMENT', `strategy must be one of ${STRATEGIES.join(', ')}, got ${JSON.stringify(o.strategy)}`);
   if (o.maxTrials !== undefined && !(Number.isInteger(o.maxTrials) && o.maxTrials >= 1)) throw new EdgeloopError('BAD_ARGUMENT', `maxTrials must be an integer >= 1, got ${o.maxTrials}`);
@@ -82,12 +87,18 @@ function checkOptions(o: OptimizeOptions): BayesOptions {
   }
   if (!(b.localScale > 0 && b.localScale <= 1)) throw new EdgeloopError('BAD_ARGUMENT', `bayes.localScale must be in (0, 1], got ${b.localScale}`);
   if (!(b.xi >= 0 && Number.isFinite(b.xi))) throw new EdgeloopError('BAD_ARGUMENT', `bayes.xi must be a finite number >= 0, got ${b.xi}`);
-  return b;
+  const tpe = { ...TPE_DEFAULTS, ...(o.tpe ?? {}) };
+  for (const name of ['initialTrials', 'candidates'] as const) {
+    if (!(Number.isInteger(tpe[name]) && tpe[name] >= 1)) throw new EdgeloopError('BAD_ARGUMENT', `tpe.${name} must be an integer >= 1, got ${tpe[name]}`);
+  }
+  if (!(tpe.gamma > 0 && tpe.gamma < 1)) throw new EdgeloopError('BAD_ARGUMENT', `tpe.gamma must be in (0, 1), got ${tpe.gamma}`);
+  if (!(tpe.priorWeight > 0 && Number.isFinite(tpe.priorWeight))) throw new EdgeloopError('BAD_ARGUMENT', `tpe.priorWeight must be a finite number > 0, got ${tpe.priorWeight}`);
+  return { bayes: b, tpe };
 }
 
 /** Runs the search loop on any objective (higher score is better). */
 export function optimize(objective: Objective, o: OptimizeOptions): SearchResult {
-  const bayes = checkOptions(o);
+  const { bayes, tpe } = checkOptions(o);
   const now = o.now ?? Date.now;
   const seed = o.seed ?? 0;
   const names = Object.keys(o.space);
@@ -97,9 +108,9 @@ export function optimize(objective: Objective, o: OptimizeOptions): SearchResult
   // next(): the next params to run, or undefined when the strategy has nothing left.
   let next: () => Params | undefined;
   let total: number;
-  if (o.strategy === 'bayes') {
+  if (o.strategy === 'bayes' || o.strategy === 'tpe') {
     total = Math.max(trials.length, o.maxTrials ?? 20);
-    next = () => proposeBayes(o.space, trials, seed, bayes, key);
+    next = o.strategy === 'bayes' ? () => proposeBayes(o.space, trials, seed, bayes, key) : () => proposeTpe(o.space, trials, seed, tpe, key);
   } else {
     let candidates: Params[];
     if (o.strategy === 'grid') {
