@@ -21,6 +21,7 @@ import { takeRows } from '../src/pipeline/rows.ts';
 import { splitsOf, trainModel, loadNative, type NativeModel, type TrainResult, type TuneOptions } from '../models/training.ts';
 import { accuracy } from '../models/metrics/index.ts';
 import { loadFrame } from './frame-loader.ts';
+import { computeInWorker } from './retrain-worker-client.ts';
 import type { Store } from './store.ts';
 import type { VersionRecord } from './registry-types.ts';
 import type { RetrainEvaluation } from './retrain-store.ts';
@@ -35,6 +36,11 @@ export interface RecipeOptions {
   /** Re-tune with this search instead of reusing the run's params as they are. */
   retune?: TuneOptions;
   seed: number;
+  /**
+   * Fit on this thread. Default: a worker thread (gateway/retrain-worker.ts), because a fit holds the
+   * thread for seconds and the gateway's broker, ingest and API share it.
+   */
+  inProcess?: boolean;
 }
 
 /** What the recipe needs to know about the current version beyond the registry record. */
@@ -78,14 +84,15 @@ export async function recentWindowOf(store: Store, fleet: string, current: Curre
   const spec = validatePipelineSpec(current.record.pipeline.spec) as unknown as SpecShape;
   const label = spec.input.label;
   if (!label) throw new EdgeloopError('BAD_DATA', `${current.record.model}@${current.record.version}: its pipeline spec has no label column, so it cannot be retrained`);
-  const columns = new Set([...spec.input.sensors, label.column]);
-  const stats = (await store.stats(fleet)).filter((s) => columns.has(s.sensor));
-  if (stats.length === 0) throw new EdgeloopError('BAD_DATA', `fleet '${fleet}' has no stored readings of ${[...columns].join(', ')}`);
-  const toMs = Math.max(...stats.map((s) => s.lastTsMs)) + 1;
+  const columns = [...new Set([...spec.input.sensors, label.column])];
+  // Index lookups, not a scan of the fleet's readings: a waiting job asks this on every watch tick.
+  const ranges = await store.sensorRanges(fleet, columns);
+  if (ranges.length === 0) throw new EdgeloopError('BAD_DATA', `fleet '${fleet}' has no stored readings of ${columns.join(', ')}`);
+  const toMs = Math.max(...ranges.map((s) => s.lastTsMs)) + 1;
   // The window holds at most recentWindowMs of data time, and no more than the fleet has: the
   // holdout is the newest fraction of the data actually there, so a young fleet still gets a train part.
-  const fromMs = Math.max(toMs - recentWindowMs, Math.min(...stats.map((s) => s.firstTsMs)));
-  const labels = stats.filter((s) => s.sensor === label.column);
+  const fromMs = Math.max(toMs - recentWindowMs, Math.min(...ranges.map((s) => s.firstTsMs)));
+  const labels = ranges.filter((s) => s.sensor === label.column);
   const labelledSpanMs = labels.length === 0 ? 0
     : Math.max(0, Math.min(toMs, Math.max(...labels.map((s) => s.lastTsMs)) + 1) - Math.max(fromMs, Math.min(...labels.map((s) => s.firstTsMs))));
   return { fromMs, toMs, labelledSpanMs };
@@ -112,17 +119,46 @@ export async function buildCandidate(store: Store, fleet: string, current: Curre
   }
   const candidateSpec = { ...(current.record.pipeline.spec as Record<string, unknown>), split: { type: 'time-ranges', ranges }, trainSplit: 'train' };
   const frame = await loadFrame(store, { fleet, fromMs, toMs });
+  const input: CandidateInput = {
+    frame, candidateSpec, holdoutFromMs, toMs, windowFromMs,
+    current: { spec: current.record.pipeline.spec, fitted: current.record.pipeline.fitted as FittedPipeline, native: current.native },
+    train: { kind: current.kind, task: label.task, params: o.retune ? {} : current.params, tune: o.retune, seed: o.seed, classes: current.record.classes ?? label.classes },
+  };
+  const computed = o.inProcess ? await computeCandidate(input) : await computeInWorker(input);
+  const { native, ...trained } = computed.trained;
+  return { ...computed, trained: { ...trained, model: await loadNative(native, label.task) } };
+}
+
+/** What the fit and the comparison need: plain data, so it can cross to a worker thread. */
+export interface CandidateInput {
+  frame: Frame;
+  candidateSpec: Record<string, unknown>;
+  windowFromMs: number;
+  holdoutFromMs: number;
+  toMs: number;
+  current: { spec: unknown; fitted: FittedPipeline; native: NativeModel };
+  train: { kind: string; task: 'classification' | 'regression'; params: Record<string, unknown>; tune?: TuneOptions; seed: number; classes?: string[] };
+}
+
+/** A Candidate whose trained model is its native document (structured-clonable). */
+export type ComputedCandidate = Omit<Candidate, 'trained'> & { trained: Omit<TrainResult, 'model' | 'report'> & { native: NativeModel } };
+
+/**
+ * The CPU-heavy part: refit the pipeline, train, and score candidate and current model on the same
+ * holdout rows. Pure (no I/O); runs in a worker thread (gateway/retrain-worker.ts) unless inProcess.
+ */
+export async function computeCandidate(input: CandidateInput): Promise<ComputedCandidate> {
+  const { frame, candidateSpec, windowFromMs, holdoutFromMs, toMs } = input;
+  const task = input.train.task;
   const { fitted, matrix } = fitPipeline(frame, candidateSpec);
   const splits = splitsOf(matrix, 'train');
   const holdout = splits.tests.holdout;
   if (!holdout || holdout.X.length === 0) throw new EdgeloopError('BAD_DATA', `the recent holdout [${iso(holdoutFromMs)}, ${iso(toMs)}) has no labelled feature rows`);
-  const trained = await trainModel(splits, {
-    kind: current.kind, task: label.task, params: o.retune ? {} : current.params, tune: o.retune, seed: o.seed, classes: current.record.classes ?? label.classes,
-  });
+  const trained = await trainModel(splits, input.train);
 
   // The current model on the same holdout, through its own fitted pipeline.
-  const currentMatrix = transformPipeline(frameSlice(frame, holdoutFromMs, toMs), current.record.pipeline.spec, current.record.pipeline.fitted as FittedPipeline);
-  const currentModel = await loadNative(current.native, label.task);
+  const currentMatrix = transformPipeline(frameSlice(frame, holdoutFromMs, toMs), input.current.spec, input.current.fitted);
+  const currentModel = await loadNative(input.current.native, task);
   const currentIndex = new Map<string, number>();
   currentMatrix.ts.forEach((ts, i) => currentIndex.set(`${currentMatrix.device[i]}|${ts}`, i));
   const candX: number[][] = [];
@@ -142,8 +178,9 @@ export async function buildCandidate(store: Store, fleet: string, current: Curre
   const trainRows = splits.train.X.length;
   const base = { holdoutRows: y.length, trainRows, windowFromMs, holdoutFromMs, windowToMs: toMs };
   const dataHash = sha256Hex(new TextEncoder().encode(canonicalJson({ columns: matrix.columns, X: matrix.X, y: matrix.y ?? null, split: matrix.split ?? null, ts: matrix.ts, device: matrix.device })));
-  const out = { trained, spec: candidateSpec, fitted, matrix, dataHash };
-  if (label.task === 'classification') return { ...out, evaluation: { metric: 'accuracy', candidate: accuracy(y, candPred), current: accuracy(y, curPred), ...base } };
+  const { model, report: _report, ...meta } = trained;
+  const out = { trained: { ...meta, native: model.toJSON() }, spec: candidateSpec, fitted, matrix, dataHash };
+  if (task === 'classification') return { ...out, evaluation: { metric: 'accuracy', candidate: accuracy(y, candPred), current: accuracy(y, curPred), ...base } };
   const rmse = (p: number[]): number => Math.sqrt(p.reduce((a, v, i) => a + (v - y[i]!) ** 2, 0) / y.length);
   return { ...out, evaluation: { metric: 'rmse', candidate: rmse(candPred), current: rmse(curPred), ...base } };
 }

@@ -18,7 +18,7 @@ import pg from 'pg';
 import type { Reading, RejectReason } from '../src/contracts/telemetry.ts';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
-import { countersFromRows, type IngestCounters, type QuarantineRow, type ReadingQuery, type Reject, type SeriesStats, type Store, type WriteResult } from './store.ts';
+import { countersFromRows, type IngestCounters, type QuarantineRow, type ReadingQuery, type Reject, type SensorRange, type SeriesStats, type Store, type WriteResult } from './store.ts';
 
 export type PgPool = pg.Pool;
 export type PgClient = pg.Client;
@@ -414,6 +414,19 @@ export class PostgresStore implements Store {
       fleet === undefined ? [] : [fleet],
     );
     return res.rows;
+  }
+
+  async sensorRanges(fleet: string, sensors: readonly string[]): Promise<SensorRange[]> {
+    if (sensors.length === 0) return [];
+    const res = await this.#pool.query<{ device: string; sensor: string; first: string | null; last: string | null }>(
+      `SELECT d.device, s.name AS sensor,
+              (SELECT r.ts FROM readings r WHERE r.device_id = d.id AND r.sensor_id = s.id ORDER BY r.ts LIMIT 1) AS first,
+              (SELECT r.ts FROM readings r WHERE r.device_id = d.id AND r.sensor_id = s.id ORDER BY r.ts DESC LIMIT 1) AS last
+       FROM devices d CROSS JOIN sensors s
+       WHERE d.fleet = $1 AND s.name = ANY($2::text[]) ORDER BY d.device COLLATE "C", s.name COLLATE "C"`,
+      [fleet, [...sensors]],
+    );
+    return res.rows.filter((r) => r.first !== null && r.last !== null).map((r) => ({ device: r.device, sensor: r.sensor, firstTsMs: Number(r.first), lastTsMs: Number(r.last) }));
   }
 
   async quarantine(options: { limit?: number; reason?: RejectReason; afterId?: number } = {}): Promise<QuarantineRow[]> {

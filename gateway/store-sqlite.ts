@@ -5,7 +5,7 @@
 import type { Reading, RejectReason } from '../src/contracts/telemetry.ts';
 import { EdgeloopError } from '../src/errors.ts';
 import { openDatabase, type SqliteDatabase, type SqliteStatement } from '../io/sqlite.ts';
-import { countersFromRows, type IngestCounters, type QuarantineRow, type ReadingQuery, type Reject, type SeriesStats, type Store, type WriteResult } from './store.ts';
+import { countersFromRows, type IngestCounters, type QuarantineRow, type ReadingQuery, type Reject, type SensorRange, type SeriesStats, type Store, type WriteResult } from './store.ts';
 
 export interface SqliteStoreOptions {
   path: string;
@@ -222,6 +222,18 @@ export class SqliteStore implements Store {
       )
       .all(...(fleet === undefined ? [] : [fleet]));
     return rows as SeriesStats[];
+  }
+
+  async sensorRanges(fleet: string, sensors: readonly string[]): Promise<SensorRange[]> {
+    if (sensors.length === 0) return [];
+    const rows = this.#db.prepare(
+      `SELECT d.device AS device, s.name AS sensor,
+              (SELECT r.ts FROM readings r WHERE r.device_id = d.id AND r.sensor_id = s.id ORDER BY r.ts LIMIT 1) AS firstTsMs,
+              (SELECT r.ts FROM readings r WHERE r.device_id = d.id AND r.sensor_id = s.id ORDER BY r.ts DESC LIMIT 1) AS lastTsMs
+       FROM devices d CROSS JOIN sensors s
+       WHERE d.fleet = ? AND s.name IN (${sensors.map(() => '?').join(', ')}) ORDER BY d.device, s.name`,
+    ).all(fleet, ...sensors) as (Omit<SensorRange, 'firstTsMs' | 'lastTsMs'> & { firstTsMs: number | null; lastTsMs: number | null })[];
+    return rows.filter((r): r is SensorRange => r.firstTsMs !== null && r.lastTsMs !== null);
   }
 
   async quarantine(options: { limit?: number; reason?: RejectReason; afterId?: number } = {}): Promise<QuarantineRow[]> {

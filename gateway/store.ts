@@ -59,6 +59,13 @@ export interface SeriesStats {
   mean: number;
 }
 
+export interface SensorRange {
+  device: string;
+  sensor: string;
+  firstTsMs: number;
+  lastTsMs: number;
+}
+
 export interface IngestCounters {
   inserted: number;
   duplicates: number;
@@ -76,6 +83,11 @@ export interface Store {
   readings(query: ReadingQuery): AsyncIterable<Reading>;
   countReadings(query: ReadingQuery): Promise<number>;
   stats(fleet?: string): Promise<SeriesStats[]>;
+  /**
+   * First and last reading ts of each of `sensors` per device of `fleet` (devices without them left
+   * out): two index lookups per (device, sensor), where `stats` scans every reading of the fleet.
+   */
+  sensorRanges(fleet: string, sensors: readonly string[]): Promise<SensorRange[]>;
   quarantine(options?: { limit?: number; reason?: RejectReason; afterId?: number }): Promise<QuarantineRow[]>;
   counters(): Promise<IngestCounters>;
   close(): Promise<void>;

@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'RUNTIME'
   | 'TIMEOUT'
   | 'ABORTED'
+  /** A helper (a worker thread) died or broke its contract: a bug or a resource limit, not bad input. */
+  | 'INTERNAL'
   /** A singleton duty (retraining, …) asked of a gateway instance that is not the elected leader. */
   | 'NOT_LEADER';
 

@@ -56,6 +56,14 @@ export function storeContract(name: string, create: () => Promise<Store>): void 
     const stats = await s.stats('f');
     const ax = stats.find((x) => x.device === 'a' && x.sensor === 'x')!;
     t.deepEqual({ count: ax.count, first: ax.firstTsMs, last: ax.lastTsMs, min: ax.min, max: ax.max }, { count: 3, first: 1, last: 5, min: 2, max: 5 });
+    await s.writeBatch([r('c', 'z', 7, 1, 'g')], []);
+    t.deepEqual(await s.sensorRanges('f', ['x', 'y', 'z']), [
+      { device: 'a', sensor: 'x', firstTsMs: 1, lastTsMs: 5 },
+      { device: 'a', sensor: 'y', firstTsMs: 1, lastTsMs: 1 },
+      { device: 'b', sensor: 'x', firstTsMs: 3, lastTsMs: 3 },
+    ], 'per device and sensor; another fleet\'s z and absent pairs left out');
+    t.deepEqual(await s.sensorRanges('f', []), []);
+    t.deepEqual(await s.sensorRanges('nobody', ['x']), []);
   });
 
   test(`${name}: quarantine keeps rejects with payloads, pages by id, filters by reason, counts per reason`, async (t) => {
