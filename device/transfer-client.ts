@@ -71,6 +71,9 @@ export interface TransferResult {
   stats: TransferStats;
 }
 
+/** Per MQTT client: its TransferClients' UNSUBSCRIBEs still in flight. */
+const unsubscribing = new WeakMap<MqttClient, Promise<unknown>>();
+
 /** The chunk topic filter of one model version: the chunkTopic builder with a '+' for the index. */
 function chunkFilter(fleet: string, model: string, version: number): string {
   const one = chunkTopic(fleet, model, version, 0);
@@ -106,18 +109,21 @@ export class TransferClient {
     this.now = options.now ?? Date.now;
   }
 
-  /** UNSUBSCRIBEs sent and not yet acknowledged (see #unsubscribeLater). */
-  #unsubscribed: Promise<unknown> = Promise.resolve();
+  /** UNSUBSCRIBEs sent on this client and not yet acknowledged (see #unsubscribeLater). */
+  get #unsubscribed(): Promise<unknown> {
+    return unsubscribing.get(this.o.client) ?? Promise.resolve();
+  }
 
   /**
    * Unsubscribes without waiting for the UNSUBACK (a round trip per install saved), but the next
-   * download or manifest fetch waits for it: aedes handles the packets of one read concurrently, so an
-   * UNSUBSCRIBE still in flight can undo a following SUBSCRIBE of the same topic (a retry).
+   * download or manifest fetch on the same MQTT client — by any TransferClient — waits for it: aedes
+   * handles the packets of one read concurrently, so an UNSUBSCRIBE still in flight can undo a
+   * following SUBSCRIBE of the same topic (a retry, a resumed transfer).
    */
   #unsubscribeLater(topic: string | string[]): void {
     const previous = this.#unsubscribed;
     const now = this.o.client.unsubscribeAsync(topic).catch(() => undefined);
-    this.#unsubscribed = Promise.all([previous, now]);
+    unsubscribing.set(this.o.client, Promise.all([previous, now]));
   }
 
   transferDir(model: string, version: number): string {

@@ -107,7 +107,8 @@ test('installs a signed ONNX model end to end, runs it, upgrades, rolls back and
   const out = await runner!.run(Float32Array.from(fixture.smoke.inputs.flat()), [fixture.smoke.inputs.length, 4]);
   fixture.smoke.expected.flat().forEach((e, i) => t.true(Math.abs(out[0][i] - e) < 1e-5));
   t.false(existsSync(join(dir, 'pending.json')));
-  t.deepEqual(readdirSync(join(dir, 'transfers', 'occ')), [], 'partial transfer cleaned up');
+  // A transfer that completes at once is never written to disk (device/transfer-client.ts persistAfterMs).
+  t.deepEqual(existsSync(join(dir, 'transfers', 'occ')) ? readdirSync(join(dir, 'transfers', 'occ')) : [], [], 'partial transfer cleaned up');
 
   await r.offer(2);
   const res2 = await r.obs.command(install(2));
