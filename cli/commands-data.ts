@@ -43,6 +43,7 @@ export async function dataCommand(argv: string[]): Promise<void> {
       const fleet = requireFlag(values.fleet, 'fleet', DATA_USAGE);
       const device = requireFlag(values.device, 'device', DATA_USAGE);
       const dataset = readDatasetFile(file, { timeZone: values['time-zone'], timeColumn: values['time-column'] });
+      reportSkipped(file, dataset.skippedColumns);
       const store = await openStore(values);
       try {
         const r = await importRecords(store, dataset.records, { fleet, device, source: basename(file) });
@@ -124,6 +125,7 @@ export async function replayCommand(argv: string[]): Promise<void> {
   const config = loadConfig({ file: values.config });
   const brokerUrl = values.broker ?? config.gateway.broker ?? `mqtt://${config.gateway.mqttHost}:${config.gateway.mqttPort}`;
   const dataset = readDatasetFile(file, { timeZone: values['time-zone'], timeColumn: values['time-column'] });
+  reportSkipped(file, dataset.skippedColumns);
   const batchSize = intFlag(values.batch, 'batch', 1, 10_000) ?? 1;
   const bar = new ProgressBar(`replay ${basename(file)}`, Math.ceil(dataset.records.length / batchSize));
   const r = await replay(dataset.records, {
@@ -133,4 +135,9 @@ export async function replayCommand(argv: string[]): Promise<void> {
   });
   bar.done();
   console.log(`replayed ${r.records} records in ${r.messages} messages to ${brokerUrl} in ${(r.durationMs / 1000).toFixed(1)} s (${r.acked} acknowledged)`);
+}
+
+/** Columns a CSV import leaves out are said, never dropped silently. */
+function reportSkipped(file: string, skipped: readonly { column: string; reason: string }[]): void {
+  for (const s of skipped) console.error(`${basename(file)}: column ${JSON.stringify(s.column)} is not imported: ${s.reason}`);
 }

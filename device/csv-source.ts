@@ -18,6 +18,8 @@ export interface DatasetFile {
   format: 'csv' | 'jsonl';
   records: Telemetry[];
   sensors: string[];
+  /** CSV columns that are not sensors (text, empty), with the reason: callers report them. */
+  skippedColumns: { column: string; reason: string }[];
 }
 
 export function readDatasetFile(path: string, options: DatasetReadOptions = {}): DatasetFile {
@@ -45,9 +47,9 @@ export function readDatasetFile(path: string, options: DatasetReadOptions = {}):
       for (const s of Object.keys(rec.values)) sensors.add(s);
       records.push({ ts: rec.ts, values: rec.values });
     });
-    return { format: 'jsonl', records, sensors: [...sensors] };
+    return { format: 'jsonl', records, sensors: [...sensors], skippedColumns: [] };
   }
   const table = parseCsv(text);
   const columns = detectColumns(table, options);
-  return { format: 'csv', records: tableToTelemetry(table, columns, { timeZone: options.timeZone }), sensors: columns.sensorColumns };
+  return { format: 'csv', records: tableToTelemetry(table, columns, { timeZone: options.timeZone }), sensors: columns.sensorColumns, skippedColumns: columns.skipped ?? [] };
 }

@@ -68,9 +68,18 @@ const NUMBER_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 export interface TelemetryColumns {
   timeColumn: string;
   sensorColumns: string[];
+  /** Columns that are neither (detection only): each with the reason, for the caller to report. */
+  skipped?: { column: string; reason: string }[];
 }
 
-/** Picks the time column (by name, else the first column that parses as time) and the numeric sensor columns. */
+const isMissing = (text: string): boolean => text === '' || text.toUpperCase() === 'NA';
+
+/**
+ * Picks the time column (by name, else the first column that parses as time) and the sensor columns:
+ * those whose values in the first 50 rows are mostly numbers (missing values aside). A stray bad value
+ * then fails its line in tableToTelemetry instead of dropping the sensor; every column left out is
+ * listed in `skipped` with the reason.
+ */
 export function detectColumns(table: CsvTable, options: { timeColumn?: string; sensorColumns?: string[]; timeZone?: string } = {}): TelemetryColumns {
   const { header, rows } = table;
   const sample = rows.slice(0, 50);
@@ -85,15 +94,26 @@ export function detectColumns(table: CsvTable, options: { timeColumn?: string; s
     timeColumn = header.find((_h, j) => sample.length > 0 && sample.every((r) => !NUMBER_RE.test(r[j]!.trim()) && canParseTime(r[j]!, options.timeZone)));
   }
   if (timeColumn === undefined) throw new EdgeloopError('BAD_FILE', `no time column found in the CSV header (${header.join(', ')}); name one with --time-column`);
-  let sensorColumns = options.sensorColumns;
+  const sensorColumns = options.sensorColumns;
   if (sensorColumns) {
     const missing = sensorColumns.filter((s) => !header.includes(s));
     if (missing.length) throw new EdgeloopError('BAD_ARGUMENT', `sensor columns not in the CSV header: ${missing.join(', ')}`);
   } else {
-    sensorColumns = header.filter((h, j) => h !== timeColumn && sample.length > 0 && sample.every((r) => NUMBER_RE.test(r[j]!.trim())));
+    const found: string[] = [];
+    const skipped: { column: string; reason: string }[] = [];
+    header.forEach((h, j) => {
+      if (h === timeColumn) return;
+      const present = sample.map((r) => r[j]!.trim()).filter((v) => !isMissing(v));
+      const bad = present.filter((v) => !NUMBER_RE.test(v));
+      if (present.length === 0) skipped.push({ column: h, reason: `no value in the first ${sample.length} rows` });
+      else if (bad.length * 2 >= present.length) skipped.push({ column: h, reason: `not numeric (${bad.length} of ${present.length} values in the first rows, e.g. ${JSON.stringify(bad[0]!.slice(0, 40))})` });
+      else found.push(h);
+    });
+    if (found.length === 0) throw new EdgeloopError('BAD_FILE', `no numeric sensor columns found in the CSV (${skipped.map((s) => `${s.column}: ${s.reason}`).join('; ')})`);
+    return { timeColumn, sensorColumns: found, skipped };
   }
   if (sensorColumns.length === 0) throw new EdgeloopError('BAD_FILE', 'no numeric sensor columns found in the CSV');
-  return { timeColumn, sensorColumns };
+  return { timeColumn, sensorColumns, skipped: [] };
 }
 
 function canParseTime(v: string, timeZone?: string): boolean {
@@ -123,7 +143,7 @@ export function tableToTelemetry(table: CsvTable, columns: TelemetryColumns, opt
     const values: Record<string, number> = {};
     sIdx.forEach((j, k) => {
       const text = r[j]!.trim();
-      if (text === '' || text.toUpperCase() === 'NA') return; // missing: no reading for that sensor
+      if (isMissing(text)) return; // missing: no reading for that sensor
       if (!NUMBER_RE.test(text)) throw new EdgeloopError('BAD_FILE', `CSV line ${i + 2}: ${columns.sensorColumns[k]} value ${JSON.stringify(text)} is not a number`);
       values[columns.sensorColumns[k]!] = Number(text);
     });

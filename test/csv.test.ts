@@ -40,3 +40,25 @@ test('bad CSV input gets BAD_FILE errors naming the line', (t) => {
   const e4 = t.throws(() => detectColumns(table, { timeColumn: 'nope' }));
   t.true(isEdgeloopError(e4, 'BAD_ARGUMENT'));
 });
+
+test('column detection: missing values do not disqualify a sensor, a stray bad value fails its line, text and empty columns are listed with the reason', (t) => {
+  const table = parseCsv([
+    'time,temp,room,empty,co2',
+    '2020-01-01 00:00:00,NA,lab,,400',
+    '2020-01-01 00:01:00,21.5,lab,,oops',
+    '2020-01-01 00:02:00,,lab,,410',
+    '2020-01-01 00:03:00,22,lab,,420',
+  ].join('\n'));
+  const cols = detectColumns(table);
+  t.is(cols.timeColumn, 'time');
+  t.deepEqual(cols.sensorColumns, ['temp', 'co2'], 'temp has two missing values, co2 one bad value of four');
+  t.deepEqual(cols.skipped, [
+    { column: 'room', reason: 'not numeric (4 of 4 values in the first rows, e.g. "lab")' },
+    { column: 'empty', reason: 'no value in the first 4 rows' },
+  ]);
+  const err = t.throws(() => tableToTelemetry(table, cols));
+  t.regex(err!.message, /^CSV line 3: co2 value "oops" is not a number$/, 'the bad value is an error naming its line, not a vanished sensor');
+  const none = t.throws(() => detectColumns(parseCsv('time,room\n2020-01-01 00:00:00,lab\n')));
+  t.true(isEdgeloopError(none, 'BAD_FILE'));
+  t.is(none!.message, 'no numeric sensor columns found in the CSV (room: not numeric (1 of 1 values in the first rows, e.g. "lab"))');
+});
