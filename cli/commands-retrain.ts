@@ -1,15 +1,20 @@
 /**
  * `edgeloop retrain list|show|run|approve|reject`: the retraining jobs of the running gateway
- * (HTTP API of gateway/retrain.ts), or with --db, read-only listing straight from the SQLite file.
+ * (HTTP API of gateway/retrain.ts), or with --db, read-only listing straight from the SQLite file or
+ * the PostgreSQL database of scaled-out gateways (postgres:// URL).
  */
 import { EdgeloopError } from '../src/errors.ts';
 import { openDatabase } from '../io/sqlite.ts';
 import { RETRAIN_STATES, RetrainStore, type RetrainJob, type RetrainState } from '../gateway/retrain-store.ts';
+import { SqlRetrainJobs } from '../gateway/retrain-jobs.ts';
+import { postgresSql } from '../gateway/sql.ts';
+import { isPostgresUrl } from '../gateway/store-factory.ts';
+import { PostgresStore } from '../gateway/store-postgres.ts';
 import { parse } from './args.ts';
 import { callGateway, formatTable, gatewayApi } from './gateway-api.ts';
 
 const USAGE = `edgeloop retrain list [--model M] [--state S] | show <job> | run --model M [--fleet F] | approve <job> | reject <job> [--reason R]
-       common: [--gateway http://127.0.0.1:8080] [--token-file F] [--format table|json]; list and show also read a database offline with --db path`;
+       common: [--gateway http://127.0.0.1:8080] [--token-file F] [--format table|json]; list and show also read a database offline with --db path|postgres://…`;
 
 export type Print = (line: string) => void;
 const defaultPrint: Print = (line) => console.log(line);
@@ -66,6 +71,21 @@ export async function retrainCommand(argv: string[], print: Print = defaultPrint
 
   if (values.db !== undefined) {
     if (sub !== 'list' && sub !== 'show') throw new EdgeloopError('BAD_ARGUMENT', `--db reads jobs offline: only 'list' and 'show' work with it; run, approve and reject go to the running gateway (--gateway)`);
+    if (isPostgresUrl(values.db)) {
+      // The jobs every scaled-out gateway shares (the tables are created if the database has none yet).
+      const store = await PostgresStore.create({ url: values.db, poolSize: 1 });
+      try {
+        const jobs = await SqlRetrainJobs.create(postgresSql(store.pool));
+        if (sub === 'list') {
+          const list = await jobs.list({ model: values.model, state });
+          return out(list, () => formatJobs(list));
+        }
+        const job = await jobs.mustGet(jobId());
+        return out(job, () => formatJob(job));
+      } finally {
+        await store.close();
+      }
+    }
     const db = openDatabase(values.db, { readonly: true });
     try {
       const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'retrain_jobs'").get();

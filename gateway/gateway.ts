@@ -193,6 +193,7 @@ export class Gateway {
         });
         this.#drift.setMetricsSources({
           ingest: async () => ({ counters: await store.counters(), pendingMessages: this.#subscriber?.stats.pending ?? 0 }),
+          leader: () => ({ gateway: this.#o.id, leader: this.isLeader }),
         });
         await this.#drift.start();
       }

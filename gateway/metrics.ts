@@ -44,6 +44,8 @@ export interface MetricsSources {
   ingest?: () => IngestSnapshot | Promise<IngestSnapshot>;
   rollout?: () => readonly RolloutSample[] | Promise<readonly RolloutSample[]>;
   retrain?: () => RetrainSnapshot | Promise<RetrainSnapshot>;
+  /** Whether this gateway instance runs the singleton duties (docs/scaling.md). */
+  leader?: () => { gateway: string; leader: boolean };
 }
 
 /** Sources the drift service itself supplies. */
@@ -165,6 +167,16 @@ export class GatewayMetrics {
         const rows = await src();
         this.reset();
         for (const r of rows) this.set({ model: r.model, version: String(r.version), state: r.state }, r.devices);
+      },
+    });
+    new Gauge({
+      name: 'edgeloop_leader', help: '1 while this gateway instance runs the singleton duties (elected leader, or the only instance on SQLite), else 0', labelNames: ['gateway'] as const, registers: reg,
+      collect() {
+        const src = sources().leader;
+        if (!src) return;
+        const { gateway, leader } = src();
+        this.reset();
+        this.set({ gateway }, leader ? 1 : 0);
       },
     });
     new Gauge({

@@ -285,16 +285,37 @@ export class Registry {
     }
   }
 
-  /** #locate for the synchronous signRollback: SQLite only (rollouts run on SQLite gateways, docs/scaling.md). */
+  /** #locate for the synchronous signRollback, same answers: SQLite only (rollouts run on SQLite gateways, docs/scaling.md). */
   #locateSync(ref: string): { model: string; version: number } {
     const db = this.#sqlite;
     if (!db) throw new EdgeloopError('STORE', 'signed rollbacks need the registry on SQLite: rollouts do not run on a PostgreSQL gateway yet (docs/scaling.md)');
     const r = parseRef(ref);
-    const version = r.kind === 'version' ? (db.prepare('SELECT version FROM registry_versions WHERE model = ? AND version = ?').pluck().get(r.model, r.version) as number | undefined)
-      : r.kind === 'alias' ? (db.prepare('SELECT version FROM registry_aliases WHERE model = ? AND alias = ?').pluck().get(r.model, r.alias) as number | undefined)
-        : ((db.prepare('SELECT max(version) FROM registry_versions WHERE model = ?').pluck().get(r.model) as number | null) ?? undefined);
-    if (version === undefined) throw new EdgeloopError('NOT_FOUND', `${ref} is not in the registry (see 'edgeloop models list')`);
-    return { model: r.model, version };
+    const maxVersion = (): number | null => db.prepare('SELECT max(version) FROM registry_versions WHERE model = ?').pluck().get(r.model) as number | null;
+    const task = db.prepare('SELECT task FROM registry_models WHERE name = ?').pluck().get(r.model) as string | undefined;
+    if (task === undefined) {
+      const names = db.prepare('SELECT name FROM registry_models ORDER BY name LIMIT 20').pluck().all() as string[];
+      throw new EdgeloopError('NOT_FOUND', `model ${r.model} is not registered (models: ${names.length ? names.join(', ') : 'none'})`);
+    }
+    switch (r.kind) {
+      case 'latest': {
+        const v = maxVersion();
+        if (v === null) throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no versions`);
+        return { model: r.model, version: v };
+      }
+      case 'version': {
+        const found = db.prepare('SELECT 1 FROM registry_versions WHERE model = ? AND version = ?').pluck().get(r.model, r.version);
+        if (found === undefined) throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no version ${r.version} (versions 1..${maxVersion() ?? 0})`);
+        return { model: r.model, version: r.version };
+      }
+      case 'alias': {
+        const v = db.prepare('SELECT version FROM registry_aliases WHERE model = ? AND alias = ?').pluck().get(r.model, r.alias) as number | undefined;
+        if (v === undefined) {
+          const aliases = db.prepare('SELECT alias FROM registry_aliases WHERE model = ? ORDER BY alias').pluck().all(r.model) as string[];
+          throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no alias ${r.alias} (aliases: ${aliases.length ? aliases.join(', ') : 'none'})`);
+        }
+        return { model: r.model, version: v };
+      }
+    }
   }
 
   async #record(model: string, version: number): Promise<VersionRecord> {

@@ -113,6 +113,8 @@ test('the gateway serves Prometheus /metrics with its ingest counters and the dr
   const text = await (await fetch(`${gw.httpUrl}/metrics`)).text();
   t.regex(text, /edgeloop_ingest_readings_total\{outcome="inserted"\} 2/);
   t.regex(text, /NOT_JSON/);
+  t.regex(text, /^edgeloop_leader\{gateway="t"\} 1$/m, 'a SQLite gateway is its own leader');
+  t.true(gw.isLeader);
   const drift = (await (await fetch(`${gw.httpUrl}/v1/drift`)).json()) as { policy: { psiAlert: number } };
   t.is(drift.policy.psiAlert, 0.25);
 });

@@ -58,7 +58,8 @@ test.after.always(async () => {
   const refused = await fetch(`${b.ready.http}/v1/retrain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","fleet":"f"}' });
   t.is(refused.status, 503);
   await killHard(a.child);
-  await waitFor(async () => (await health(b)).leader, 30_000, 'gwb to lead');
+  // leader turns true when the lock is won, the duties list once they have started.
+  await waitFor(async () => (await health(b)).duties.duties.length > 0, 30_000, 'gwb to lead and run its duties');
   t.like(await health(b), { leader: true, duties: { duties: ['retrain'] } });
   t.regex(b.stderr(), /gateway gwb is leader: starting the singleton duties/);
   t.regex(await (await fetch(`${b.ready.http}/metrics`)).text(), /^edgeloop_leader\{gateway="gwb"\} 1$/m);

@@ -22,6 +22,7 @@ import { readDatasetFile } from '../device/csv-source.ts';
 import { replay } from '../device/replay.ts';
 import { splitsOf, trainModel } from '../models/training.ts';
 import { prepareDataset, readSpec } from '../cli/commands-prepare.ts';
+import { retrainCommand } from '../cli/commands-retrain.ts';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
 import { failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
@@ -50,8 +51,9 @@ test.after.always(async () => {
 
 const available = findPostgresBin() !== null || Boolean(process.env.CI);
 
-function instance(id: string, schema: string, keyDir: string): FailoverInstance {
-  return { id, dbUrl, schema, brokerUrl: broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: schema };
+// One share group per test (mosquitto keeps queuing a dead member's share); the first test uses the default schema.
+function instance(id: string, group: string, keyDir: string): FailoverInstance {
+  return { id, dbUrl, schema: group === 'fo1' ? 'edgeloop' : group, brokerUrl: broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: group };
 }
 
 async function inProcess(o: FailoverInstance): Promise<{ gw: Gateway; store: PostgresStore }> {
@@ -162,6 +164,9 @@ pgTest('the leader is SIGKILLed with a retraining job open; the other instance t
   t.deepEqual(decided.trigger, { kind: 'manual', by: 'operator' }, 'the trigger recorded by A');
   const all = await b.duties!.jobs.list({ model: MODEL });
   t.is(all.length, 1, 'exactly one job: opened by A, decided by B');
+  const printed: string[] = [];
+  await retrainCommand(['list', '--db', dbUrl, '--format', 'json'], (l) => printed.push(l));
+  t.deepEqual((JSON.parse(printed.join('\n')) as RetrainJob[]).map((j) => [j.id, j.state]), [[job.id, 'rejected']], 'edgeloop retrain list --db postgres://… reads the shared jobs');
   t.log(`fail-over: leader a SIGKILLed, b leader and retraining after ${takeoverMs} ms (retryMs ${RETRY_MS}); job ${job.id} opened on a, approved and decided on b: ${decided.state} (${decided.reason})`);
 });
 
