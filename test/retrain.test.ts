@@ -287,26 +287,28 @@ test.serial('too little recent data: the job waits in waiting-data, trains once 
   const recent = readDatasetFile(join(DATA, 'datatest2.txt'), { timeZone: 'Europe/Brussels' }).records;
   const t0 = Number(recent[0]!.ts);
   const upTo = (hours: number) => recent.filter((r) => Number(r.ts) < t0 + hours * 3600_000);
+  /** Replays records into a fleet and waits until all their readings (6 columns) are stored. */
+  const ingest = async (records: typeof recent, fleet: string, device: string): Promise<void> => {
+    const before = await ctx.gateway.store.countReadings({ fleet });
+    await replay(records, { brokerUrl: ctx.gateway.brokerUrl, fleet, device, batchSize: 50, maxInFlight: 32 });
+    await waitFor(async () => (await ctx.gateway.store.countReadings({ fleet })) >= before + records.length * 6, 20_000, `${records.length} records stored in ${fleet}`);
+  };
   const first = upTo(6);
-  await replay(first, { brokerUrl: ctx.gateway.brokerUrl, fleet: 'young', device: 'y1', batchSize: 50, maxInFlight: 32 });
-  await waitFor(async () => (await ctx.gateway.store.countReadings({ fleet: 'young' })) >= first.length * 6, 20_000, '6 h stored');
+  await ingest(first, 'young', 'y1');
   const s = await service(t, { policy: { minRecentSpanMs: DAY_MS, minGain: 1 } });
   const job = (await s.trigger({ model: MODEL, fleet: 'young', trigger: { kind: 'manual', by: 'test' } }))!;
   await waitFor(() => s.jobs.mustGet(job.id).state === 'waiting-data', 20_000, 'the job to wait for data');
   t.regex(s.jobs.mustGet(job.id).reason!, /^waiting until the recent labelled data of fleet 'young' spans 24\.0 h of data time \(6\.0 h so far\)$/);
   await s.tick();
   t.is(s.jobs.mustGet(job.id).state, 'waiting-data', 'still 6 h: still waiting');
-  const more = upTo(30).slice(first.length);
-  await replay(more, { brokerUrl: ctx.gateway.brokerUrl, fleet: 'young', device: 'y1', batchSize: 50, maxInFlight: 32 });
+  await replay(upTo(30).slice(first.length), { brokerUrl: ctx.gateway.brokerUrl, fleet: 'young', device: 'y1', batchSize: 50, maxInFlight: 32 });
   await waitFor(() => ['rejected', 'failed', 'rolling-out'].includes(s.jobs.mustGet(job.id).state), 60_000, 'the job to train once 30 h are there');
   const done = s.jobs.mustGet(job.id);
   t.is(done.state, 'rejected', done.reason ?? '');
   t.true(done.evaluation!.windowToMs - done.evaluation!.windowFromMs >= DAY_MS, 'trained on at least a day of data');
   await s.stop();
 
-  const old = upTo(2);
-  await replay(old, { brokerUrl: ctx.gateway.brokerUrl, fleet: 'young-2', device: 'y2', batchSize: 50, maxInFlight: 32 });
-  await waitFor(async () => (await ctx.gateway.store.countReadings({ fleet: 'young-2' })) >= old.length * 6, 20_000, '2 h stored');
+  await ingest(upTo(2), 'young-2', 'y2');
   const impatient = await service(t, { policy: { minRecentSpanMs: DAY_MS, dataWaitTimeoutMs: 1 } });
   const late = (await impatient.trigger({ model: MODEL, fleet: 'young-2', trigger: { kind: 'manual', by: 'test' } }))!;
   await waitFor(() => impatient.jobs.mustGet(late.id).state === 'failed', 20_000, 'the waiting job to time out');
