@@ -119,7 +119,9 @@ export class SingletonDuties {
     registerRetrainRoutes(http, {
       service: () => this.#retrain,
       jobs: () => this.#jobs,
-      unavailable: () => `gateway ${this.#o.id} is not the leader for the singleton duties (retraining): send writes to the leader instance (GET /healthz shows leader: true)`,
+      unavailable: () => this.#o.retrain === false ? `retraining is off on gateway ${this.#o.id} (gateway option retrain: false)`
+        : this.isLeader ? `gateway ${this.#o.id} was just elected leader and is starting its duties: try again`
+          : `gateway ${this.#o.id} is not the leader for the singleton duties (retraining): send writes to the leader instance (GET /healthz shows leader: true)`,
     });
   }
 
