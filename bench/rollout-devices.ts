@@ -9,6 +9,8 @@
  * stdout: one JSON line per event ({"ready"}, {"floorDone"}, {"cpuMs"}, {"error"}); stdin: a line asks for cpuMs, EOF stops.
  */
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { createInterface } from 'node:readline';
 import { connectMqtt, publishAsync, endAsync, type MqttClient } from '../io/mqtt-client.ts';
 import { deviceTopic } from '../src/topics.ts';
@@ -105,8 +107,21 @@ const heartbeat = setInterval(() => {
 }, 10_000);
 emit({ ready: true });
 // Any line on stdin asks for this process's CPU time so far (the parent accounts the rollout phase).
+// BENCH_ROLLOUT_PROFILE=dir: a CPU profile of this process between the first and the second such line
+// (the rollout only, without start-up and the floor), written to dir/rollout-devices-<first>.cpuprofile.
+const profileDir = process.env.BENCH_ROLLOUT_PROFILE;
+let session: Session | null = null;
 createInterface({ input: process.stdin }).on('line', () => {
   const u = process.cpuUsage();
+  if (profileDir && !session) {
+    session = new Session();
+    session.connect();
+    session.post('Profiler.enable', () => session!.post('Profiler.start'));
+  } else if (profileDir && session) {
+    session.post('Profiler.stop', (err, res) => {
+      if (!err) writeFileSync(join(profileDir, `rollout-devices-${first}.cpuprofile`), JSON.stringify(res.profile));
+    });
+  }
   emit({ cpuMs: (u.user + u.system) / 1000 });
 });
 process.stdin.on('end', () => {

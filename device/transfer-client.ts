@@ -21,6 +21,7 @@
  * Requests that go unanswered for `chunkTimeoutMs` are re-sent; after `maxStalledRounds` rounds without
  * a single new chunk the transfer fails with TIMEOUT (and stays resumable).
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EdgeloopError, isEdgeloopError, errorMessage } from '../src/errors.ts';
@@ -186,7 +187,8 @@ export class TransferClient {
 
   /** Deletes a transfer's partial state (after staging, or to start over). */
   async discard(model: string, version: number): Promise<void> {
-    await rm(this.transferDir(model, version), { recursive: true, force: true });
+    const dir = this.transferDir(model, version);
+    if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
   }
 
   /**
@@ -215,8 +217,11 @@ export class TransferClient {
   private async downloadVerified(manifest: ModelManifest, started: number, inbox: ChunkInbox, signal?: AbortSignal): Promise<TransferResult> {
     const { model, version } = manifest;
     const dir = this.transferDir(model, version);
+    // Usually nothing is on disk (a push completes before anything is written): one stat, not the
+    // reads of an absent manifest and chunk folder.
+    const partial = existsSync(dir);
     // A transfer on disk for a different artifact (the version was re-registered) is useless.
-    const onDisk = (await readJsonFile(join(dir, 'manifest.json'))) as ModelManifest | undefined;
+    const onDisk = partial ? ((await readJsonFile(join(dir, 'manifest.json'))) as ModelManifest | undefined) : undefined;
     const sameOnDisk = onDisk !== undefined && canonicalJson(onDisk) === canonicalJson(manifest);
     if (onDisk && !sameOnDisk) {
       this.logger.warn(`partial transfer of ${model} v${version} was for another manifest; starting over`);
@@ -226,7 +231,7 @@ export class TransferClient {
     const store = new PartialStore(dir, sameOnDisk ? null : JSON.stringify(manifest));
 
     const asm = new ArtifactAssembler(manifest);
-    await this.loadChunks(dir, manifest, asm);
+    if (partial) await this.loadChunks(dir, manifest, asm);
     const stats: TransferStats = { totalChunks: asm.chunkCount, resumedChunks: asm.receivedChunks, requestedChunks: 0, tamperedChunks: 0, bytes: manifest.artifact.bytes, durationMs: 0, pushedChunks: 0 };
     if (stats.resumedChunks > 0) this.logger.info(`resuming ${model} v${version}: ${stats.resumedChunks}/${stats.totalChunks} chunks on disk`);
 
