@@ -29,6 +29,7 @@ import { postgresSql } from './sql.ts';
 import { SingletonDuties } from './singleton-duties.ts';
 import type { Store } from './store.ts';
 import { attachDashboardPanels } from './dashboard-panels.ts';
+import { attachRetrainPanel } from './dashboard-retrain.ts';
 import { ModelEvaluationStore } from './dashboard-models.ts';
 import type { ChangeFeed } from './dashboard-live.ts';
 import { RunStore } from './runs.ts';
@@ -257,6 +258,11 @@ export class Gateway {
           driftPolicy: this.#o.drift ? this.#o.drift.policy : undefined,
           logger: this.#log.child('dashboard'), now,
         });
+        if (this.#o.retrain !== false && ((sqlite && this.#registry && this.#rollouts) || this.#duties)) {
+          // The jobs of this gateway's retraining loop (attached below), or the shared ones on PostgreSQL.
+          const jobs = { list: (filter?: { model?: string; limit?: number }) => this.retrain?.jobs.list(filter) ?? this.#duties?.jobs.list(filter) ?? [] };
+          this.#feed.add(attachRetrainPanel(this.#http, this.#dashboard, jobs));
+        }
         await this.#http.start();
         this.#dashboard.start();
         await this.#feed.start();

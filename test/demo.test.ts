@@ -60,6 +60,10 @@ test('npm start: the loop runs end to end, the dashboard shows it in Chromium, C
 
   const rollouts = (await (await fetch(`${done.dashboard}/v1/rollouts`)).json()) as { state: string }[];
   t.true(rollouts.some((r) => r.state === 'completed'));
+  const jobs = (await (await fetch(`${done.dashboard}/v1/dashboard/retrain`)).json()) as Record<string, unknown>[];
+  t.is(jobs.length, 1);
+  t.like(jobs[0], { model: 'occupancy', fleet: 'office', current: 1, candidate: 2 });
+  t.true((jobs[0]!['holdout candidate'] as number) > (jobs[0]!['holdout current'] as number), JSON.stringify(jobs[0]));
 
   const browser = await launchBrowser();
   if (!browser) {
@@ -79,6 +83,7 @@ test('npm start: the loop runs end to end, the dashboard shows it in Chromium, C
       await page.waitForSelector('#panel-models table.confusion', { timeout: 20_000 });
       t.true(await page.$$eval('#panel-drift td.heat', (tds) => tds.length) >= 3);
       t.regex((await page.textContent('#panel-alerts')) ?? '', /room-3/);
+      t.regex((await page.textContent('#panel-retrain')) ?? '', /rt-\w+.*office.*alert #\d+ performance.*(promoted|rolled-back)/);
       await page.screenshot({ path: join(dir, 'demo-dashboard.png'), fullPage: true });
       if (process.env.EDGELOOP_SCREENSHOT) await page.screenshot({ path: process.env.EDGELOOP_SCREENSHOT, fullPage: true });
       t.deepEqual(errors, []);
