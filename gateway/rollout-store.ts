@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS rollout_devices (
 );
 CREATE INDEX IF NOT EXISTS rollout_devices_by_command ON rollout_devices (command_id);
 CREATE INDEX IF NOT EXISTS rollout_devices_by_rollback ON rollout_devices (rollback_command_id);
+-- Every status and heartbeat looks up the device's part in its latest rollout (and in-flight installs).
+CREATE INDEX IF NOT EXISTS rollout_devices_by_device ON rollout_devices (device);
 CREATE TABLE IF NOT EXISTS rollout_events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, rollout_id TEXT NOT NULL, device TEXT, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
 );
