@@ -17,7 +17,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
@@ -83,6 +84,22 @@ function startDevices(url: string, first: number, count: number, floorChunks: nu
   return { child, ready, floorDone, cpuMs };
 }
 
+/** BENCH_ROLLOUT_PROFILE=dir: a CPU profile of the gateway process during the rollout (dir/rollout-gateway.cpuprofile). */
+async function startProfile(): Promise<{ stop: () => Promise<void> } | null> {
+  const dir = process.env.BENCH_ROLLOUT_PROFILE;
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  await new Promise<void>((r) => session.post('Profiler.enable', () => session.post('Profiler.start', () => r())));
+  return {
+    stop: () => new Promise<void>((r) => session.post('Profiler.stop', (err, res) => {
+      if (!err) writeFileSync(join(dir, 'rollout-gateway.cpuprofile'), JSON.stringify(res.profile));
+      session.disconnect();
+      r();
+    })),
+  };
+}
+
 async function main(): Promise<void> {
   const broker = await startBroker();
   const db = openDatabase(join(dir, 'edgeloop.db'), { synchronous: 'full' });
@@ -98,7 +115,7 @@ async function main(): Promise<void> {
   // The rollout's end is taken when it happens (onChange), not by polling, as the floor's is.
   let watched: { id: string | null; done: () => void } | null = null;
   const onChange = (id: string): void => {
-    if (watched && id === watched.id && service.controller.store.get(id)?.state !== 'running') watched.done();
+    if (watched && id === watched.id && service.controller.store.state(id) !== 'running') watched.done();
   };
   const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, onChange, ...(process.env.BENCH_LOG ? { logger: createLogger({ level: 'debug', sink: (l) => process.stderr.write(l + '\n') }) } : {}), transferOptions: {
     ...(CHUNKS_PER_S === undefined ? {} : { maxChunksPerS: CHUNKS_PER_S }),
@@ -128,6 +145,7 @@ async function main(): Promise<void> {
   // Rollout: wait until the fleet registry sees every device, then roll out to all at once.
   while (service.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length < N || performance.now() < graceOverMs) await new Promise((r) => setTimeout(r, 100));
   const cpuBefore = await Promise.all(procs.map((p) => p.cpuMs()));
+  const profile = await startProfile();
   const gwCpuBefore = process.cpuUsage();
   const start = performance.now();
   if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutStartEpochMs: Date.now() }));
@@ -141,6 +159,7 @@ async function main(): Promise<void> {
   }, 5000);
   await finished;
   const rolloutS = (performance.now() - start) / 1000;
+  await profile?.stop();
   clearInterval(progress);
   const summary = service.controller.summary(created.id);
   if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutEndEpochMs: Date.now() }));

@@ -140,6 +140,7 @@ export class RolloutStore {
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       get: p('SELECT * FROM rollouts WHERE id = ?'),
+      state: p('SELECT state FROM rollouts WHERE id = ?'),
       list: p('SELECT * FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?'),
       live: p("SELECT * FROM rollouts WHERE state IN ('running', 'paused') ORDER BY created_at"),
       devices: p('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position'),
@@ -190,6 +191,12 @@ export class RolloutStore {
   get(id: string): RolloutRecord | null {
     const row = this.#s.get!.get(id) as RolloutRow | undefined;
     return row ? toRollout(row) : null;
+  }
+
+  /** Just the rollout's state (no plan to parse): for callers that poll it. */
+  state(id: string): RolloutState | null {
+    const row = this.#s.state!.get(id) as { state: RolloutState } | undefined;
+    return row?.state ?? null;
   }
 
   mustGet(id: string): RolloutRecord {

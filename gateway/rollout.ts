@@ -316,13 +316,15 @@ export class RolloutService {
     if (!d || !isInFlight(d.state) || d.commandId === null || d.dispatchedAtMs === null || status.tsMs < d.dispatchedAtMs) return;
     const key = `${fleet}/${device}`;
     if ((this.#resentFor.get(key) ?? -Infinity) >= status.tsMs) return;
+    // Decided on the device row first (it carries the rollout's model and version): the status an agent
+    // publishes right before its result, the common case, costs no read of the rollout.
+    const slot = status.models.find((m) => m.model === d.model);
+    // A downgrade's install carries a signed rollback, accepted once (a replay is refused): not resent.
+    if (slot && [slot.active, slot.highWater ?? null, ...slot.previous].some((v) => v !== null && v > d.version)) return;
+    const installed = d.installMode === 'shadow' ? slot?.shadow === d.version : slot?.active === d.version;
+    if (installed && status.startedAtMs < d.dispatchedAtMs) return;
     const r = this.controller.store.mustGet(d.rolloutId);
     if (r.state !== 'running' && r.state !== 'paused') return;
-    const slot = status.models.find((m) => m.model === r.model);
-    // A downgrade's install carries a signed rollback, accepted once (a replay is refused): not resent.
-    if (slot && [slot.active, slot.highWater ?? null, ...slot.previous].some((v) => v !== null && v > r.version)) return;
-    const installed = d.installMode === 'shadow' ? slot?.shadow === r.version : slot?.active === r.version;
-    if (installed && status.startedAtMs < d.dispatchedAtMs) return;
     this.#resentFor.set(key, status.tsMs);
     const command: Command = { id: d.commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
     this.#log.info(`${fleet}/${device} announced itself while installing ${r.model}@${r.version}: sending ${d.commandId} again`);
