@@ -5,7 +5,8 @@ import { createLogger, type LogLevel } from '../src/log.ts';
 import type { ModelFormat, ModelVariant } from '../src/manifest.ts';
 import { MODEL_FORMATS, MODEL_VARIANTS } from '../src/manifest-validate.ts';
 import { SqliteStore } from '../gateway/store-sqlite.ts';
-import { Registry, type VersionRecord } from '../gateway/registry.ts';
+import type { VersionRecord } from '../gateway/registry.ts';
+import { openRegistry } from './registry-open.ts';
 import { RunStore, RUN_STATUSES, type RunRecord, type RunStatus } from '../gateway/runs.ts';
 import { formatReport, type EvaluationReport } from '../models/evaluation/report.ts';
 import { parse, requireFlag, intFlag } from './args.ts';
@@ -20,7 +21,8 @@ const MODELS_USAGE = `edgeloop models list [--format table|json]
        edgeloop models artifact <ref> --artifact FORMAT/VARIANT --out file
        edgeloop models key [--format text|json|pem|base64]
   <ref> is name (latest), name@3 (version) or name@alias (e.g. name@production).
-  Common: [--config file] [--db path] [--log-level L]; the signing key lives in keys/ next to the database.`;
+  Common: [--config file] [--db path|postgres://…] [--log-level L]; the signing key lives in keys/ next to the database
+  (for a postgres:// registry shared by gateways: gateway.keyDir, default <dataDir>/keys).`;
 
 const RUNS_USAGE = `edgeloop runs list [--model-kind K] [--dataset D] [--status running|completed|failed] [--limit N] [--format table|json]
        edgeloop runs show <id> [--format table|json]
@@ -92,10 +94,11 @@ export async function modelsCommand(argv: string[]): Promise<void> {
   if (sub === undefined || !['list', 'show', 'promote', 'verify', 'history', 'manifest', 'artifact', 'key'].includes(sub)) {
     throw new EdgeloopError('BAD_ARGUMENT', `unknown models subcommand ${JSON.stringify(sub ?? '')}\nusage: ${MODELS_USAGE}`);
   }
-  const { config, store } = await openStore(values);
+  const config = loadConfig({ file: values.config, overrides: values.db ? [{ path: ['gateway', 'db'], value: values.db }] : [] });
+  const logger = createLogger({ level, sink: (l) => process.stderr.write(l + '\n') });
+  // --db path (SQLite) or postgres://… (the registry of scaled-out gateways).
+  const { registry, close } = await openRegistry(dbPathOf(config), { keyDir: keyDirOf(config), synchronous: config.gateway.synchronous, logger });
   try {
-    const logger = createLogger({ level, sink: (l) => process.stderr.write(l + '\n') });
-    const registry = await Registry.create({ database: store.database, keyDir: keyDirOf(config), logger });
     switch (sub) {
       case 'list': {
         const format = outputFormat(values.format, ['table', 'json']);
@@ -166,7 +169,7 @@ export async function modelsCommand(argv: string[]): Promise<void> {
       }
     }
   } finally {
-    await store.close();
+    await close();
   }
 }
 

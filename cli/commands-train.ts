@@ -11,6 +11,7 @@ import { RunStore, type SplitMetrics } from '../gateway/runs.ts';
 import { RunModelStore } from '../gateway/run-models.ts';
 import { Registry } from '../gateway/registry.ts';
 import { publishModel } from '../gateway/publish.ts';
+import { openRegistry } from './registry-open.ts';
 import { parse, requireFlag, intFlag } from './args.ts';
 import { loadConfig, dbPathOf, keyDirOf } from './config.ts';
 import { ProgressBar } from './progress.ts';
@@ -22,7 +23,7 @@ const TRAIN_USAGE = `edgeloop train --dataset D --model lda|logreg|rf|gbm|tree|k
   are random: give it 20 or more); --trials is the trial budget (default 10), --time-budget-s stops
   starting new trials after S seconds; --resume RUN continues RUN's search (same model and dataset): its trials are copied
   into the new run and not run again. --report: the evaluation report (full adds the learning curve; default full, fast for mlp).`;
-const EXPORT_USAGE = `edgeloop export --run R --format tflite|onnx[,…] --variant float32|float16|dynamic-int8|int8[,…] [--model NAME] [--promote ALIAS] [--db path]`;
+const EXPORT_USAGE = `edgeloop export --run R --format tflite|onnx[,…] --variant float32|float16|dynamic-int8|int8[,…] [--model NAME] [--promote ALIAS] [--db path] [--registry path|postgres://…]`;
 
 function jsonFlag(value: string | undefined, flag: string): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
@@ -152,11 +153,12 @@ function listFlag<T extends string>(value: string, allowed: readonly T[], flag: 
 }
 
 export async function exportCommand(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { run: { type: 'string' }, format: { type: 'string' }, variant: { type: 'string' }, model: { type: 'string' }, promote: { type: 'string' } }, EXPORT_USAGE);
+  const { values } = parse(argv, { run: { type: 'string' }, format: { type: 'string' }, variant: { type: 'string' }, model: { type: 'string' }, promote: { type: 'string' }, registry: { type: 'string' } }, EXPORT_USAGE);
   const runId = requireFlag(values.run, 'run', EXPORT_USAGE);
   const formats = listFlag<ExportFormat>(requireFlag(values.format, 'format', EXPORT_USAGE), EXPORT_FORMATS, 'format');
   const variants = listFlag<ExportVariant>(values.variant ?? 'float32', EXPORT_VARIANTS, 'variant');
   const { config, store } = await open(values);
+  const cleanups: (() => Promise<void>)[] = [];
   try {
     const runs = await RunStore.create({ database: store.database });
     const run = await runs.show(runId);
@@ -164,7 +166,12 @@ export async function exportCommand(argv: string[]): Promise<void> {
     const saved = (await RunModelStore.create(store.database)).load(runId);
     const dataset = (await DatasetStore.create(store.database)).load(run.dataset);
     const trained = await loadNative(saved.native, saved.task);
-    const registry = await Registry.create({ database: store.database, keyDir: keyDirOf(config) });
+    // The run and its dataset come from --db; the version goes to --registry when given (e.g. the
+    // PostgreSQL registry of scaled-out gateways, signed with gateway.keyDir or <dataDir>/keys).
+    const target = values.registry === undefined ? null
+      : await openRegistry(values.registry, { keyDir: keyDirOf(loadConfig({ file: values.config, overrides: [{ path: ['gateway', 'db'], value: values.registry }] })) });
+    cleanups.push(async () => { await target?.close(); });
+    const registry = target?.registry ?? (await Registry.create({ database: store.database, keyDir: keyDirOf(config) }));
     const name = values.model ?? dataset.name;
     assertSafeName('model', name);
     const result = await publishModel(registry, {
@@ -177,6 +184,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
     console.table(result.artifacts.map((a) => ({ artifact: `${a.format}/${a.variant}`, bytes: a.bytes, ...Object.fromEntries(Object.entries(a.metrics).map(([k, v]) => [k, +v.toFixed(4)])), 'p50 µs': +a.p50Us.toFixed(1), 'p99 µs': +a.p99Us.toFixed(1) })));
     for (const s of result.skipped) console.log(`skipped ${s.format}/${s.variant}: ${s.reason}`);
   } finally {
+    for (const c of cleanups) await c();
     await store.close();
   }
 }
