@@ -30,6 +30,10 @@ CREATE INDEX IF NOT EXISTS rollout_devices_by_command ON rollout_devices (comman
 CREATE INDEX IF NOT EXISTS rollout_devices_by_rollback ON rollout_devices (rollback_command_id);
 -- Every status and heartbeat looks up the device's part in its latest rollout (and in-flight installs).
 CREATE INDEX IF NOT EXISTS rollout_devices_by_device ON rollout_devices (device);
+-- The controller steps after every batch of device messages: counts per state (and per wave) and the
+-- timed-out installs are read from these covering indexes, not from every device row.
+CREATE INDEX IF NOT EXISTS rollout_devices_by_state ON rollout_devices (rollout_id, state, dispatched_at);
+CREATE INDEX IF NOT EXISTS rollout_devices_by_wave ON rollout_devices (rollout_id, wave, state);
 CREATE TABLE IF NOT EXISTS rollout_events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, rollout_id TEXT NOT NULL, device TEXT, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
 );
