@@ -260,7 +260,8 @@ export class Gateway {
         });
         if (this.#o.retrain !== false && ((sqlite && this.#registry && this.#rollouts) || this.#duties)) {
           // The jobs of this gateway's retraining loop (attached below), or the shared ones on PostgreSQL.
-          const jobs = { list: (filter?: { model?: string; limit?: number }) => this.retrain?.jobs.list(filter) ?? this.#duties?.jobs.list(filter) ?? [] };
+          // (this.#retrain: the SQLite loop; a PostgreSQL leader's service has no synchronous `jobs`, the shared store serves.)
+          const jobs = { list: (filter?: { model?: string; limit?: number }) => this.#retrain?.jobs.list(filter) ?? this.#duties?.jobs.list(filter) ?? [] };
           this.#feed.add(attachRetrainPanel(this.#http, this.#dashboard, jobs));
         }
         await this.#http.start();

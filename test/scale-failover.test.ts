@@ -164,6 +164,9 @@ pgTest('the leader is SIGKILLed with a retraining job open; the other instance t
   t.deepEqual(decided.trigger, { kind: 'manual', by: 'operator' }, 'the trigger recorded by A');
   const all = await b.duties!.jobs.list({ model: MODEL });
   t.is(all.length, 1, 'exactly one job: opened by A, decided by B');
+  const panel = await fetch(b.httpUrl + '/v1/dashboard/retrain');
+  t.is(panel.status, 200, 'the dashboard panel of the leader reads the shared jobs');
+  t.is(((await panel.json()) as unknown[]).length, 1);
   const printed: string[] = [];
   await retrainCommand(['list', '--db', dbUrl, '--format', 'json'], (l) => printed.push(l));
   t.deepEqual((JSON.parse(printed.join('\n')) as RetrainJob[]).map((j) => [j.id, j.state]), [[job.id, 'rejected']], 'edgeloop retrain list --db postgres://… reads the shared jobs');
