@@ -2,7 +2,8 @@
  * Child process of bench/rollout.ts: hosts `count` simulated device agents, one MQTT connection each.
  * They speak the device contract (retained status with a last will, heartbeats, install commands
  * answered on cmd/result) and fetch the model through the real transfer protocol (device/transfer-client.ts:
- * signed manifest, chunk requests, per-chunk sha256, whole-artifact check). They do not load a runtime:
+ * signed manifest and pushed chunks in one subscribe, requests for what is missing, per-chunk sha256,
+ * whole-artifact check). They do not load a runtime:
  * the bench measures distribution, not inference.
  *
  * argv: brokerUrl fleet firstIndex count floorChunks stateRoot; env BENCH_PUBKEY_PEM.

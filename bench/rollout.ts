@@ -8,11 +8,15 @@
  * state machine, TransferServer). Broker: mosquitto when installed, else aedes in its own process.
  *   floor:   the same artifact bytes, in the same chunks, published once each (QoS 1) to the same N
  *            connections; time until every device holds every chunk.
- *   rollout: `rollout create --strategy all-at-once` until every device is active.
+ *   rollout: `rollout create --strategy all-at-once` until the service reports it completed with every
+ *            device active (timed after the service's resume grace).
+ * The transfer server pushes the chunks once, retained (RolloutService default): a device gets manifest
+ * and chunks in one subscribe and requests nothing unless something is missing.
  * Last line: `rollout: <n> devices in <s> s, floor <s> s, ratio <r>`.
  * Knobs (env): BENCH_DEVICES (200), BENCH_PROCS (2), BENCH_MODEL_BYTES, BENCH_CHUNK_BYTES,
  * BENCH_CHUNKS_PER_S (transfer pacing, 0 = unpaced), BENCH_COALESCE_MS (TransferServer coalesceQuietMs),
- * BENCH_TRACE=1 (per-device timeline on stderr, epoch ms), BENCH_LOG=1 (rollout service log on stderr), BENCH_CHILD_ARGS (e.g. --cpu-prof for the device processes).
+ * BENCH_TRACE=1 (per-device timeline on stderr, epoch ms), BENCH_LOG=1 (rollout service log on stderr), BENCH_CHILD_ARGS (e.g. --cpu-prof for the device processes),
+ * BENCH_ROLLOUT_PROFILE=dir (CPU profiles of the gateway and device processes during the rollout only).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
