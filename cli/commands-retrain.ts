@@ -5,9 +5,8 @@
  */
 import { EdgeloopError } from '../src/errors.ts';
 import { openDatabase } from '../io/sqlite.ts';
-import { RETRAIN_STATES, RetrainStore, type RetrainJob, type RetrainState } from '../gateway/retrain-store.ts';
-import { SqlRetrainJobs } from '../gateway/retrain-jobs.ts';
-import { postgresSql } from '../gateway/sql.ts';
+import { RETRAIN_STATES, SqlRetrainJobs, type RetrainJob, type RetrainJobStore, type RetrainState } from '../gateway/retrain-jobs.ts';
+import { postgresSql, sqliteSql } from '../gateway/sql.ts';
 import { isPostgresUrl } from '../gateway/store-factory.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import { parse } from './args.ts';
@@ -71,17 +70,19 @@ export async function retrainCommand(argv: string[], print: Print = defaultPrint
 
   if (values.db !== undefined) {
     if (sub !== 'list' && sub !== 'show') throw new EdgeloopError('BAD_ARGUMENT', `--db reads jobs offline: only 'list' and 'show' work with it; run, approve and reject go to the running gateway (--gateway)`);
+    const show = async (jobs: RetrainJobStore): Promise<void> => {
+      if (sub === 'list') {
+        const list = await jobs.list({ model: values.model, state });
+        return out(list, () => formatJobs(list));
+      }
+      const job = await jobs.mustGet(jobId());
+      return out(job, () => formatJob(job));
+    };
     if (isPostgresUrl(values.db)) {
       // The jobs every scaled-out gateway shares (the tables are created if the database has none yet).
       const store = await PostgresStore.create({ url: values.db, poolSize: 1 });
       try {
-        const jobs = await SqlRetrainJobs.create(postgresSql(store.pool));
-        if (sub === 'list') {
-          const list = await jobs.list({ model: values.model, state });
-          return out(list, () => formatJobs(list));
-        }
-        const job = await jobs.mustGet(jobId());
-        return out(job, () => formatJob(job));
+        return await show(await SqlRetrainJobs.create(postgresSql(store.pool)));
       } finally {
         await store.close();
       }
@@ -90,13 +91,7 @@ export async function retrainCommand(argv: string[], print: Print = defaultPrint
     try {
       const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'retrain_jobs'").get();
       if (!exists) throw new EdgeloopError('NOT_FOUND', `${values.db} has no retraining jobs (no retrain_jobs table)`);
-      const jobs = await RetrainStore.create(db);
-      if (sub === 'list') {
-        const list = jobs.list({ model: values.model, state });
-        return out(list, () => formatJobs(list));
-      }
-      const job = jobs.mustGet(jobId());
-      return out(job, () => formatJob(job));
+      return await show(await SqlRetrainJobs.create(sqliteSql(db), { readonly: true }));
     } finally {
       db.close();
     }

@@ -26,7 +26,7 @@ import { DatasetStore } from '../gateway/datasets.ts';
 import { publishModel, type PublishResult } from '../gateway/publish.ts';
 import { ModelEvaluationStore } from '../gateway/dashboard-models.ts';
 import { parseRolloutRequest } from '../gateway/rollout-request.ts';
-import type { RetrainJob } from '../gateway/retrain-store.ts';
+import type { RetrainJob } from '../gateway/retrain-jobs.ts';
 import { splitsOf, trainModel, type TrainResult } from '../models/training.ts';
 import type { SqliteStore } from '../gateway/store-sqlite.ts';
 import { prepareDataset, readSpec, formatFitReport } from './commands-prepare.ts';
@@ -234,7 +234,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
     const progress = new ProgressBar('live replay'.padEnd(13), deviceCount, process.stdout);
     let done = 0;
     for (const c of children.children) void c.waitFor('input-done', 15 * 60_000).then(() => progress.update(++done), () => undefined);
-    const openJob = (): RetrainJob | undefined => gateway.retrain?.jobs.list({ model: 'occupancy' }).find((j) => !['rejected', 'promoted', 'rolled-back', 'failed'].includes(j.state));
+    const occupancyJobs = async (): Promise<RetrainJob[]> => (await gateway.retrain?.jobStore.list({ model: 'occupancy' })) ?? [];
     for (;;) {
       const { alerts } = await getJson<{ alerts: { id: number; device: string; kind: string; severity: string; message: string }[] }>(api, `/v1/alerts?fleet=${FIELD_FLEET}`);
       for (const a of [...alerts].reverse()) {
@@ -242,13 +242,14 @@ export async function demoCommand(argv: string[]): Promise<void> {
         seenAlerts.add(a.id);
         console.log(`\n  ⚠ alert #${a.id} ${a.severity} ${a.kind} on ${a.device}: ${a.message.slice(0, 220)}`);
       }
-      for (const j of gateway.retrain?.jobs.list({ model: 'occupancy' }) ?? []) {
+      const jobs = await occupancyJobs();
+      for (const j of jobs) {
         const text = `${j.state}${j.reason ? `: ${j.reason}` : ''}`;
         if (seenJobs.get(j.id) === text) continue;
         seenJobs.set(j.id, text);
         console.log(`\n  ↻ retrain job ${j.id} (${j.trigger.kind}) ${text.slice(0, 400)}`);
       }
-      if (done === deviceCount && !openJob()) break;
+      if (done === deviceCount && !jobs.some((j) => !['rejected', 'promoted', 'rolled-back', 'failed'].includes(j.state))) break;
       if (Date.now() > deadline) {
         console.log('\n  (stopping the wait after 10 minutes)');
         break;
@@ -282,7 +283,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
       };
     }));
     console.log(`  alerts raised: ${seenAlerts.size}`);
-    const jobs = gateway.retrain?.jobs.list({ model: 'occupancy' }) ?? [];
+    const jobs = await occupancyJobs();
     if (jobs.length > 0) {
       console.table(jobs.map((j) => ({
         job: j.id, trigger: j.trigger.kind, state: j.state, current: j.currentVersion, candidate: j.candidateVersion,

@@ -9,9 +9,9 @@ import { guarded, intParam, isoTime, nameParam, queryOf, round } from './dashboa
 import type { ChangeProbe } from './dashboard-live.ts';
 import type { HttpServer } from './http.ts';
 import { sendJson } from './http.ts';
-import type { RetrainJob } from './retrain-store.ts';
+import type { RetrainJob } from './retrain-jobs.ts';
 
-/** What the panel reads: the jobs (RetrainService#jobs on the leader, the shared job store elsewhere). */
+/** What the panel reads: the jobs (RetrainService#jobStore on the leader, the shared job store elsewhere). */
 export interface RetrainJobSource {
   list(filter?: { model?: string; limit?: number }): RetrainJob[] | Promise<RetrainJob[]>;
 }

@@ -260,8 +260,7 @@ export class Gateway {
         });
         if (this.#o.retrain !== false && ((sqlite && this.#registry && this.#rollouts) || this.#duties)) {
           // The jobs of this gateway's retraining loop (attached below), or the shared ones on PostgreSQL.
-          // (this.#retrain: the SQLite loop; a PostgreSQL leader's service has no synchronous `jobs`, the shared store serves.)
-          const jobs = { list: (filter?: { model?: string; limit?: number }) => this.#retrain?.jobs.list(filter) ?? this.#duties?.jobs.list(filter) ?? [] };
+          const jobs = { list: async (filter?: { model?: string; limit?: number }) => (await (this.#retrain?.jobStore ?? this.#duties?.jobs)?.list(filter)) ?? [] };
           this.#feed.add(attachRetrainPanel(this.#http, this.#dashboard, jobs));
         }
         await this.#http.start();

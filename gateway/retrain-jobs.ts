@@ -1,8 +1,19 @@
 /**
- * Retraining jobs behind an asynchronous interface, on SQLite (the gateway's file, the same
- * retrain_jobs table as gateway/retrain-store.ts) or PostgreSQL (shared by every gateway, so the
- * leader elected after a fail-over continues the jobs the previous one opened). Both implementations
- * are this one class on gateway/sql.ts and pass test/retrain-jobs-contract.ts.
+ * Retraining jobs (table retrain_jobs) and their state machine:
+ *
+ *   pending-approval ─approve→ training → evaluating → rejected(reason)
+ *        │ reject                   ↑ ↓             └→ rolling-out → promoted | rolled-back(reason)
+ *        └→ rejected(reason)    waiting-data        any non-terminal state → failed(error)
+ *
+ * waiting-data: the fleet's recent labelled data spans less than the policy's `minRecentSpanMs`
+ * (a job opened by the first alert after a change would otherwise train on a few hours); the watch
+ * moves it back to training once enough has arrived, or fails it after `dataWaitTimeoutMs`.
+ *
+ * One open (non-terminal) job per model; the cooldown is judged by the service from `lastCreatedAtMs`.
+ *
+ * The jobs sit behind an asynchronous interface, on SQLite (the gateway's file) or PostgreSQL (shared
+ * by every gateway, so the leader elected after a fail-over continues the jobs the previous one
+ * opened). Both are this one class on gateway/sql.ts and pass test/retrain-jobs-contract.ts.
  *
  * Concurrency without interactive transactions, so two instances (a demoted leader still finishing a
  * step, the new leader) cannot corrupt a job:
@@ -14,10 +25,100 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { EdgeloopError } from '../src/errors.ts';
 import type { SqlDb, SqlValue } from './sql.ts';
-import {
-  COLUMNS, OPEN_STATES, RETRAIN_JOBS_SQLITE_SCHEMA, RETRAIN_STATES, TRANSITIONS, toJob,
-  type JobUpdate, type RetrainJob, type RetrainJobRow, type RetrainState, type RetrainTrigger,
-} from './retrain-store.ts';
+
+export const RETRAIN_STATES = ['pending-approval', 'waiting-data', 'training', 'evaluating', 'rejected', 'rolling-out', 'promoted', 'rolled-back', 'failed'] as const;
+export type RetrainState = (typeof RETRAIN_STATES)[number];
+export const OPEN_STATES: readonly RetrainState[] = ['pending-approval', 'waiting-data', 'training', 'evaluating', 'rolling-out'];
+
+/** Allowed moves of the job state machine. */
+export const TRANSITIONS: Record<RetrainState, readonly RetrainState[]> = {
+  'pending-approval': ['training', 'rejected', 'failed'],
+  'waiting-data': ['training', 'rejected', 'failed'],
+  training: ['waiting-data', 'evaluating', 'rejected', 'failed'],
+  evaluating: ['rejected', 'rolling-out', 'failed'],
+  'rolling-out': ['promoted', 'rolled-back', 'failed'],
+  rejected: [],
+  promoted: [],
+  'rolled-back': [],
+  failed: [],
+};
+
+export type RetrainTrigger =
+  | { kind: 'alert'; alertId: number; alertKind: string; device: string; message: string }
+  | { kind: 'schedule'; everyMs: number }
+  | { kind: 'manual'; by: string };
+
+/** Holdout figures of the candidate and the current model on the same recent rows. */
+export interface RetrainEvaluation {
+  metric: 'accuracy' | 'rmse';
+  candidate: number;
+  current: number;
+  /** Rows of the recent holdout both models were scored on. */
+  holdoutRows: number;
+  trainRows: number;
+  /** Data time range of the recent window [fromMs, toMs) and where the holdout starts. */
+  windowFromMs: number;
+  holdoutFromMs: number;
+  windowToMs: number;
+  minGain: number;
+}
+
+/** What the live watch saw when it decided. */
+export interface RetrainLive {
+  candidate: { samples: number; accuracy: number | null };
+  current: { samples: number; accuracy: number | null };
+  decidedBy: 'labels' | 'no-labels-policy' | 'rollout';
+}
+
+export interface RetrainJob {
+  id: string;
+  model: string;
+  fleet: string;
+  trigger: RetrainTrigger;
+  state: RetrainState;
+  /** Why the job ended as it did (rejected, rolled-back, failed) or what it waits for. */
+  reason: string | null;
+  currentVersion: number | null;
+  candidateVersion: number | null;
+  runId: string | null;
+  evaluation: RetrainEvaluation | null;
+  rolloutId: string | null;
+  live: RetrainLive | null;
+  createdAtMs: number;
+  updatedAtMs: number;
+  finishedAtMs: number | null;
+  /** When the rollout started (the live watch counts labels from here). */
+  rolloutStartedAtMs: number | null;
+}
+
+const SQLITE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS retrain_jobs (
+  id TEXT PRIMARY KEY, model TEXT NOT NULL, fleet TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,
+  current_version INTEGER, candidate_version INTEGER, run_id TEXT, evaluation TEXT, rollout_id TEXT, live TEXT,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, finished_at INTEGER, rollout_started_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS retrain_jobs_by_model ON retrain_jobs (model, created_at);
+`;
+
+interface RetrainJobRow {
+  id: string; model: string; fleet: string; trigger: string; state: RetrainState; reason: string | null; current_version: number | null; candidate_version: number | null;
+  run_id: string | null; evaluation: string | null; rollout_id: string | null; live: string | null; created_at: number; updated_at: number; finished_at: number | null; rollout_started_at: number | null;
+}
+
+const toJob = (r: RetrainJobRow): RetrainJob => ({
+  id: r.id, model: r.model, fleet: r.fleet, trigger: JSON.parse(r.trigger) as RetrainTrigger, state: r.state, reason: r.reason,
+  currentVersion: r.current_version, candidateVersion: r.candidate_version, runId: r.run_id,
+  evaluation: r.evaluation === null ? null : (JSON.parse(r.evaluation) as RetrainEvaluation), rolloutId: r.rollout_id,
+  live: r.live === null ? null : (JSON.parse(r.live) as RetrainLive), createdAtMs: r.created_at, updatedAtMs: r.updated_at, finishedAtMs: r.finished_at,
+  rolloutStartedAtMs: r.rollout_started_at,
+});
+
+export type JobUpdate = Partial<Pick<RetrainJob, 'reason' | 'currentVersion' | 'candidateVersion' | 'runId' | 'evaluation' | 'rolloutId' | 'live' | 'rolloutStartedAtMs'>>;
+
+const COLUMNS: Record<keyof JobUpdate, string> = {
+  reason: 'reason', currentVersion: 'current_version', candidateVersion: 'candidate_version', runId: 'run_id', evaluation: 'evaluation',
+  rolloutId: 'rollout_id', live: 'live', rolloutStartedAtMs: 'rollout_started_at',
+};
 
 export interface OpenJobInput {
   model: string;
@@ -68,11 +169,16 @@ export class SqlRetrainJobs implements RetrainJobStore {
     this.#newId = newId;
   }
 
-  /** Creates the table and indexes when missing (PostgreSQL: under an advisory lock, gateways may start together). */
-  static async create(db: SqlDb, options: { newId?: () => string } = {}): Promise<SqlRetrainJobs> {
+  /**
+   * Creates the table and indexes when missing (PostgreSQL: under an advisory lock, gateways may start
+   * together); `readonly` leaves the schema alone, for offline readers of a read-only SQLite file.
+   */
+  static async create(db: SqlDb, options: { newId?: () => string; readonly?: boolean } = {}): Promise<SqlRetrainJobs> {
     const index = `CREATE UNIQUE INDEX IF NOT EXISTS ${ONE_OPEN_INDEX} ON retrain_jobs (model) WHERE state IN (${OPEN_LIST})`;
-    if (db.dialect === 'sqlite') {
-      await db.exec(`${RETRAIN_JOBS_SQLITE_SCHEMA}\n${index};`);
+    if (options.readonly) {
+      // Nothing to create.
+    } else if (db.dialect === 'sqlite') {
+      await db.exec(`${SQLITE_SCHEMA}\n${index};`);
     } else {
       await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: ['edgeloop.schema:retrain_jobs'] }, { sql: `${POSTGRES_SCHEMA}\n${index};` }]);
     }

@@ -24,7 +24,7 @@ import { loadFrame } from './frame-loader.ts';
 import { computeInWorker } from './retrain-worker-client.ts';
 import type { Store } from './store.ts';
 import type { VersionRecord } from './registry-types.ts';
-import type { RetrainEvaluation } from './retrain-store.ts';
+import type { RetrainEvaluation } from './retrain-jobs.ts';
 
 export interface RecipeOptions {
   /** Recent data: this much data time before the newest reading. */

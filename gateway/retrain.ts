@@ -25,12 +25,11 @@ import { sendJson, type HttpServer } from './http.ts';
 import type { Alert } from './alerts.ts';
 import type { RetrainSnapshot } from './metrics.ts';
 import { buildCandidate, gainOf, recentWindowOf, type CurrentModel } from './retrain-recipe.ts';
-import { SqlRetrainJobs, type RetrainJobStore } from './retrain-jobs.ts';
+import { RETRAIN_STATES, SqlRetrainJobs, type RetrainJob, type RetrainJobStore, type RetrainLive, type RetrainState, type RetrainTrigger } from './retrain-jobs.ts';
 import { sqliteSql } from './sql.ts';
-import { RetrainStore, RETRAIN_STATES, type RetrainJob, type RetrainLive, type RetrainState, type RetrainTrigger } from './retrain-store.ts';
 import { liveMetricsOf, type LiveMetrics, type RetrainRollouts } from './retrain-adapters.ts';
 
-export * from './retrain-store.ts';
+export * from './retrain-jobs.ts';
 export { rolloutsOf, liveMetricsOf, type RetrainRollouts, type LiveMetrics, type RolloutView } from './retrain-adapters.ts';
 
 export interface RetrainPolicy {
@@ -174,7 +173,6 @@ export class RetrainService {
   readonly policy: RetrainPolicy;
   readonly #o: RetrainServiceOptions;
   readonly #jobs: RetrainJobStore;
-  readonly #syncJobs: RetrainStore | null;
   readonly #runs: RunStore | null;
   readonly #live: LiveMetrics;
   readonly #log: Logger;
@@ -187,10 +185,9 @@ export class RetrainService {
   #running = false;
   #watching = false;
 
-  private constructor(o: RetrainServiceOptions, jobs: RetrainJobStore, syncJobs: RetrainStore | null, runs: RunStore | null, policy: RetrainPolicy) {
+  private constructor(o: RetrainServiceOptions, jobs: RetrainJobStore, runs: RunStore | null, policy: RetrainPolicy) {
     this.#o = o;
     this.#jobs = jobs;
-    this.#syncJobs = syncJobs;
     this.#runs = runs;
     this.policy = policy;
     this.#live = o.live ?? (o.database ? liveMetricsOf(o.database) : NO_LIVE_METRICS);
@@ -206,20 +203,13 @@ export class RetrainService {
     const db = options.database;
     if (!db && !options.jobStore) throw new EdgeloopError('BAD_CONFIG', 'retraining needs a database (SQLite) or a jobStore (PostgreSQL) for its jobs');
     const jobs = options.jobStore ?? (await SqlRetrainJobs.create(sqliteSql(db!), { newId: options.newId }));
-    const syncJobs = db ? await RetrainStore.create(db, { newId: options.newId }) : null;
     const runs = db ? await RunStore.create({ database: db, now: options.now }) : null;
-    return new RetrainService(options, jobs, syncJobs, runs, policy);
+    return new RetrainService(options, jobs, runs, policy);
   }
 
   /** The jobs, wherever they live (SQLite or PostgreSQL). */
   get jobStore(): RetrainJobStore {
     return this.#jobs;
-  }
-
-  /** Synchronous view of the jobs in the gateway's SQLite file (tests, the demo); STORE error on PostgreSQL: use jobStore. */
-  get jobs(): RetrainStore {
-    if (!this.#syncJobs) throw new EdgeloopError('STORE', 'retraining jobs live in PostgreSQL on this gateway: use the asynchronous jobStore');
-    return this.#syncJobs;
   }
 
   async start(): Promise<void> {

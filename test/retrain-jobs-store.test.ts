@@ -8,12 +8,10 @@ import test from 'ava';
 import { join } from 'node:path';
 import { openDatabase } from '../io/sqlite.ts';
 import { SqlRetrainJobs } from '../gateway/retrain-jobs.ts';
-import { RetrainStore } from '../gateway/retrain-store.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
-import { SqliteStore } from '../gateway/store-sqlite.ts';
-import { Registry } from '../gateway/registry.ts';
-import { RetrainService, type RetrainRollouts, type RetrainServiceOptions } from '../gateway/retrain.ts';
-import { mlpFixture } from './helpers/device-model.ts';
+import { RetrainService, type RetrainServiceOptions } from '../gateway/retrain.ts';
+import { isEdgeloopError } from '../src/errors.ts';
+import { NO_ROLLOUTS, occRegistry } from './helpers/retrain-registry.ts';
 import { postgresSql, sqliteSql } from '../gateway/sql.ts';
 import { retrainJobsContract } from './retrain-jobs-contract.ts';
 import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
@@ -23,9 +21,6 @@ const available = findPostgresBin() !== null || Boolean(process.env.CI);
 let server: Postgres | null = null;
 let dbUrl = '';
 let schemas = 0;
-const noRollouts: RetrainRollouts = {
-  create: () => Promise.reject(new Error('no rollout in this test')), view: () => { throw new Error('no rollout'); }, pause: () => {}, resume: () => {}, rollback: () => {},
-};
 
 test.before(async () => {
   server = await startPostgres();
@@ -57,31 +52,26 @@ if (available) {
   test('retrain jobs on postgres: PostgreSQL not installed, skipped', (t) => t.pass());
 }
 
-test('sqlite: the asynchronous store and the synchronous RetrainStore (offline CLI) read the same table', async (t) => {
-  const db = openDatabase(join(tempDir(), 'jobs.db'));
+test('sqlite: a read-only handle (the offline CLI) reads the jobs without touching the schema', async (t) => {
+  const path = join(tempDir(), 'jobs.db');
+  const db = openDatabase(path);
   t.teardown(() => db.close());
   const jobs = await SqlRetrainJobs.create(sqliteSql(db));
   const { job } = await jobs.open({ model: 'm', fleet: 'f', trigger: { kind: 'manual', by: 't' }, state: 'pending-approval', nowMs: 1000 });
-  const sync = await RetrainStore.create(db);
-  t.deepEqual(sync.mustGet(job.id), job);
-  t.false(sync.open({ model: 'm', fleet: 'f', trigger: { kind: 'manual', by: 'u' }, state: 'training', nowMs: 1001 }).created);
+  const ro = openDatabase(path, { readonly: true });
+  t.teardown(() => ro.close());
+  const offline = await SqlRetrainJobs.create(sqliteSql(ro), { readonly: true });
+  t.deepEqual(await offline.mustGet(job.id), job);
+  t.deepEqual(await offline.list({ model: 'm' }), [job]);
+  t.true(isEdgeloopError(await t.throwsAsync(offline.open({ model: 'n', fleet: 'f', trigger: { kind: 'manual', by: 'u' }, state: 'training', nowMs: 1001 })), 'STORE'), 'nothing is written');
 });
 
 test('a job left in training fails at start, or with resumeTraining trains again; an instance that does not lead starts nothing', async (t) => {
-  const dir = tempDir();
-  const store = await SqliteStore.create({ path: join(dir, 'g.db') });
+  const { store, registry } = await occRegistry(tempDir());
   t.teardown(() => store.close());
-  const registry = await Registry.create({ database: store.database, keyDir: join(dir, 'keys') });
-  const fx = mlpFixture();
-  await registry.register({
-    model: 'occ', task: 'classification', classes: ['0', '1'], createdBy: 'test',
-    artifacts: [{ format: 'onnx', variant: 'float32', bytes: fx.bytes, metrics: {}, io: { inputs: [{ name: 'input', shape: [-1, 4], dtype: 'float32' }], outputs: [{ name: 'probabilities', shape: [-1, 2], dtype: 'float32' }] } }],
-    pipeline: { spec: { v: 1 }, fitted: {} }, lineage: {}, smokeTest: fx.smoke, reference: null,
-  });
-  await registry.promote('occ@1', 'production');
   const jobs = await SqlRetrainJobs.create(sqliteSql(store.database));
   const service = (extra: Partial<RetrainServiceOptions>) => RetrainService.create({
-    jobStore: jobs, store, registry, rollouts: noRollouts, defaultFleet: 'lab', timers: { setInterval: () => 0, clearInterval: () => {} }, ...extra,
+    jobStore: jobs, store, registry, rollouts: NO_ROLLOUTS, defaultFleet: 'lab', timers: { setInterval: () => 0, clearInterval: () => {} }, ...extra,
   });
   const left = async () => (await jobs.open({ model: 'occ', fleet: 'lab', trigger: { kind: 'manual', by: 't' }, state: 'training', nowMs: 1 })).job;
 

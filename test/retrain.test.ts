@@ -24,8 +24,9 @@ import { publishModel } from '../gateway/publish.ts';
 import { splitsOf, trainModel } from '../models/training.ts';
 import { prepareDataset, readSpec } from '../cli/commands-prepare.ts';
 import type { SqliteStore } from '../gateway/store-sqlite.ts';
-import { RetrainService, RetrainStore, rolloutsOf, type RetrainServiceOptions } from '../gateway/retrain.ts';
+import { RetrainService, SqlRetrainJobs, rolloutsOf, type RetrainServiceOptions } from '../gateway/retrain.ts';
 import { attachRetraining } from '../gateway/retrain-attach.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { retrainCommand } from '../cli/commands-retrain.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
@@ -122,12 +123,12 @@ test.serial('a performance alert opens a job; a gain below minGain rejects the c
   const s = await service(t, { policy: { minGain: 1, cooldownMs: 3600_000 } });
   // occupancy@1 degrades on a device: half its labelled predictions are wrong → performance alert.
   await feed('office-b', 1, 60, (i) => i % 4 < 2, Date.now() - 3600_000);
-  await waitFor(() => s.jobs.list({ model: MODEL }).length === 1, 10_000, 'a job from the alert');
-  const opened = s.jobs.list({ model: MODEL })[0]!;
+  await waitFor(async () => (await s.jobStore.list({ model: MODEL })).length === 1, 10_000, 'a job from the alert');
+  const opened = (await s.jobStore.list({ model: MODEL }))[0]!;
   t.is(opened.trigger.kind, 'alert');
   t.true(opened.trigger.kind === 'alert' && opened.trigger.alertKind === 'performance');
-  await waitFor(() => s.jobs.mustGet(opened.id).state === 'rejected', 60_000, 'the job to be rejected');
-  const job = s.jobs.mustGet(opened.id);
+  await waitFor(async () => (await s.jobStore.mustGet(opened.id)).state === 'rejected', 60_000, 'the job to be rejected');
+  const job = await s.jobStore.mustGet(opened.id);
   t.log(job.reason);
   const e = job.evaluation!;
   t.is(e.metric, 'accuracy');
@@ -140,7 +141,7 @@ test.serial('a performance alert opens a job; a gain below minGain rejects the c
   await feed('pi1', 1, 60, (i) => i % 4 < 2, Date.now() - 3500_000);
   await waitFor(() => ctx.gateway.drift!.alerts.list({ device: 'pi1' }).length === 1, 10_000, 'second alert');
   await s.tick();
-  t.is(s.jobs.list({ model: MODEL }).length, 1);
+  t.is((await s.jobStore.list({ model: MODEL })).length, 1);
   const metrics = await (await fetch(ctx.gateway.httpUrl + '/metrics')).text();
   t.notRegex(metrics, /^edgeloop_retrain_jobs\{/m, 'retrain series appear only once the gateway wires the source');
   ctx.gateway.drift!.setMetricsSources({ retrain: () => s.metricsSnapshot() });
@@ -158,12 +159,12 @@ test.serial('approve mode: the job waits; approved over HTTP it retrains on the 
   const id = created.doc.id as string;
   t.is(created.doc.state, 'pending-approval');
   await s.tick();
-  t.is(s.jobs.mustGet(id).state, 'pending-approval', 'nothing happens before approval');
+  t.is((await s.jobStore.mustGet(id)).state, 'pending-approval', 'nothing happens before approval');
   t.is((await post(`/v1/retrain/${id}/reject-typo`, {})).status, 404);
   const approved = await post(`/v1/retrain/${id}/approve`, {});
   t.is(approved.status, 200);
-  await waitFor(() => !['training', 'evaluating'].includes(s.jobs.mustGet(id).state), 60_000, 'training and evaluation');
-  let job = s.jobs.mustGet(id);
+  await waitFor(async () => !['training', 'evaluating'].includes((await s.jobStore.mustGet(id)).state), 60_000, 'training and evaluation');
+  let job = await s.jobStore.mustGet(id);
   t.log(job.reason);
   t.is(job.state, 'rolling-out', job.reason ?? '');
   const e = job.evaluation!;
@@ -181,8 +182,8 @@ test.serial('approve mode: the job waits; approved over HTTP it retrains on the 
   t.is(held.counts.pending, 1);
   const canary = controller.store.devices(job.rolloutId!).find((d) => d.state === 'active')!.device;
   await feed(canary, 2, 50, (i) => i % 10 !== 0, Date.now() - 1800_000); // 90 % live accuracy
-  await waitFor(() => s.jobs.mustGet(id).state !== 'rolling-out', 10_000, 'the live decision');
-  job = s.jobs.mustGet(id);
+  await waitFor(async () => (await s.jobStore.mustGet(id)).state !== 'rolling-out', 10_000, 'the live decision');
+  job = await s.jobStore.mustGet(id);
   t.log(job.reason);
   t.is(job.state, 'promoted', job.reason ?? '');
   t.deepEqual(job.live?.candidate, { samples: 50, accuracy: 0.9 });
@@ -201,8 +202,8 @@ test.serial('the candidate\'s live accuracy falls below the current version\'s: 
   const s = await service(t, { policy: { minGain: -1, rollout: { canary: '1', timeout: '20s' }, live: { minSamples: 40, maxDrop: 0.02, timeoutMs: 3600_000 } } });
   const job0 = (await s.trigger({ model: MODEL, trigger: { kind: 'manual', by: 'test' } }))!;
   t.is(job0.state, 'training');
-  await waitFor(() => !['training', 'evaluating'].includes(s.jobs.mustGet(job0.id).state), 60_000, 'training and evaluation');
-  let job = s.jobs.mustGet(job0.id);
+  await waitFor(async () => !['training', 'evaluating'].includes((await s.jobStore.mustGet(job0.id)).state), 60_000, 'training and evaluation');
+  let job = await s.jobStore.mustGet(job0.id);
   t.is(job.state, 'rolling-out', job.reason ?? '');
   t.is(job.currentVersion, 2);
   t.is(job.candidateVersion, 3);
@@ -214,8 +215,8 @@ test.serial('the candidate\'s live accuracy falls below the current version\'s: 
   const ts0 = Date.now() - 600_000;
   await feed(other, 2, 50, (i) => i % 20 !== 0, ts0); // current: 94 %
   await feed(canary, 3, 50, (i) => i % 5 !== 0, ts0); // candidate: 80 %
-  await waitFor(() => s.jobs.mustGet(job.id).state !== 'rolling-out', 10_000, 'the live decision');
-  job = s.jobs.mustGet(job.id);
+  await waitFor(async () => (await s.jobStore.mustGet(job.id)).state !== 'rolling-out', 10_000, 'the live decision');
+  job = await s.jobStore.mustGet(job.id);
   t.log(job.reason);
   t.is(job.state, 'rolled-back');
   t.is(job.reason, 'live metrics fell: candidate live accuracy 0.8000 over 50 labels vs current occupancy@2 live accuracy 0.9400 over 50 labels, maxDrop 0.02');
@@ -225,7 +226,7 @@ test.serial('the candidate\'s live accuracy falls below the current version\'s: 
 
 test.serial('edgeloop retrain list|show|run|reject against the gateway, and list/show offline with --db', async (t) => {
   // The HTTP routes are those attached in the approve-mode test (an HttpServer keeps its routes).
-  const jobs = await RetrainStore.create((ctx.gateway.store as SqliteStore).database);
+  const jobs = await SqlRetrainJobs.create(sqliteSql((ctx.gateway.store as SqliteStore).database));
   const lines: string[] = [];
   const run = async (argv: string[]): Promise<string> => {
     lines.length = 0;
@@ -245,7 +246,7 @@ test.serial('edgeloop retrain list|show|run|reject against the gateway, and list
   t.regex(String(err), /is rejected: it cannot become training/);
   const offline = JSON.parse(await run(['list', '--db', ctx.dbPath, '--state', 'promoted', '--format', 'json'])) as { state: string; candidateVersion: number }[];
   t.deepEqual(offline.map((j) => [j.state, j.candidateVersion]), [['promoted', 2]]);
-  const promoted = jobs.list({ state: 'promoted' })[0]!;
+  const promoted = (await jobs.list({ state: 'promoted' }))[0]!;
   const shown = await run(['show', promoted.id, '--db', ctx.dbPath]);
   t.log(shown);
   t.regex(shown, /holdout accuracy on \d+ rows \(trained on \d+\): candidate 0\.\d{4}, current 0\.\d{4}, minGain 0\.005/);
@@ -258,8 +259,8 @@ test.serial('no labels within the live timeout: onNoLabels=rollback rolls the ca
   const controller = ctx.gateway.rollouts!.controller;
   const strict = await service(t, { policy: { minGain: -1, rollout: { canary: '1', timeout: '20s' }, live: { timeoutMs: 1, onNoLabels: 'rollback' } } });
   const a = (await strict.trigger({ model: MODEL, trigger: { kind: 'manual', by: 'test' } }))!;
-  await waitFor(() => ['rolled-back', 'failed', 'rejected', 'promoted'].includes(strict.jobs.mustGet(a.id).state), 60_000, 'job a to finish');
-  const ja = strict.jobs.mustGet(a.id);
+  await waitFor(async () => ['rolled-back', 'failed', 'rejected', 'promoted'].includes((await strict.jobStore.mustGet(a.id)).state), 60_000, 'job a to finish');
+  const ja = await strict.jobStore.mustGet(a.id);
   t.log(ja.reason);
   t.is(ja.state, 'rolled-back', ja.reason ?? '');
   t.regex(ja.reason!, /^only 0 of 50 labelled live predictions of the candidate within 1 ms; policy onNoLabels=rollback$/);
@@ -269,8 +270,8 @@ test.serial('no labels within the live timeout: onNoLabels=rollback rolls the ca
 
   const lenient = await service(t, { policy: { minGain: -1, rollout: { kind: 'shadow', timeout: '20s' }, live: { timeoutMs: 1, onNoLabels: 'promote' } } });
   const b = (await lenient.trigger({ model: MODEL, trigger: { kind: 'manual', by: 'test' } }))!;
-  await waitFor(() => ['rolled-back', 'failed', 'rejected', 'promoted'].includes(lenient.jobs.mustGet(b.id).state), 60_000, 'job b to finish');
-  const jb = lenient.jobs.mustGet(b.id);
+  await waitFor(async () => ['rolled-back', 'failed', 'rejected', 'promoted'].includes((await lenient.jobStore.mustGet(b.id)).state), 60_000, 'job b to finish');
+  const jb = await lenient.jobStore.mustGet(b.id);
   t.log(jb.reason);
   t.is(jb.state, 'promoted', jb.reason ?? '');
   const shadow = controller.summary(jb.rolloutId!);
@@ -297,13 +298,13 @@ test.serial('too little recent data: the job waits in waiting-data, trains once 
   await ingest(first, 'young', 'y1');
   const s = await service(t, { policy: { minRecentSpanMs: DAY_MS, minGain: 1 } });
   const job = (await s.trigger({ model: MODEL, fleet: 'young', trigger: { kind: 'manual', by: 'test' } }))!;
-  await waitFor(() => s.jobs.mustGet(job.id).state === 'waiting-data', 20_000, 'the job to wait for data');
-  t.regex(s.jobs.mustGet(job.id).reason!, /^waiting until the recent labelled data of fleet 'young' spans 24\.0 h of data time \(6\.0 h so far\)$/);
+  await waitFor(async () => (await s.jobStore.mustGet(job.id)).state === 'waiting-data', 20_000, 'the job to wait for data');
+  t.regex((await s.jobStore.mustGet(job.id)).reason!, /^waiting until the recent labelled data of fleet 'young' spans 24\.0 h of data time \(6\.0 h so far\)$/);
   await s.tick();
-  t.is(s.jobs.mustGet(job.id).state, 'waiting-data', 'still 6 h: still waiting');
+  t.is((await s.jobStore.mustGet(job.id)).state, 'waiting-data', 'still 6 h: still waiting');
   await replay(upTo(30).slice(first.length), { brokerUrl: ctx.gateway.brokerUrl, fleet: 'young', device: 'y1', batchSize: 50, maxInFlight: 32 });
-  await waitFor(() => ['rejected', 'failed', 'rolling-out'].includes(s.jobs.mustGet(job.id).state), 60_000, 'the job to train once 30 h are there');
-  const done = s.jobs.mustGet(job.id);
+  await waitFor(async () => ['rejected', 'failed', 'rolling-out'].includes((await s.jobStore.mustGet(job.id)).state), 60_000, 'the job to train once 30 h are there');
+  const done = await s.jobStore.mustGet(job.id);
   t.is(done.state, 'rejected', done.reason ?? '');
   t.true(done.evaluation!.windowToMs - done.evaluation!.windowFromMs >= DAY_MS, 'trained on at least a day of data');
   await s.stop();
@@ -311,8 +312,8 @@ test.serial('too little recent data: the job waits in waiting-data, trains once 
   await ingest(upTo(2), 'young-2', 'y2');
   const impatient = await service(t, { policy: { minRecentSpanMs: DAY_MS, dataWaitTimeoutMs: 1 } });
   const late = (await impatient.trigger({ model: MODEL, fleet: 'young-2', trigger: { kind: 'manual', by: 'test' } }))!;
-  await waitFor(() => impatient.jobs.mustGet(late.id).state === 'failed', 20_000, 'the waiting job to time out');
-  t.regex(impatient.jobs.mustGet(late.id).reason!, /^not enough recent data within 1 ms: waiting until the recent labelled data of fleet 'young-2' spans 24\.0 h of data time \(2\.0 h so far\)$/);
+  await waitFor(async () => (await impatient.jobStore.mustGet(late.id)).state === 'failed', 20_000, 'the waiting job to time out');
+  t.regex((await impatient.jobStore.mustGet(late.id)).reason!, /^not enough recent data within 1 ms: waiting until the recent labelled data of fleet 'young-2' spans 24\.0 h of data time \(2\.0 h so far\)$/);
   const bad = await RetrainService.create({ database: (ctx.gateway.store as SqliteStore).database, store: ctx.gateway.store, registry: ctx.gateway.registry!, rollouts: rolloutsOf(ctx.gateway.rollouts!), policy: { minRecentSpanMs: 8 * DAY_MS, dataWaitTimeoutMs: 0 } }).catch((e: Error) => e);
   t.true(bad instanceof Error && /minRecentSpanMs must be in \[0, recentWindowMs = 604800000\], got 691200000; dataWaitTimeoutMs must be > 0, got 0/.test(bad.message), String(bad));
 });

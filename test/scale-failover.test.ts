@@ -16,7 +16,7 @@ import { Gateway } from '../gateway/gateway.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import { DatasetStore } from '../gateway/datasets.ts';
 import { publishModel } from '../gateway/publish.ts';
-import type { RetrainJob } from '../gateway/retrain-store.ts';
+import type { RetrainJob } from '../gateway/retrain-jobs.ts';
 import { openDatabase } from '../io/sqlite.ts';
 import { readDatasetFile } from '../device/csv-source.ts';
 import { replay } from '../device/replay.ts';
