@@ -14,22 +14,11 @@ import { isEdgeloopError } from '../src/errors.ts';
 import { NO_ROLLOUTS, occRegistry } from './helpers/retrain-registry.ts';
 import { postgresSql, sqliteSql } from '../gateway/sql.ts';
 import { retrainJobsContract } from './retrain-jobs-contract.ts';
-import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
+import { pgRig } from './helpers/pg-rig.ts';
 import { tempDir } from './helpers/tmp.ts';
 
-const available = findPostgresBin() !== null || Boolean(process.env.CI);
-let server: Postgres | null = null;
-let dbUrl = '';
+const rig = pgRig({ database: 'jobs' });
 let schemas = 0;
-
-test.before(async () => {
-  server = await startPostgres();
-  if (server) dbUrl = await server.createDatabase('jobs');
-});
-
-test.after.always(async () => {
-  await server?.stop();
-});
 
 retrainJobsContract('sqlite', async () => {
   const path = join(tempDir(), 'jobs.db');
@@ -40,11 +29,11 @@ retrainJobsContract('sqlite', async () => {
   return { a, b, close: async () => { da.close(); db.close(); } };
 });
 
-if (available) {
+if (rig.available) {
   retrainJobsContract('postgres', async () => {
     const schema = `j${++schemas}`;
-    const sa = await PostgresStore.create({ url: dbUrl, schema, poolSize: 2 });
-    const sb = await PostgresStore.create({ url: dbUrl, schema, poolSize: 2 });
+    const sa = await PostgresStore.create({ url: rig.dbUrl, schema, poolSize: 2 });
+    const sb = await PostgresStore.create({ url: rig.dbUrl, schema, poolSize: 2 });
     const [a, b] = await Promise.all([SqlRetrainJobs.create(postgresSql(sa.pool)), SqlRetrainJobs.create(postgresSql(sb.pool))]);
     return { a, b, close: async () => { await sa.close(); await sb.close(); } };
   });

@@ -7,24 +7,15 @@
 import test from 'ava';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import { connectMqtt, endAsync } from '../io/mqtt-client.ts';
-import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
+import { pgRig } from './helpers/pg-rig.ts';
 import { spawnGateway, killHard } from './helpers/gateway-process.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 import { join } from 'node:path';
 
-const available = findPostgresBin() !== null || Boolean(process.env.CI);
-let server: Postgres | null = null;
+const rig = pgRig();
 
-test.before(async () => {
-  server = await startPostgres();
-});
-
-test.after.always(async () => {
-  await server?.stop();
-});
-
-(available ? test : test.skip)('edgeloop gateway --db postgres://… stores into PostgreSQL and redacts the password', async (t) => {
-  const url = (await server!.createDatabase('cli')).replace('postgres@', 'postgres:s3cret@');
+(rig.available ? test : test.skip)('edgeloop gateway --db postgres://… stores into PostgreSQL and redacts the password', async (t) => {
+  const url = (await rig.server!.createDatabase('cli')).replace('postgres@', 'postgres:s3cret@');
   const gw = await spawnGateway(['--db', url, '--mqtt-port', '0', '--no-http', '--id', 'pgcli'], { EDGELOOP_DATA_DIR: tempDir() });
   t.teardown(() => killHard(gw.child));
   t.is(gw.ready.db, url.replace(':s3cret@', ':***@'));
@@ -40,8 +31,8 @@ test.after.always(async () => {
   t.is(await exited, 0, gw.stderr());
 });
 
-(available ? test : test.skip)('two edgeloop gateways on one PostgreSQL: one leads the singleton duties; SIGKILLed, the other takes over', async (t) => {
-  const url = await server!.createDatabase('cli_leader');
+(rig.available ? test : test.skip)('two edgeloop gateways on one PostgreSQL: one leads the singleton duties; SIGKILLed, the other takes over', async (t) => {
+  const url = await rig.server!.createDatabase('cli_leader');
   const keyDir = join(tempDir(), 'keys');
   const env = { EDGELOOP_GATEWAY_LEADER_RETRY_MS: '200' };
   const args = (id: string) => ['--db', url, '--mqtt-port', '0', '--http-port', '0', '--id', id, '--key-dir', keyDir];

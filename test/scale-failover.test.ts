@@ -23,8 +23,7 @@ import { replay } from '../device/replay.ts';
 import { splitsOf, trainModel } from '../models/training.ts';
 import { prepareDataset, readSpec } from '../cli/commands-prepare.ts';
 import { retrainCommand } from '../cli/commands-retrain.ts';
-import { startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
-import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
+import { pgRig } from './helpers/pg-rig.ts';
 import { failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
@@ -33,27 +32,11 @@ const FLEET = 'lab';
 const MODEL = 'occupancy';
 const RETRY_MS = 200;
 
-let broker: Mosquitto | null = null;
-let server: Postgres | null = null;
-let dbUrl = '';
-
-test.before(async () => {
-  broker = await startMosquitto();
-  if (!broker && process.env.CI) throw new Error('mosquitto is not installed but CI must run this test (.ci/run installs it)');
-  server = await startPostgres();
-  if (server) dbUrl = await server.createDatabase('failover');
-});
-
-test.after.always(async () => {
-  await broker?.stop();
-  await server?.stop();
-});
-
-const available = findPostgresBin() !== null || Boolean(process.env.CI);
+const rig = pgRig({ database: 'failover', mosquitto: true });
 
 // One share group per test (mosquitto keeps queuing a dead member's share); the first test uses the default schema.
 function instance(id: string, group: string, keyDir: string): FailoverInstance {
-  return { id, dbUrl, schema: group === 'fo1' ? 'edgeloop' : group, brokerUrl: broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: group };
+  return { id, dbUrl: rig.dbUrl, schema: group === 'fo1' ? 'edgeloop' : group, brokerUrl: rig.broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: group };
 }
 
 async function inProcess(o: FailoverInstance): Promise<{ gw: Gateway; store: PostgresStore }> {
@@ -93,8 +76,8 @@ async function seed(gw: Gateway, store: PostgresStore): Promise<void> {
   const train = readDatasetFile(join(DATA, 'datatraining.txt'), { timeZone: 'Europe/Brussels' }).records;
   const recent = readDatasetFile(join(DATA, 'datatest2.txt'), { timeZone: 'Europe/Brussels' }).records;
   // Through the broker: both instances ingest their share of the stream.
-  await replay(train, { brokerUrl: broker!.url, fleet: FLEET, device: 'office-a', batchSize: 50, maxInFlight: 32 });
-  await replay(recent, { brokerUrl: broker!.url, fleet: FLEET, device: 'office-b', batchSize: 50, maxInFlight: 32 });
+  await replay(train, { brokerUrl: rig.broker!.url, fleet: FLEET, device: 'office-a', batchSize: 50, maxInFlight: 32 });
+  await replay(recent, { brokerUrl: rig.broker!.url, fleet: FLEET, device: 'office-b', batchSize: 50, maxInFlight: 32 });
   const expected = (train.length + recent.length) * 6;
   await waitFor(async () => (await store.countReadings({ fleet: FLEET })) >= expected, 60_000, 'all readings stored');
   const spec = readSpec('occupancy') as { split: { ranges: { name: string }[] } };
@@ -116,10 +99,10 @@ async function seed(gw: Gateway, store: PostgresStore): Promise<void> {
   }
 }
 
-const pgTest = available ? test.serial : test.skip;
+const pgTest = rig.available ? test.serial : test.skip;
 
 pgTest('the leader is SIGKILLed with a retraining job open; the other instance takes over the duty and decides that job (no duplicate)', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!rig.broker) return t.pass('mosquitto not installed: skipped');
   const keyDir = join(tempDir('edgeloop-failover-keys-'), 'keys');
   // A first, so it is the leader; it creates the signing key B then loads (the key folder is shared).
   const a = await child(instance('a', 'fo1', keyDir));
@@ -168,13 +151,13 @@ pgTest('the leader is SIGKILLed with a retraining job open; the other instance t
   t.is(panel.status, 200, 'the dashboard panel of the leader reads the shared jobs');
   t.is(((await panel.json()) as unknown[]).length, 1);
   const printed: string[] = [];
-  await retrainCommand(['list', '--db', dbUrl, '--format', 'json'], (l) => printed.push(l));
+  await retrainCommand(['list', '--db', rig.dbUrl, '--format', 'json'], (l) => printed.push(l));
   t.deepEqual((JSON.parse(printed.join('\n')) as RetrainJob[]).map((j) => [j.id, j.state]), [[job.id, 'rejected']], 'edgeloop retrain list --db postgres://… reads the shared jobs');
   t.log(`fail-over: leader a SIGKILLed, b leader and retraining after ${takeoverMs} ms (retryMs ${RETRY_MS}); job ${job.id} opened on a, approved and decided on b: ${decided.state} (${decided.reason})`);
 });
 
 pgTest('a leader that loses its lock session stops its duties; exactly one instance leads afterwards', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!rig.broker) return t.pass('mosquitto not installed: skipped');
   const keyDir = join(tempDir('edgeloop-failover-keys-'), 'keys');
   const a = await inProcess(instance('a2', 'fo2', keyDir));
   t.teardown(async () => { await a.gw.stop(); await a.store.close(); });
@@ -184,7 +167,7 @@ pgTest('a leader that loses its lock session stops its duties; exactly one insta
   t.not(a.gw.retrain, null);
   t.false(b.gw.isLeader);
   // The server ends the session that holds the advisory lock (as after a network partition or an admin kill).
-  const killed = await server!.psql('failover', "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted");
+  const killed = await rig.server!.psql('failover', "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted");
   t.is(killed.trim(), '1');
   const elections = () => a.gw.duties!.status().elections + b.gw.duties!.status().elections;
   await waitFor(() => elections() >= 2 && a.gw.isLeader !== b.gw.isLeader && (a.gw.isLeader ? a.gw.retrain : b.gw.retrain) !== null, 30_000, 'a second election, one instance leading with its duties');

@@ -8,37 +8,22 @@ import test from 'ava';
 import { Gateway } from '../gateway/gateway.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import { connectMqtt, endAsync } from '../io/mqtt-client.ts';
-import { startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
-import { startPostgres, type Postgres } from './helpers/postgres.ts';
+import { pgRig } from './helpers/pg-rig.ts';
 import { waitFor } from './helpers/tmp.ts';
 
-let broker: Mosquitto | null = null;
-let server: Postgres | null = null;
-let dbUrl = '';
-
-test.before(async () => {
-  broker = await startMosquitto();
-  if (!broker && process.env.CI) throw new Error('mosquitto is not installed but CI must run this test (.ci/run installs it)');
-  server = await startPostgres();
-  if (server) dbUrl = await server.createDatabase('scale');
-});
-
-test.after.always(async () => {
-  await broker?.stop();
-  await server?.stop();
-});
+const rig = pgRig({ database: 'scale', mosquitto: true });
 
 // One share group per test: mosquitto keeps giving an offline persistent member its share (queued),
 // so members left over from an earlier test would swallow messages.
 async function startGateway(id: string, schema: string): Promise<{ gw: Gateway; store: PostgresStore }> {
-  const store = await PostgresStore.create({ url: dbUrl, schema, poolSize: 2 });
-  const gw = new Gateway({ id, brokerUrl: broker!.url, dbPath: 'unused', store, http: null, drift: false, sharedGroup: schema, protocolVersion: 5, maxBatch: 500 });
+  const store = await PostgresStore.create({ url: rig.dbUrl, schema, poolSize: 2 });
+  const gw = new Gateway({ id, brokerUrl: rig.broker!.url, dbPath: 'unused', store, http: null, drift: false, sharedGroup: schema, protocolVersion: 5, maxBatch: 500 });
   await gw.start();
   return { gw, store };
 }
 
 async function publish(fleet: string, from: number, to: number): Promise<void> {
-  const pub = await connectMqtt(broker!.url, { clientId: `scale-pub-${fleet}-${from}` });
+  const pub = await connectMqtt(rig.broker!.url, { clientId: `scale-pub-${fleet}-${from}` });
   const base = Date.UTC(2024, 0, 31); // spans two monthly partitions
   const sends: Promise<unknown>[] = [];
   for (let i = from; i < to; i++) {
@@ -49,7 +34,7 @@ async function publish(fleet: string, from: number, to: number): Promise<void> {
 }
 
 test.serial('three gateways in one shared group on one PostgreSQL: nothing lost, nothing stored twice, all took part', async (t) => {
-  if (!broker || !server) return t.pass('mosquitto or PostgreSQL not installed: skipped');
+  if (!rig.broker || !rig.server) return t.pass('mosquitto or PostgreSQL not installed: skipped');
   const gws = await Promise.all(['a', 'b', 'c'].map((id) => startGateway(`pg-${id}`, 'shared3')));
   t.teardown(async () => { for (const { gw, store } of gws) { await gw.stop(); await store.close(); } });
   const N = 3000;
@@ -75,7 +60,7 @@ test.serial('three gateways in one shared group on one PostgreSQL: nothing lost,
 });
 
 test.serial('a gateway restarting mid-stream loses nothing: its queued share arrives when it is back, stored once', async (t) => {
-  if (!broker || !server) return t.pass('mosquitto or PostgreSQL not installed: skipped');
+  if (!rig.broker || !rig.server) return t.pass('mosquitto or PostgreSQL not installed: skipped');
   const a = await startGateway('restart-a', 'restart');
   let b = await startGateway('restart-b', 'restart');
   t.teardown(async () => { for (const { gw, store } of [a, b]) { await gw.stop(); await store.close(); } });

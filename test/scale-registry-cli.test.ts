@@ -13,24 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from '../gateway/registry.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import { postgresSql } from '../gateway/sql.ts';
-import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
+import { pgRig } from './helpers/pg-rig.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../bin/edgeloop.js', import.meta.url));
-const available = findPostgresBin() !== null || Boolean(process.env.CI);
-let server: Postgres | null = null;
+const rig = pgRig();
 
-test.before(async () => {
-  server = await startPostgres();
-});
-
-test.after.always(async () => {
-  await server?.stop();
-});
-
-(available ? test : test.skip)('export --registry postgres://… registers into the shared registry; models list/promote/verify --db postgres://… work on it', async (t) => {
-  const url = await server!.createDatabase('registry_cli');
+(rig.available ? test : test.skip)('export --registry postgres://… registers into the shared registry; models list/promote/verify --db postgres://… work on it', async (t) => {
+  const url = await rig.server!.createDatabase('registry_cli');
   const dir = tempDir();
   const env = { ...process.env, EDGELOOP_LOG_LEVEL: 'error', EDGELOOP_DATA_DIR: dir };
   const db = join(dir, 'train.db');
