@@ -7,8 +7,9 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { encode, decode, type SearchSpace, type Params } from '../models/tuning/space.ts';
 import { expectedImprovement, fitGp, gpWithHyper, normalCdf } from '../models/tuning/gp.ts';
-import { optimize, search, type Objective, type Trial } from '../models/tuning/search.ts';
+import { optimize, type Objective, type Trial } from '../models/tuning/search.ts';
 import { isEdgeloopError } from '../src/errors.ts';
+import { beatsRandom, branin, BRANIN_SPACE, braninRegrets, exhaustsSmallSpace, median, SEEDS, searchRidge } from './helpers/tuning.ts';
 
 interface Golden {
   X: number[][]; y: number[]; Xs: number[][];
@@ -53,23 +54,11 @@ test('unit-cube encoding: log space, rounded ints, one-hot categoricals, round t
   t.is(back.crit, 'gini');
 });
 
-function branin(p: Params): { score: number } {
-  const x = p.x as number; const y = p.y as number;
-  const b = 5.1 / (4 * Math.PI ** 2); const c = 5 / Math.PI; const tt = 1 / (8 * Math.PI);
-  return { score: -((y - b * x * x + c * x - 6) ** 2 + 10 * (1 - tt) * Math.cos(x) + 10) };
-}
-const BRANIN_SPACE: SearchSpace = { x: { type: 'float', min: -5, max: 10 }, y: { type: 'float', min: 0, max: 15 } };
-const BRANIN_MAX = -0.397887;
 const wavy: Objective = (p) => ({ score: -(Math.sin(3 * (p.x as number)) + (p.x as number) ** 2 - 0.7 * (p.x as number)) });
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 test('Bayes beats random search on 2-D Branin with 20 trials (median over 9 seeds)', (t) => {
-  const regret = (strategy: 'bayes' | 'random'): number[] => SEEDS.map((seed) => BRANIN_MAX - optimize(branin, { space: BRANIN_SPACE, strategy, maxTrials: 20, seed }).best.score);
-  const bayes = regret('bayes');
-  const random = regret('random');
-  t.log(`median regret: bayes ${median(bayes).toFixed(3)}, random ${median(random).toFixed(3)}`);
-  t.true(median(bayes) < median(random) / 2, `bayes ${median(bayes)} vs random ${median(random)}`);
+  const bayes = braninRegrets('bayes', 20);
+  beatsRandom(t, 'bayes', bayes, braninRegrets('random', 20), 2);
   t.true(median(bayes) < 1, `bayes median regret ${median(bayes)}`);
 });
 
@@ -80,8 +69,7 @@ test('Bayes beats random search on a 1-D multimodal function with 10 trials (med
   for (let i = 0; i <= 300_000; i++) top = Math.max(top, wavy({ x: -1 + (3 * i) / 300_000 }).score);
   const b = best('bayes').map((s) => top - s);
   const r = best('random').map((s) => top - s);
-  t.log(`median regret: bayes ${median(b).toExponential(2)}, random ${median(r).toExponential(2)}`);
-  t.true(median(b) < median(r) / 5, `bayes ${median(b)} vs random ${median(r)}`);
+  beatsRandom(t, 'bayes', b, r, 5, (v) => v.toExponential(2));
   t.true(median(b) < 1e-2);
 });
 
@@ -111,23 +99,11 @@ test('budget: time limit on an injected clock; a small discrete space is exhaust
   let clock = 0;
   const timed = optimize(branin, { space: BRANIN_SPACE, strategy: 'bayes', maxTrials: 30, seed: 1, maxTimeMs: 100, now: () => (clock += 10) });
   t.true(timed.trials.length >= 1 && timed.trials.length < 30, `${timed.trials.length} trials`);
-  const small = optimize((p) => ({ score: -Math.abs((p.k as number) - 3) + (p.w === 'b' ? 0.5 : 0) }), {
-    space: { k: { type: 'int', min: 1, max: 4 }, w: { type: 'categorical', values: ['a', 'b'] } }, strategy: 'bayes', maxTrials: 20, seed: 2, bayes: { initialTrials: 3 },
-  });
-  t.is(small.trials.length, 8);
-  t.is(new Set(small.trials.map((x) => JSON.stringify(x.params))).size, 8);
-  t.deepEqual(small.best.params, { k: 3, w: 'b' });
+  exhaustsSmallSpace(t, { strategy: 'bayes', bayes: { initialTrials: 3 } });
 });
 
 test('search() with strategy bayes tunes a real model kind (ridge alpha on a log scale)', (t) => {
-  const X: number[][] = [];
-  const y: number[] = [];
-  for (let i = 0; i < 120; i++) {
-    const row = [Math.sin(i), Math.cos(i * 0.7), ((i * 37) % 11) / 11];
-    X.push(row);
-    y.push(2 * row[0] - row[1] + 0.1 * Math.sin(i * 13));
-  }
-  const r = search({ kind: 'ridge', space: { alpha: { type: 'log-float', min: 1e-4, max: 1e3 } }, strategy: 'bayes', X, y, maxTrials: 8, seed: 5, validation: { kind: 'kfold', k: 3 } });
+  const r = searchRidge('bayes', 8);
   t.is(r.trials.length, 8);
   t.true(r.best.score > 0.95, `best R² ${r.best.score}`);
   t.true((r.best.params.alpha as number) < 10, `alpha ${r.best.params.alpha}`);

@@ -8,8 +8,9 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { createRandom } from '../src/random.ts';
 import { isEdgeloopError } from '../src/errors.ts';
-import { optimize, search, type Objective } from '../models/tuning/search.ts';
-import type { Params, SearchSpace } from '../models/tuning/space.ts';
+import { beatsRandom, branin, BRANIN_SPACE, braninRegrets, exhaustsSmallSpace, median, SEEDS, searchRidge } from './helpers/tuning.ts';
+import { optimize, type Objective } from '../models/tuning/search.ts';
+import type { SearchSpace } from '../models/tuning/space.ts';
 import { categoricalDensity, parzen, parzenLogPdf, parzenSample } from '../models/tuning/tpe.ts';
 
 interface Golden {
@@ -46,22 +47,9 @@ test('Parzen sampling stays in [0, 1] and follows the density (histogram vs inte
   t.deepEqual(categoricalDensity([0, 0, 2], 3, 1).map((v) => Number(v.toFixed(12))), [7 / 12, 1 / 12, 4 / 12].map((v) => Number(v.toFixed(12))));
 });
 
-function branin(p: Params): { score: number } {
-  const x = p.x as number; const y = p.y as number;
-  const b = 5.1 / (4 * Math.PI ** 2); const c = 5 / Math.PI; const tt = 1 / (8 * Math.PI);
-  return { score: -((y - b * x * x + c * x - 6) ** 2 + 10 * (1 - tt) * Math.cos(x) + 10) };
-}
-const BRANIN_SPACE: SearchSpace = { x: { type: 'float', min: -5, max: 10 }, y: { type: 'float', min: 0, max: 15 } };
-const BRANIN_MAX = -0.397887;
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
-
 test('TPE beats random search on 2-D Branin with 30 trials (median regret over 9 seeds)', (t) => {
-  const regret = (strategy: 'tpe' | 'random'): number[] => SEEDS.map((seed) => BRANIN_MAX - optimize(branin, { space: BRANIN_SPACE, strategy, maxTrials: 30, seed }).best.score);
-  const tpe = regret('tpe');
-  const random = regret('random');
-  t.log(`median regret: tpe ${median(tpe).toFixed(3)}, random ${median(random).toFixed(3)}`);
-  t.true(median(tpe) < median(random) / 2, `tpe ${median(tpe)} vs random ${median(random)}`);
+  const tpe = braninRegrets('tpe', 30);
+  beatsRandom(t, 'tpe', tpe, braninRegrets('random', 30), 2);
   t.true(median(tpe) < 0.6, `tpe median regret ${median(tpe)}`);
 });
 
@@ -73,10 +61,7 @@ test('TPE beats random search on a mixed space (float, log-float, int, categoric
   // Maximum 0 at a = 1.3, b = −2.1, lr = 1e-3, k = 17, c = 'y'.
   const f: Objective = (p) => ({ score: -(((p.a as number) - 1.3) ** 2 + ((p.b as number) + 2.1) ** 2 + (Math.log10(p.lr as number) + 3) ** 2 + (((p.k as number) - 17) / 10) ** 2 + (p.c === 'y' ? 0 : 1)) });
   const regret = (strategy: 'tpe' | 'random'): number[] => SEEDS.map((seed) => -optimize(f, { space, strategy, maxTrials: 50, seed }).best.score);
-  const tpe = regret('tpe');
-  const random = regret('random');
-  t.log(`median regret: tpe ${median(tpe).toFixed(3)}, random ${median(random).toFixed(3)}`);
-  t.true(median(tpe) < median(random) / 2, `tpe ${median(tpe)} vs random ${median(random)}`);
+  beatsRandom(t, 'tpe', regret('tpe'), regret('random'), 2);
 });
 
 test('TPE is deterministic with a seed, differs across seeds, and resumes to the uninterrupted run', (t) => {
@@ -92,23 +77,11 @@ test('TPE is deterministic with a seed, differs across seeds, and resumes to the
 });
 
 test('TPE exhausts a small discrete space without repeats and finds its best point', (t) => {
-  const small = optimize((p) => ({ score: -Math.abs((p.k as number) - 3) + (p.w === 'b' ? 0.5 : 0) }), {
-    space: { k: { type: 'int', min: 1, max: 4 }, w: { type: 'categorical', values: ['a', 'b'] } }, strategy: 'tpe', maxTrials: 20, seed: 2, tpe: { initialTrials: 3 },
-  });
-  t.is(small.trials.length, 8);
-  t.is(new Set(small.trials.map((x) => JSON.stringify(x.params))).size, 8);
-  t.deepEqual(small.best.params, { k: 3, w: 'b' });
+  exhaustsSmallSpace(t, { strategy: 'tpe', tpe: { initialTrials: 3 } });
 });
 
 test('search() with strategy tpe tunes a real model kind (ridge alpha on a log scale)', (t) => {
-  const X: number[][] = [];
-  const y: number[] = [];
-  for (let i = 0; i < 120; i++) {
-    const row = [Math.sin(i), Math.cos(i * 0.7), ((i * 37) % 11) / 11];
-    X.push(row);
-    y.push(2 * row[0]! - row[1]! + 0.1 * Math.sin(i * 13));
-  }
-  const r = search({ kind: 'ridge', space: { alpha: { type: 'log-float', min: 1e-4, max: 1e3 } }, strategy: 'tpe', X, y, maxTrials: 14, seed: 5, validation: { kind: 'kfold', k: 3 } });
+  const r = searchRidge('tpe', 14);
   t.is(r.trials.length, 14);
   t.true(r.best.score > 0.95, `best R² ${r.best.score}`);
 });
