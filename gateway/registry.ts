@@ -16,7 +16,7 @@ import { checkArtifact, describeArtifact, manifestSigningBytes, parseManifest, M
 import { specHash } from '../src/pipeline/hash.ts';
 import { loadOrCreateKeyPair, sign, verify, type KeyPair, type PublicKey } from '../io/ed25519.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
-import { isUniqueViolation, sqliteSql, type SqlDb, type SqlStatement } from './sql.ts';
+import { isUniqueViolation, schemaFor, sqliteSql, type SqlDb, type SqlStatement } from './sql.ts';
 import { rollbackSigningBytes, type SignedRollback } from '../src/contracts/device.ts';
 import {
   assertAlias, parseRef, RESERVED_ALIASES,
@@ -51,52 +51,28 @@ export interface RegisterResult {
   manifests: ModelManifest[];
 }
 
+/** Both dialects (gateway/sql.ts schemaFor). */
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS registry_models (name TEXT PRIMARY KEY, task TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_models (name TEXT PRIMARY KEY, task TEXT NOT NULL, created_at {time} NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_versions (
-  model TEXT NOT NULL REFERENCES registry_models (name), version INTEGER NOT NULL, created_at INTEGER NOT NULL,
+  model TEXT NOT NULL REFERENCES registry_models (name), version INTEGER NOT NULL, created_at {time} NOT NULL,
   created_by TEXT NOT NULL, classes TEXT, pipeline TEXT NOT NULL, spec_hash TEXT NOT NULL, lineage TEXT NOT NULL,
   run_id TEXT, dataset TEXT, smoke_test TEXT NOT NULL, reference TEXT, native_model TEXT,
   PRIMARY KEY (model, version)
 );
 CREATE INDEX IF NOT EXISTS registry_versions_by_run ON registry_versions (run_id);
 CREATE TABLE IF NOT EXISTS registry_artifacts (
-  model TEXT NOT NULL, version INTEGER NOT NULL, format TEXT NOT NULL, variant TEXT NOT NULL, bytes BLOB NOT NULL,
+  model TEXT NOT NULL, version INTEGER NOT NULL, format TEXT NOT NULL, variant TEXT NOT NULL, bytes {bytes} NOT NULL,
   size INTEGER NOT NULL, sha256 TEXT NOT NULL, metrics TEXT NOT NULL, manifest TEXT NOT NULL,
   PRIMARY KEY (model, version, format, variant), FOREIGN KEY (model, version) REFERENCES registry_versions (model, version)
 );
 CREATE TABLE IF NOT EXISTS registry_aliases (
-  model TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL,
+  model TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, updated_at {time} NOT NULL, updated_by TEXT NOT NULL,
   PRIMARY KEY (model, alias), FOREIGN KEY (model, version) REFERENCES registry_versions (model, version)
 );
 CREATE TABLE IF NOT EXISTS registry_alias_history (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, alias TEXT NOT NULL, from_version INTEGER,
-  to_version INTEGER NOT NULL, at INTEGER NOT NULL, by TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS registry_alias_history_by_model ON registry_alias_history (model, id);
-`;
-
-const POSTGRES_SCHEMA = `
-CREATE TABLE IF NOT EXISTS registry_models (name TEXT PRIMARY KEY, task TEXT NOT NULL, created_at BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS registry_versions (
-  model TEXT NOT NULL REFERENCES registry_models (name), version INTEGER NOT NULL, created_at BIGINT NOT NULL,
-  created_by TEXT NOT NULL, classes TEXT, pipeline TEXT NOT NULL, spec_hash TEXT NOT NULL, lineage TEXT NOT NULL,
-  run_id TEXT, dataset TEXT, smoke_test TEXT NOT NULL, reference TEXT, native_model TEXT,
-  PRIMARY KEY (model, version)
-);
-CREATE INDEX IF NOT EXISTS registry_versions_by_run ON registry_versions (run_id);
-CREATE TABLE IF NOT EXISTS registry_artifacts (
-  model TEXT NOT NULL, version INTEGER NOT NULL, format TEXT NOT NULL, variant TEXT NOT NULL, bytes BYTEA NOT NULL,
-  size INTEGER NOT NULL, sha256 TEXT NOT NULL, metrics TEXT NOT NULL, manifest TEXT NOT NULL,
-  PRIMARY KEY (model, version, format, variant), FOREIGN KEY (model, version) REFERENCES registry_versions (model, version)
-);
-CREATE TABLE IF NOT EXISTS registry_aliases (
-  model TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL,
-  PRIMARY KEY (model, alias), FOREIGN KEY (model, version) REFERENCES registry_versions (model, version)
-);
-CREATE TABLE IF NOT EXISTS registry_alias_history (
-  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, model TEXT NOT NULL, alias TEXT NOT NULL, from_version INTEGER,
-  to_version INTEGER NOT NULL, at BIGINT NOT NULL, by TEXT NOT NULL
+  id {serial}, model TEXT NOT NULL, alias TEXT NOT NULL, from_version INTEGER,
+  to_version INTEGER NOT NULL, at {time} NOT NULL, by TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS registry_alias_history_by_model ON registry_alias_history (model, id);
 `;
@@ -136,8 +112,8 @@ export class Registry {
   static async create(options: RegistryOptions): Promise<Registry> {
     if ((options.database === undefined) === (options.sql === undefined)) throw new EdgeloopError('BAD_ARGUMENT', 'registry: exactly one of database (SQLite) or sql must be given');
     const db = options.sql ?? sqliteSql(options.database!);
-    if (db.dialect === 'sqlite') await db.exec(SCHEMA);
-    else await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: ['edgeloop.schema:registry'] }, { sql: POSTGRES_SCHEMA }]);
+    if (db.dialect === 'sqlite') await db.exec(schemaFor('sqlite', SCHEMA));
+    else await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: ['edgeloop.schema:registry'] }, { sql: schemaFor('postgres', SCHEMA) }]);
     const { pair, created } = loadOrCreateKeyPair(options.keyDir);
     const registry = new Registry(db, pair, options);
     registry.#log.info(created ? `generated signing key ${pair.publicKey.keyId} in ${options.keyDir}` : `loaded signing key ${pair.publicKey.keyId}`);

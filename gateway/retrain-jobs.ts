@@ -24,7 +24,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { EdgeloopError } from '../src/errors.ts';
-import type { SqlDb, SqlValue } from './sql.ts';
+import { schemaFor, type SqlDb, type SqlValue } from './sql.ts';
 
 export const RETRAIN_STATES = ['pending-approval', 'waiting-data', 'training', 'evaluating', 'rejected', 'rolling-out', 'promoted', 'rolled-back', 'failed'] as const;
 export type RetrainState = (typeof RETRAIN_STATES)[number];
@@ -91,11 +91,12 @@ export interface RetrainJob {
   rolloutStartedAtMs: number | null;
 }
 
-const SQLITE_SCHEMA = `
+/** Both dialects (gateway/sql.ts schemaFor). */
+const SCHEMA = `
 CREATE TABLE IF NOT EXISTS retrain_jobs (
   id TEXT PRIMARY KEY, model TEXT NOT NULL, fleet TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,
   current_version INTEGER, candidate_version INTEGER, run_id TEXT, evaluation TEXT, rollout_id TEXT, live TEXT,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, finished_at INTEGER, rollout_started_at INTEGER
+  created_at {time} NOT NULL, updated_at {time} NOT NULL, finished_at {time}, rollout_started_at {time}
 );
 CREATE INDEX IF NOT EXISTS retrain_jobs_by_model ON retrain_jobs (model, created_at);
 `;
@@ -151,14 +152,6 @@ const OPEN_LIST = OPEN_STATES.map((s) => `'${s}'`).join(', ');
 // The index name carries the open states: a later set of states gets its own index.
 const ONE_OPEN_INDEX = `retrain_jobs_one_open_${createHash('sha256').update(OPEN_LIST).digest('hex').slice(0, 8)}`;
 
-const POSTGRES_SCHEMA = `
-CREATE TABLE IF NOT EXISTS retrain_jobs (
-  id TEXT PRIMARY KEY, model TEXT NOT NULL, fleet TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,
-  current_version INTEGER, candidate_version INTEGER, run_id TEXT, evaluation TEXT, rollout_id TEXT, live TEXT,
-  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, finished_at BIGINT, rollout_started_at BIGINT
-);
-CREATE INDEX IF NOT EXISTS retrain_jobs_by_model ON retrain_jobs (model, created_at);
-`;
 
 export class SqlRetrainJobs implements RetrainJobStore {
   readonly #db: SqlDb;
@@ -178,9 +171,9 @@ export class SqlRetrainJobs implements RetrainJobStore {
     if (options.readonly) {
       // Nothing to create.
     } else if (db.dialect === 'sqlite') {
-      await db.exec(`${SQLITE_SCHEMA}\n${index};`);
+      await db.exec(`${schemaFor('sqlite', SCHEMA)}\n${index};`);
     } else {
-      await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: ['edgeloop.schema:retrain_jobs'] }, { sql: `${POSTGRES_SCHEMA}\n${index};` }]);
+      await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: ['edgeloop.schema:retrain_jobs'] }, { sql: `${schemaFor('postgres', SCHEMA)}\n${index};` }]);
     }
     return new SqlRetrainJobs(db, options.newId ?? (() => `rt-${randomUUID().slice(0, 8)}`));
   }

@@ -13,7 +13,7 @@
  */
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
-import type { PgPool } from './store-postgres.ts';
+import { transaction, type PgPool } from './store-postgres.ts';
 
 export type SqlValue = string | number | boolean | null | Uint8Array;
 
@@ -32,6 +32,17 @@ export interface SqlDb {
   batch(statements: readonly SqlStatement[]): Promise<number[]>;
   /** Runs a script of statements without parameters (schemas). */
   exec(script: string): Promise<void>;
+}
+
+/**
+ * A schema written once for both dialects, with placeholders for the column types that differ:
+ * `{time}` (milliseconds since the epoch), `{bytes}` and `{serial}` (an auto-increment primary key).
+ */
+export function schemaFor(dialect: SqlDb['dialect'], script: string): string {
+  const types = dialect === 'sqlite'
+    ? { time: 'INTEGER', bytes: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT' }
+    : { time: 'BIGINT', bytes: 'BYTEA', serial: 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' };
+  return script.replace(/\{(time|bytes|serial)\}/g, (_, k: keyof typeof types) => types[k]);
 }
 
 /** A unique or primary-key violation (a concurrent writer won the row). */
@@ -80,21 +91,11 @@ export function postgresSql(pool: PgPool): SqlDb {
     all: async <T>(sql: string, p?: readonly SqlValue[]) => (await pool.query(numbered(sql), params(p)).catch(fail)).rows as T[],
     get: async <T>(sql: string, p?: readonly SqlValue[]) => (await pool.query(numbered(sql), params(p)).catch(fail)).rows[0] as T | undefined,
     run: async (sql, p) => (await pool.query(numbered(sql), params(p)).catch(fail)).rowCount ?? 0,
-    batch: async (statements) => {
-      const c = await pool.connect().catch(fail);
-      try {
-        await c.query('BEGIN');
-        const out: number[] = [];
-        for (const s of statements) out.push((await c.query(numbered(s.sql), params(s.params))).rowCount ?? 0);
-        await c.query('COMMIT');
-        c.release();
-        return out;
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        c.release(err instanceof Error ? err : true);
-        return fail(err);
-      }
-    },
+    batch: (statements) => transaction(pool, async (c) => {
+      const out: number[] = [];
+      for (const s of statements) out.push((await c.query(numbered(s.sql), params(s.params))).rowCount ?? 0);
+      return out;
+    }).catch(fail),
     exec: async (script) => void (await pool.query(script).catch(fail)),
   };
 }

@@ -458,7 +458,7 @@ export class PostgresStore implements Store {
 }
 
 /** Runs `fn` in one transaction on a pooled client; a failed client is destroyed, not reused. */
-async function transaction<T>(pool: PgPool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function transaction<T>(pool: PgPool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
