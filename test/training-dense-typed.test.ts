@@ -9,43 +9,20 @@
 import test from 'ava';
 import { createRunner } from '../device/runner.ts';
 import { exportModel } from '../models/export/index.ts';
-import type { NetworkIR } from '../models/ir.ts';
 import { mlp } from '../models/nn/architectures.ts';
 import { NeuralNet } from '../models/nn/neural-net.ts';
 import type { NeuralNetInput } from '../models/nn/options.ts';
 import { loadTf } from '../models/nn/tf.ts';
 import type { NeuralNetTrainer } from '../models/nn/train.ts';
 import { EdgeloopError } from '../src/errors.ts';
-import { createRandom } from '../src/random.ts';
+import { assertSameTraining, data, DENSE_CASES, fitWith, type DenseCase } from './helpers/dense-nets.ts';
 import { readOccupancy } from './helpers/models-occupancy.ts';
 
-function data(n: number, d: number, k: number, seed: number, regression = false): { X: number[][]; y: number[] } {
-  const r = createRandom(seed);
-  const X: number[][] = [];
-  const y: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const row = Array.from({ length: d }, () => r.next() * 4 - 2);
-    X.push(row);
-    const s = row[0] + 0.5 * row[1] - 0.3 * row[2] + 0.3 * (r.next() - 0.5);
-    y.push(regression ? s : Math.min(k - 1, Math.max(0, Math.floor(((s + 2.5) / 5) * k))));
-  }
-  return { X, y };
-}
-
-async function fitWith(trainer: NeuralNetTrainer, options: NeuralNetInput, X: number[][], y: number[], validation?: { X: number[][]; y: number[] }) {
-  const net = new NeuralNet(options, { backends: ['wasm'], trainer });
-  const history = await net.fit(X, y, validation ? { validation } : {});
-  const ir = net.toIR() as NetworkIR;
-  const weights = ir.layers.flatMap((l) => (l.kind === 'dense' ? [...l.kernel, ...l.bias] : []));
-  return { net, history, weights };
-}
-
-const CASES: [string, NeuralNetInput, { k: number; regression?: boolean; validation?: boolean }][] = [
-  ['binary (sigmoid head), relu, l2', { task: 'classification', layers: mlp([8]), epochs: 6, batchSize: 32, optimizer: 'adam', learningRate: 0.01, l2: 0.001, seed: 3 }, { k: 2 }],
-  ['3 classes (softmax head), tanh + sigmoid, l1, balanced class weights', { task: 'classification', layers: mlp([8, 6], { activation: 'tanh' }), epochs: 5, batchSize: 50, optimizer: 'adam', l1: 0.001, classWeight: 'balanced', seed: 5 }, { k: 3 }],
-  ['regression (linear head), relu, full batch', { task: 'regression', layers: mlp([6]), epochs: 8, batchSize: 'full', optimizer: 'adam', learningRate: 0.02, seed: 7 }, { k: 1, regression: true }],
+// The shared nets, and one whose last hidden layer is linear and whose last batch is short.
+const CASES: DenseCase[] = [
+  ...DENSE_CASES.slice(0, 3),
   ['two hidden layers 4 → 16 relu → 3 linear → sigmoid head, a last batch of 3 rows', { task: 'classification', layers: [{ kind: 'dense', units: 16 }, { kind: 'dense', units: 3, activation: 'linear' }], epochs: 5, batchSize: 33, optimizer: 'adam', learningRate: 0.01, seed: 13 }, { k: 2 }],
-  ['early stopping on validation restores the same best epoch', { task: 'classification', layers: mlp([8]), epochs: 12, batchSize: 16, optimizer: 'adam', learningRate: 0.05, earlyStopping: { patience: 2, minDelta: 0 }, seed: 11 }, { k: 2, validation: true }],
+  ...DENSE_CASES.slice(3),
 ];
 
 for (const [name, options, c] of CASES) {
@@ -58,16 +35,7 @@ for (const [name, options, c] of CASES) {
     for (const reference of ['tfjs-autograd', 'tfjs-fused'] as const) {
       const ref = await fitWith(reference, options, train.X, train.y, val);
       t.is(ref.history.trainer, reference);
-      t.is(typed.history.epochs.length, ref.history.epochs.length);
-      t.is(typed.history.bestEpoch, ref.history.bestEpoch);
-      typed.history.epochs.forEach((e, i) => {
-        const a = ref.history.epochs[i]!;
-        t.true(Math.abs(e.loss - a.loss) <= 1e-4 * Math.max(1, Math.abs(a.loss)), `${reference}: epoch ${e.epoch} loss ${e.loss} vs ${a.loss}`);
-        if (a.valLoss !== undefined) t.true(Math.abs(e.valLoss! - a.valLoss) <= 1e-4 * Math.max(1, a.valLoss), `${reference}: epoch ${e.epoch} val loss`);
-      });
-      t.is(typed.weights.length, ref.weights.length);
-      const worst = Math.max(...typed.weights.map((w, i) => Math.abs(w - ref.weights[i]!)));
-      t.true(worst < 2e-4, `${reference}: largest weight difference ${worst}`);
+      assertSameTraining(t, `${reference}: `, typed, ref);
       ref.net.dispose();
     }
     // Not trivially equal: training moved the weights away from the shared initialization.
