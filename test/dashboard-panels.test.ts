@@ -8,6 +8,7 @@
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Gateway } from '../gateway/gateway.ts';
 import type { SqliteStore } from '../gateway/store-sqlite.ts';
@@ -17,9 +18,8 @@ import { ModelEvaluationStore } from '../gateway/dashboard-models.ts';
 import { DatasetStore } from '../gateway/datasets.ts';
 import { replay } from '../device/replay.ts';
 import { attachDashboardPanels } from '../gateway/dashboard-panels.ts';
-import { parseCsv, detectColumns, tableToTelemetry } from '../src/csv.ts';
+import { readDatasetFile } from '../device/csv-source.ts';
 import { fitPipeline } from '../src/pipeline/index.ts';
-import type { Frame } from '../src/frame.ts';
 import type { ReferenceProfile } from '../src/drift/profile.ts';
 import { createDriftMonitor } from '../src/drift/monitor.ts';
 import { createRandom } from '../src/random.ts';
@@ -28,23 +28,11 @@ import { splitsOf, trainModel, type TrainedModel } from '../models/training.ts';
 import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 import { launchBrowser } from './helpers/browser.ts';
+import { occupancyFrame } from './helpers/occupancy-frame.ts';
 
 // The device defaults (src/drift/defaults.ts): publish calibrates the profile for 1440-sample windows.
 const WINDOW = 1440;
 const REPORT_EVERY = 240;
-
-function occupancyFrame(): Frame {
-  const frame: Frame = { ts: [], device: [], num: {}, cat: {} };
-  for (const [file, device] of [['datatraining.txt', 'a'], ['datatest.txt', 'b']] as const) {
-    const table = parseCsv(readFileSync(new URL(`../datasets/occupancy/${file}`, import.meta.url), 'utf8'));
-    for (const rec of tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' })) {
-      frame.ts.push(rec.ts as number);
-      frame.device.push(device);
-      for (const [k, v] of Object.entries(rec.values)) (frame.num[k] ??= []).push(v);
-    }
-  }
-  return frame;
-}
 
 /** A device's monitor over `rows` (features as the device computes them), one report every REPORT_EVERY rows. */
 async function streamDrift(client: MqttClient, device: string, profile: ReferenceProfile, columns: readonly string[], model: TrainedModel, rows: number[][], t0Ms: number): Promise<number> {
@@ -103,7 +91,7 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   // Train, record the run, publish with evaluations, promote.
   const spec = JSON.parse(readFileSync(new URL('../src/pipeline/examples/occupancy.json', import.meta.url), 'utf8')) as { split: { ranges: unknown[] } };
   spec.split.ranges = spec.split.ranges.slice(0, 2);
-  const { matrix, fitted, report } = fitPipeline(occupancyFrame(), spec);
+  const { matrix, fitted, report } = fitPipeline(occupancyFrame([['datatraining.txt', 'a'], ['datatest.txt', 'b']]), spec);
   (await DatasetStore.create(database)).save({ name: 'occ', fleet: 'occ', specHash: 's'.repeat(64), spec, fitted, report, matrix, dataHash: 'a'.repeat(64) });
   const trained = await trainModel(splitsOf(matrix), { kind: 'logreg', task: 'classification' });
   const runs = await RunStore.create({ database, codeVersion: 'test' });
@@ -197,8 +185,8 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   t.true(cleaning.body.some((r) => r.step === '0 range' && r.split === 'train'));
 
   // Sensor readings for the charts.
-  const table = parseCsv(readFileSync(new URL('../datasets/occupancy/datatest.txt', import.meta.url), 'utf8'));
-  await replay(tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' }).slice(0, 300), { brokerUrl: gw.brokerUrl, fleet: 'occ', device: 'room1', batchSize: 50 });
+  const records = readDatasetFile(fileURLToPath(new URL('../datasets/occupancy/datatest.txt', import.meta.url)), { timeZone: 'Europe/Brussels' }).records;
+  await replay(records.slice(0, 300), { brokerUrl: gw.brokerUrl, fleet: 'occ', device: 'room1', batchSize: 50 });
   await waitFor(async () => (await gw.store.countReadings({ fleet: 'occ' })) === 300 * 6, 10_000, 'readings');
 
   // Data quality: a rejected HTTP telemetry message is counted by reason.

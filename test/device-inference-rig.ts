@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCsv, detectColumns, tableToTelemetry } from '../src/csv.ts';
+import { occupancyFrame as readOccupancyFrame } from './helpers/occupancy-frame.ts';
 import { fitPipeline, transformPipeline } from '../src/pipeline/index.ts';
 import type { FeatureMatrix, Frame } from '../src/frame.ts';
 import type { ModelManifest } from '../src/manifest.ts';
@@ -33,14 +33,7 @@ export const DATA = new URL('../datasets/occupancy/datatest.txt', import.meta.ur
 export const TRAIN = { start: '2015-02-02T14:19:00+01:00', end: '2015-02-03T20:00:00+01:00' };
 
 export function occupancyFrame(file: URL = DATA, device = 'b'): Frame {
-  const frame: Frame = { ts: [], device: [], num: {}, cat: {} };
-  const table = parseCsv(readFileSync(file, 'utf8'));
-  for (const rec of tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' })) {
-    frame.ts.push(rec.ts as number);
-    frame.device.push(device);
-    for (const [k, v] of Object.entries(rec.values)) (frame.num[k] ??= []).push(v);
-  }
-  return frame;
+  return readOccupancyFrame([[file, device]]);
 }
 
 export function occupancySpec(): unknown {

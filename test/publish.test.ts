@@ -2,25 +2,16 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCsv, detectColumns, tableToTelemetry } from '../src/csv.ts';
 import { fitPipeline } from '../src/pipeline/index.ts';
-import type { Frame } from '../src/frame.ts';
 import { splitsOf, trainModel } from '../models/training.ts';
 import { SqliteStore } from '../gateway/store-sqlite.ts';
 import { Registry } from '../gateway/registry.ts';
 import { publishModel } from '../gateway/publish.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { occupancyFrame } from './helpers/occupancy-frame.ts';
 
 test('an occupancy classifier is published as ONNX and TFLite (float32, int8) with runtime-measured metrics', async (t) => {
-  const frame: Frame = { ts: [], device: [], num: {}, cat: {} };
-  for (const [file, device] of [['datatraining.txt', 'a'], ['datatest.txt', 'b']] as const) {
-    const table = parseCsv(readFileSync(new URL(`../datasets/occupancy/${file}`, import.meta.url), 'utf8'));
-    for (const rec of tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' })) {
-      frame.ts.push(rec.ts as number);
-      frame.device.push(device);
-      for (const [k, v] of Object.entries(rec.values)) (frame.num[k] ??= []).push(v);
-    }
-  }
+  const frame = occupancyFrame([['datatraining.txt', 'a'], ['datatest.txt', 'b']]);
   const spec = JSON.parse(readFileSync(new URL('../src/pipeline/examples/occupancy.json', import.meta.url), 'utf8')) as { split: { ranges: unknown[] } };
   spec.split.ranges = spec.split.ranges.slice(0, 2);
   const { matrix, fitted } = fitPipeline(frame, spec);

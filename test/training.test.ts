@@ -1,27 +1,13 @@
 /** Training orchestration on the real occupancy data, prepared by the pipeline from the CSV files. */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { parseCsv, detectColumns, tableToTelemetry } from '../src/csv.ts';
 import { fitPipeline } from '../src/pipeline/index.ts';
-import type { Frame } from '../src/frame.ts';
 import { splitsOf, trainModel, loadNative, resolveKind } from '../models/training.ts';
 import { isEdgeloopError } from '../src/errors.ts';
-
-function occupancyFrame(): Frame {
-  const frame: Frame = { ts: [], device: [], num: {}, cat: {} };
-  for (const [file, device] of [['datatraining.txt', 'a'], ['datatest.txt', 'b'], ['datatest2.txt', 'c']] as const) {
-    const table = parseCsv(readFileSync(new URL(`../datasets/occupancy/${file}`, import.meta.url), 'utf8'));
-    for (const rec of tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' })) {
-      frame.ts.push(rec.ts as number);
-      frame.device.push(device);
-      for (const [k, v] of Object.entries(rec.values)) (frame.num[k] ??= []).push(v);
-    }
-  }
-  return frame;
-}
+import { occupancyFrame } from './helpers/occupancy-frame.ts';
 
 const spec = JSON.parse(readFileSync(new URL('../src/pipeline/examples/occupancy.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-const { matrix } = fitPipeline(occupancyFrame(), spec);
+const { matrix } = fitPipeline(occupancyFrame([['datatraining.txt', 'a'], ['datatest.txt', 'b'], ['datatest2.txt', 'c']]), spec);
 const data = splitsOf(matrix);
 
 test('splitsOf separates train and the named test splits', (t) => {

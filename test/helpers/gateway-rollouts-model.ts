@@ -4,9 +4,8 @@
  * ONNX float32 and measured in onnxruntime by publishModel. Used by the gateway rollout tests.
  */
 import { readFileSync } from 'node:fs';
-import { parseCsv, detectColumns, tableToTelemetry } from '../../src/csv.ts';
+import { occupancyFrame } from './occupancy-frame.ts';
 import { fitPipeline } from '../../src/pipeline/index.ts';
-import type { Frame } from '../../src/frame.ts';
 import { splitsOf, trainModel, type TrainResult } from '../../models/training.ts';
 import { SqliteStore } from '../../gateway/store-sqlite.ts';
 import { Registry } from '../../gateway/registry.ts';
@@ -16,13 +15,7 @@ let cached: { trained: TrainResult; spec: unknown; fitted: unknown; matrix: Retu
 
 async function trainOnce() {
   if (cached) return cached;
-  const frame: Frame = { ts: [], device: [], num: {}, cat: {} };
-  const table = parseCsv(readFileSync(new URL('../../datasets/occupancy/datatest.txt', import.meta.url), 'utf8'));
-  for (const rec of tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' })) {
-    frame.ts.push(rec.ts as number);
-    frame.device.push('b');
-    for (const [k, v] of Object.entries(rec.values)) (frame.num[k] ??= []).push(v);
-  }
+  const frame = occupancyFrame([['datatest.txt', 'b']]);
   const spec = JSON.parse(readFileSync(new URL('../../src/pipeline/examples/occupancy.json', import.meta.url), 'utf8')) as { split: { ranges: unknown[] } };
   spec.split.ranges = [
     { name: 'train', start: '2015-02-02T14:19:00+01:00', end: '2015-02-03T20:00:00+01:00' },
