@@ -10,7 +10,11 @@ import { tempDir } from './helpers/tmp.ts';
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../bin/edgeloop.js', import.meta.url));
 
-test('import, prepare, train with tuning, export to ONNX and TFLite, verify in the registry', async (t) => {
+/**
+ * A fresh data folder and database with the training and test1 recordings imported, and the occupancy
+ * spec cut to those two ranges in dir/spec.json; `edgeloop` runs the CLI on that database.
+ */
+async function importedOccupancy() {
   const dir = tempDir();
   const env = { ...process.env, EDGELOOP_LOG_LEVEL: 'error', EDGELOOP_DATA_DIR: dir };
   const db = join(dir, 'cli.db');
@@ -21,6 +25,12 @@ test('import, prepare, train with tuning, export to ONNX and TFLite, verify in t
   const spec = JSON.parse(readFileSync(new URL('../src/pipeline/examples/occupancy.json', import.meta.url), 'utf8')) as { split: { ranges: unknown[] } };
   spec.split.ranges = spec.split.ranges.slice(0, 2);
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
+  return { dir, edgeloop };
+}
+
+
+test('import, prepare, train with tuning, export to ONNX and TFLite, verify in the registry', async (t) => {
+  const { dir, edgeloop } = await importedOccupancy();
   const prep = await edgeloop(['prepare', '--spec', join(dir, 'spec.json'), '--fleet', 'occ', '--out', 'occ']);
   t.regex(prep.stdout, /feature rows: train 8139, test1 2661/);
   const train = await edgeloop(['train', '--dataset', 'occ', '--model', 'lda', '--tune', 'grid', '--space', '{"shrinkage": {"type": "categorical", "values": [null, 0.1]}}', '--format', 'json']);
@@ -42,16 +52,7 @@ test('import, prepare, train with tuning, export to ONNX and TFLite, verify in t
 });
 
 test('train --tune bayes prints the evaluation report and a progress bar; runs show repeats it; --resume continues the search; runs compare shows test1', async (t) => {
-  const dir = tempDir();
-  const env = { ...process.env, EDGELOOP_LOG_LEVEL: 'error', EDGELOOP_DATA_DIR: dir };
-  const db = join(dir, 'cli.db');
-  const edgeloop = (args: string[]) => run(process.execPath, [BIN, ...args, '--db', db], { env, maxBuffer: 16 * 1024 * 1024 });
-  for (const [file, device] of [['datatraining.txt', 'a'], ['datatest.txt', 'b']]) {
-    await edgeloop(['data', 'import', fileURLToPath(new URL(`../datasets/occupancy/${file}`, import.meta.url)), '--fleet', 'occ', '--device', device!, '--time-zone', 'Europe/Brussels']);
-  }
-  const spec = JSON.parse(readFileSync(new URL('../src/pipeline/examples/occupancy.json', import.meta.url), 'utf8')) as { split: { ranges: unknown[] } };
-  spec.split.ranges = spec.split.ranges.slice(0, 2);
-  writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
+  const { dir, edgeloop } = await importedOccupancy();
   await edgeloop(['prepare', '--spec', join(dir, 'spec.json'), '--fleet', 'occ', '--out', 'occ']);
   const space = JSON.stringify({ C: { type: 'log-float', min: 0.001, max: 100 } });
   const bayes = ['train', '--dataset', 'occ', '--model', 'logreg', '--tune', 'bayes', '--space', space, '--seed', '3'];

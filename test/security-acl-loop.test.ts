@@ -10,7 +10,7 @@ import test from 'ava';
 import { startEmbeddedBroker } from '../gateway/broker.ts';
 import { hashPassword, type CredentialEntry } from '../gateway/broker-auth.ts';
 import { connectMqtt, publishAsync, endAsync, type MqttClient } from '../io/mqtt-client.ts';
-import type { Logger } from '../src/log.ts';
+import { createLogger, type Logger } from '../src/log.ts';
 import type { Rejection } from '../src/contracts/device.ts';
 import { waitFor } from './helpers/tmp.ts';
 
@@ -21,15 +21,9 @@ test.before(async () => {
   users = await Promise.all(Object.entries(PASSWORDS).map(async ([identity, pw]) => ({ identity, passwordHash: await hashPassword(pw), createdAtMs: 0 })));
 });
 
+/** Warnings and errors, their messages only, into `lines`. */
 function recordingLogger(lines: string[]): Logger {
-  const l: Logger = {
-    debug: () => {},
-    info: () => {},
-    warn: (m) => { lines.push(typeof m === 'function' ? m() : m); },
-    error: (m) => { lines.push(typeof m === 'function' ? m() : m); },
-    child: () => l,
-  };
-  return l;
+  return createLogger({ level: 'warn', json: true, sink: (line) => lines.push((JSON.parse(line) as { msg: string }).msg) });
 }
 
 async function login(url: string, identity: keyof typeof PASSWORDS, clientId: string): Promise<MqttClient> {

@@ -12,7 +12,7 @@ import { DurableSubscriber, type ReceivedMessage } from '../gateway/mqtt-session
 import { Gateway } from '../gateway/gateway.ts';
 import { connectMqtt, publishAsync, endAsync, type MqttClient, type IClientOptions } from '../io/mqtt-client.ts';
 import { isEdgeloopError } from '../src/errors.ts';
-import type { Logger } from '../src/log.ts';
+import { createLogger, type Logger } from '../src/log.ts';
 import { makePki, makeRogueClient, type TestPki } from './helpers/certs.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
@@ -22,15 +22,9 @@ const PASSWORDS = { 'lab/node7': 'device-secret-7', 'lab/node8': 'device-secret-
 let users: CredentialEntry[];
 let pki: TestPki;
 
+/** Warnings and errors, their messages only, into `lines`. */
 function recordingLogger(lines: string[]): Logger {
-  const l: Logger = {
-    debug: () => {},
-    info: () => {},
-    warn: (m) => { lines.push(typeof m === 'function' ? m() : m); },
-    error: (m) => { lines.push(typeof m === 'function' ? m() : m); },
-    child: () => l,
-  };
-  return l;
+  return createLogger({ level: 'warn', json: true, sink: (line) => lines.push((JSON.parse(line) as { msg: string }).msg) });
 }
 
 test.before(async () => {
