@@ -6,55 +6,32 @@
 import test from 'ava';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker.ts';
-import { TransferServer } from '../gateway/transfer-server.ts';
 import { Agent, type AgentOptions } from '../device/agent.ts';
-import { connectMqtt, endAsync, type MqttClient } from '../io/mqtt-client.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import type { DeviceStatusOnline } from '../src/contracts/device.ts';
 import { buildManifest, failingSmoke, keyPair, mlpFixture } from './helpers/device-model.ts';
 import { DeviceObserver } from './helpers/device-observer.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
+import { agentRig, type AgentRig } from './helpers/agent-rig.ts';
 
 const FLEET = 'lab';
 const pair = keyPair();
 const fixture = mlpFixture();
 
-interface Rig {
-  broker: EmbeddedBroker;
-  gw: MqttClient;
-  server: TransferServer;
-  obs: DeviceObserver;
+interface Rig extends Omit<AgentRig, 'start'> {
   offer(version: number, opts?: { failing?: boolean; signed?: boolean }): Promise<void>;
   agent(dir: string, extra?: Partial<AgentOptions>): Promise<Agent>;
 }
 
 async function rig(t: { teardown(fn: () => unknown): void }, device = 'pi1'): Promise<Rig> {
-  const broker = await startEmbeddedBroker({ port: 0 });
-  const gw = await connectMqtt(broker.url, { clientId: 'gw' });
-  const server = new TransferServer({ client: gw, fleet: FLEET });
-  await server.start();
-  const obs = await DeviceObserver.connect(broker.url, FLEET, device);
-  const agents: Agent[] = [];
-  t.teardown(async () => {
-    for (const a of agents) await a.stop();
-    await obs.close();
-    await server.stop();
-    await endAsync(gw, true);
-    await broker.stop();
-  });
+  const base = await agentRig(t, FLEET, device);
   return {
-    broker, gw, server, obs,
+    ...base,
     async offer(version, opts = {}) {
       const smoke = opts.failing ? failingSmoke(fixture.smoke) : fixture.smoke;
-      await server.offer(buildManifest({ model: 'occ', version, bytes: fixture.bytes, chunkBytes: 256, smoke, pair: opts.signed === false ? null : pair }), fixture.bytes);
+      await base.server.offer(buildManifest({ model: 'occ', version, bytes: fixture.bytes, chunkBytes: 256, smoke, pair: opts.signed === false ? null : pair }), fixture.bytes);
     },
-    async agent(dir, extra = {}) {
-      const a = await Agent.create({ brokerUrl: broker.url, fleet: FLEET, id: device, stateDir: dir, pinned: pair.publicKey, tags: ['pi4', 'lab'], heartbeatS: 0.2, transfer: { chunkTimeoutMs: 300, manifestTimeoutMs: 300, maxStalledRounds: 3 }, ...extra });
-      agents.push(a);
-      await a.start();
-      return a;
-    },
+    agent: (dir, extra = {}) => base.start({ brokerUrl: base.broker.url, fleet: FLEET, id: device, stateDir: dir, pinned: pair.publicKey, tags: ['pi4', 'lab'], heartbeatS: 0.2, transfer: { chunkTimeoutMs: 300, manifestTimeoutMs: 300, maxStalledRounds: 3 }, ...extra }),
   };
 }
 

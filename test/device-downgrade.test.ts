@@ -10,19 +10,16 @@
 import test from 'ava';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmbeddedBroker } from '../gateway/broker.ts';
-import { TransferServer } from '../gateway/transfer-server.ts';
 import { Registry } from '../gateway/registry.ts';
 import { Agent, type AgentOptions } from '../device/agent.ts';
 import { ModelStore } from '../device/model-store.ts';
 import { parsePublicKey } from '../io/ed25519.ts';
 import { openDatabase } from '../io/sqlite.ts';
-import { connectMqtt, endAsync } from '../io/mqtt-client.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { validateCommand, type CommandResult, type SignedRollback } from '../src/contracts/device.ts';
 import { mlpFixture } from './helpers/device-model.ts';
-import { DeviceObserver } from './helpers/device-observer.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { agentRig } from './helpers/agent-rig.ts';
 
 const FLEET = 'lab';
 const fixture = mlpFixture();
@@ -40,31 +37,14 @@ async function registry(): Promise<Registry> {
 }
 
 async function rig(t: { teardown(fn: () => unknown): void }) {
-  const broker = await startEmbeddedBroker({ port: 0 });
-  const gw = await connectMqtt(broker.url, { clientId: 'gw' });
-  const server = new TransferServer({ client: gw, fleet: FLEET });
-  await server.start();
+  const base = await agentRig(t, FLEET, 'pi1');
   const reg = await registry();
-  for (const v of [1, 2]) await server.offer(await reg.manifest(`occ@${v}`, 'onnx', 'float32'), await reg.artifact(`occ@${v}`, 'onnx', 'float32'));
-  const obs = await DeviceObserver.connect(broker.url, FLEET, 'pi1');
-  const agents: Agent[] = [];
-  t.teardown(async () => {
-    for (const a of agents) await a.stop();
-    await obs.close();
-    await server.stop();
-    await endAsync(gw, true);
-    await broker.stop();
-  });
+  for (const v of [1, 2]) await base.server.offer(await reg.manifest(`occ@${v}`, 'onnx', 'float32'), await reg.artifact(`occ@${v}`, 'onnx', 'float32'));
   const pinned = parsePublicKey(reg.publicKey().pem);
   return {
-    server, obs, reg,
-    async agent(dir: string, extra: Partial<AgentOptions> = {}): Promise<Agent> {
-      // keepPrevious 0: v1 is pruned when v2 activates, so only a signed rollback can bring it back.
-      const a = await Agent.create({ brokerUrl: broker.url, fleet: FLEET, id: 'pi1', stateDir: dir, pinned, keepPrevious: 0, heartbeatS: 5, transfer: { chunkTimeoutMs: 300, manifestTimeoutMs: 1000, maxStalledRounds: 3 }, ...extra });
-      agents.push(a);
-      await a.start();
-      return a;
-    },
+    server: base.server, obs: base.obs, reg,
+    // keepPrevious 0: v1 is pruned when v2 activates, so only a signed rollback can bring it back.
+    agent: (dir: string, extra: Partial<AgentOptions> = {}): Promise<Agent> => base.start({ brokerUrl: base.broker.url, fleet: FLEET, id: 'pi1', stateDir: dir, pinned, keepPrevious: 0, heartbeatS: 5, transfer: { chunkTimeoutMs: 300, manifestTimeoutMs: 1000, maxStalledRounds: 3 }, ...extra }),
   };
 }
 
