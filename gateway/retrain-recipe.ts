@@ -79,11 +79,14 @@ export interface RecentWindow {
   labelledSpanMs: number;
 }
 
-/** Where the recent window of `fleet` lies for `current`'s spec; BAD_DATA when there is nothing to retrain on. */
-export async function recentWindowOf(store: Store, fleet: string, current: CurrentModel, recentWindowMs: number): Promise<RecentWindow> {
-  const spec = validatePipelineSpec(current.record.pipeline.spec) as unknown as SpecShape;
+/**
+ * Where the recent window of `fleet` lies for a version's pipeline spec (only the registry record is
+ * needed: a waiting job asks on every watch tick); BAD_DATA when there is nothing to retrain on.
+ */
+export async function recentWindowOf(store: Store, fleet: string, record: Pick<VersionRecord, 'model' | 'version' | 'pipeline'>, recentWindowMs: number): Promise<RecentWindow> {
+  const spec = validatePipelineSpec(record.pipeline.spec) as unknown as SpecShape;
   const label = spec.input.label;
-  if (!label) throw new EdgeloopError('BAD_DATA', `${current.record.model}@${current.record.version}: its pipeline spec has no label column, so it cannot be retrained`);
+  if (!label) throw new EdgeloopError('BAD_DATA', `${record.model}@${record.version}: its pipeline spec has no label column, so it cannot be retrained`);
   const columns = [...new Set([...spec.input.sensors, label.column])];
   // Index lookups, not a scan of the fleet's readings: a waiting job asks this on every watch tick.
   const ranges = await store.sensorRanges(fleet, columns);
@@ -98,11 +101,12 @@ export async function recentWindowOf(store: Store, fleet: string, current: Curre
   return { fromMs, toMs, labelledSpanMs };
 }
 
-export async function buildCandidate(store: Store, fleet: string, current: CurrentModel, o: RecipeOptions): Promise<Candidate> {
+/** `window`: the recentWindowOf answer the caller already has (else it is asked here). */
+export async function buildCandidate(store: Store, fleet: string, current: CurrentModel, o: RecipeOptions, window?: RecentWindow): Promise<Candidate> {
   const spec = validatePipelineSpec(current.record.pipeline.spec) as unknown as SpecShape;
   const label = spec.input.label!;
   if (!(o.holdoutFraction > 0 && o.holdoutFraction < 1)) throw new EdgeloopError('BAD_ARGUMENT', `holdoutFraction must be in (0, 1), got ${o.holdoutFraction}`);
-  const { fromMs: windowFromMs, toMs } = await recentWindowOf(store, fleet, current, o.recentWindowMs);
+  const { fromMs: windowFromMs, toMs } = window ?? (await recentWindowOf(store, fleet, current.record, o.recentWindowMs));
   const holdoutFromMs = Math.round(windowFromMs + (1 - o.holdoutFraction) * (toMs - windowFromMs));
   const ranges = [{ name: 'train', start: iso(windowFromMs), end: iso(holdoutFromMs) }, { name: 'holdout', start: iso(holdoutFromMs), end: iso(toMs) }];
   let fromMs = windowFromMs;

@@ -410,7 +410,7 @@ export class RetrainService {
     const p = this.policy;
     const current = await this.#current(job.model);
     job = await this.#jobs.update(id, this.#now(), { currentVersion: current.record.version });
-    const window = await recentWindowOf(this.#o.store, job.fleet, current, p.recentWindowMs);
+    const window = await recentWindowOf(this.#o.store, job.fleet, current.record, p.recentWindowMs);
     if (window.labelledSpanMs < p.minRecentSpanMs) {
       await this.#jobs.transition(id, 'waiting-data', this.#now(), { reason: this.#waitReason(job.fleet, window.labelledSpanMs) });
       this.#log.info(`retraining job ${id} waits for data: ${this.#waitReason(job.fleet, window.labelledSpanMs)}`);
@@ -418,7 +418,7 @@ export class RetrainService {
     }
     const cand = await buildCandidate(this.#o.store, job.fleet, current, {
       recentWindowMs: p.recentWindowMs, holdoutFraction: p.holdoutFraction, includeOriginal: p.includeOriginal, retune: p.retune ?? undefined, seed: p.seed,
-    });
+    }, window);
     if (!this.#leading()) return;
     const evaluation = { ...cand.evaluation, minGain: p.minGain };
     job = await this.#jobs.transition(id, 'evaluating', this.#now(), { evaluation });
@@ -465,8 +465,9 @@ export class RetrainService {
 
   /** A waiting job goes back to training once the data is there, or fails after dataWaitTimeoutMs. */
   async #checkData(job: RetrainJob): Promise<void> {
-    const current = await this.#current(job.model);
-    const window = await recentWindowOf(this.#o.store, job.fleet, current, this.policy.recentWindowMs);
+    // The production version's record alone (not its native model and run, as #current loads): every tick.
+    const record = await this.#o.registry.resolve(`${job.model}@${this.policy.alias}`);
+    const window = await recentWindowOf(this.#o.store, job.fleet, record, this.policy.recentWindowMs);
     const now = this.#now();
     if (window.labelledSpanMs >= this.policy.minRecentSpanMs) {
       await this.#jobs.transition(job.id, 'training', now, { reason: null });
