@@ -13,7 +13,7 @@ import type { RetrainJob } from './retrain-jobs.ts';
 
 /** What the panel reads: the jobs (RetrainService#jobStore on the leader, the shared job store elsewhere). */
 export interface RetrainJobSource {
-  list(filter?: { model?: string; limit?: number }): RetrainJob[] | Promise<RetrainJob[]>;
+  list(filter?: { model?: string; limit?: number }): Promise<RetrainJob[]>;
 }
 
 export const RETRAIN_PANEL: Panel = { id: 'retrain', title: 'Retraining jobs (newest first)', endpoint: '/v1/dashboard/retrain', kind: 'table', wide: true };
