@@ -203,7 +203,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
       '--fault', FIELD_CHANGE,
       ...(name === faulty ? ['--fault', FAULT] : []),
     ], 'device-ready', 90_000)));
-    for (let i = 0; i < 200 && gateway.rollouts!.fleet.list().filter((d) => d.fleet === FIELD_FLEET).length < deviceCount; i++) await sleep(100);
+    for (let i = 0; i < 200 && (await gateway.rollouts!.fleet.list({ fleet: FIELD_FLEET })).length < deviceCount; i++) await sleep(100);
     console.log(`  ${names.join(', ')} online (tags pi4/jetson)`);
     console.log(`  the office is not the lab: every device's light sensor reads 40 % of the lab's lux (--fault ${FIELD_CHANGE}); labels tell, the gateway retrains`);
     console.log(`  ${faulty} will also have a stuck Light sensor from ${FAULT.split('@')[1]} (data time)`);
@@ -216,15 +216,15 @@ export async function demoCommand(argv: string[]): Promise<void> {
     }));
     let last = '';
     for (;;) {
-      const s = gateway.rollouts!.controller.summary(rollout.id);
-      const line = `  rollout ${s.id}: ${s.state}, wave ${s.currentWave + 1}/${s.waves}, ${gateway.rollouts!.controller.store.devices(s.id).map((d) => `${d.device} ${d.state}`).join(', ')}`;
+      const s = await gateway.rollouts!.controller.summary(rollout.id);
+      const line = `  rollout ${s.id}: ${s.state}, wave ${s.currentWave + 1}/${s.waves}, ${(await gateway.rollouts!.controller.store.devices(s.id)).map((d) => `${d.device} ${d.state}`).join(', ')}`;
       if (line !== last) console.log(line);
       last = line;
       if (['completed', 'aborted', 'rolled-back', 'failed'].includes(s.state)) break;
       if (Date.now() - rolloutStart > 180_000) throw new Error(`rollout ${s.id} did not finish within 180 s`);
       await sleep(200);
     }
-    const rolloutSummary = gateway.rollouts!.controller.summary(rollout.id);
+    const rolloutSummary = await gateway.rollouts!.controller.summary(rollout.id);
     console.log(`  rollout ${rolloutSummary.state} in ${((Date.now() - rolloutStart) / 1000).toFixed(1)} s`);
 
     stage(9, 'Devices infer on live input with the same pipeline code, publish predictions, labels arrive late, drift reports every 240 readings');
@@ -265,10 +265,14 @@ export async function demoCommand(argv: string[]): Promise<void> {
     console.table(results.map((r) => ({ model: r.kind, params: JSON.stringify(r.params), trials: r.trials.length, 'train accuracy': round(r.metrics.train!.accuracy, 5), 'test1 accuracy': round(r.metrics.val!.accuracy, 5), 'test2 accuracy': round(r.metrics.test2!.accuracy, 5), 'fit s': round(r.durationMs / 1000, 2) })));
     console.table(published.artifacts.map((a) => ({ artifact: `occupancy@${published.version} ${a.format}/${a.variant}`, bytes: a.bytes, 'test1 acc': round(a.metrics.test1_accuracy ?? 0, 5), 'test2 acc': round(a.metrics.test2_accuracy ?? 0, 5), agreement: round(a.metrics.test2_agreement ?? 0), 'p50 µs': round(a.p50Us, 1), 'p99 µs': round(a.p99Us, 1) })));
     const store = gateway.rollouts!.controller.store;
-    console.table(store.list().filter((r) => r.fleet === FIELD_FLEET).reverse().flatMap((r) => store.devices(r.id).map((d) => ({
-      rollout: r.id, model: `${r.model}@${r.version}`, by: r.createdBy, device: d.device, wave: d.wave + 1, state: d.state,
-      'to active s': d.finishedAtMs && d.dispatchedAtMs ? round((d.finishedAtMs - r.createdAtMs) / 1000, 2) : null,
-    }))));
+    const rolloutRows = [];
+    for (const r of (await store.list()).filter((x) => x.fleet === FIELD_FLEET).reverse()) {
+      rolloutRows.push(...(await store.devices(r.id)).map((d) => ({
+        rollout: r.id, model: `${r.model}@${r.version}`, by: r.createdBy, device: d.device, wave: d.wave + 1, state: d.state,
+        'to active s': d.finishedAtMs && d.dispatchedAtMs ? round((d.finishedAtMs - r.createdAtMs) / 1000, 2) : null,
+      })));
+    }
+    console.table(rolloutRows);
     const perf = await getJson<{ states: { device: string; version: number; samples: number; accuracy: number | null; status: string }[] }>(api, `/v1/performance?fleet=${FIELD_FLEET}`);
     const drift = await getJson<{ devices: { device: string; version: number | null; verdict: string; reasons: string[]; sampleCount: number }[] }>(api, `/v1/drift?fleet=${FIELD_FLEET}`);
     const doneEvents = new Map<string, ChildEvent>(children.children.map((c) => [c.name, c.events.find((e) => e.event === 'input-done')!]));

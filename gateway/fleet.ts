@@ -1,13 +1,14 @@
 /**
  * The fleet registry: one row per device, kept from its retained `status` and its `heartbeat`s
- * (and the model slots its command results report). It shares the gateway's SQLite file.
+ * (and the model slots its command results report). On gateway/sql.ts: the gateway's SQLite file, or the
+ * PostgreSQL that scaled-out gateways share (written by the elected instance, read by all).
  * Health is computed at read time from the age of the last message, so a device that vanished without
  * its last will (a power cut behind a NAT that keeps the TCP session) still turns stale, then offline.
  */
 import { EdgeloopError } from '../src/errors.ts';
 import { assertSafeName } from '../src/names.ts';
 import type { DeviceHardware, DeviceStatus, Heartbeat, ModelSlotStatus, RuntimeName } from '../src/contracts/device.ts';
-import type { SqliteDatabase, SqliteStatement } from '../io/sqlite.ts';
+import { ensureSchema, type SqlDb } from './sql.ts';
 
 export type DeviceHealth = 'online' | 'stale' | 'offline';
 
@@ -34,7 +35,7 @@ export interface FleetDevice {
 }
 
 export interface FleetOptions {
-  database: SqliteDatabase;
+  sql: SqlDb;
   /** No message for this long: stale. */
   staleAfterMs?: number;
   /** No message for this long: offline (also at once when the last will arrives). */
@@ -48,8 +49,8 @@ export const FLEET_DEFAULTS = { staleAfterMs: 45_000, offlineAfterMs: 150_000 };
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS fleet_devices (
   fleet TEXT NOT NULL, device TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '[]', reported_online INTEGER NOT NULL DEFAULT 0,
-  hardware TEXT, runtimes TEXT NOT NULL DEFAULT '[]', agent_version TEXT, started_at INTEGER, models TEXT NOT NULL DEFAULT '[]',
-  last_seen INTEGER NOT NULL, last_status INTEGER, last_heartbeat INTEGER, heartbeat_seq INTEGER,
+  hardware TEXT, runtimes TEXT NOT NULL DEFAULT '[]', agent_version TEXT, started_at {time}, models TEXT NOT NULL DEFAULT '[]',
+  last_seen {time} NOT NULL, last_status {time}, last_heartbeat {time}, heartbeat_seq {time},
   heartbeats_missed INTEGER NOT NULL DEFAULT 0, transfer TEXT,
   PRIMARY KEY (fleet, device)
 );
@@ -61,96 +62,109 @@ interface Row {
   heartbeat_seq: number | null; heartbeats_missed: number; transfer: string | null;
 }
 
+/**
+ * The upserts, per dialect only in the larger-of-two function (SQLite's two-argument max is PostgreSQL's
+ * GREATEST); `IS NOT DISTINCT FROM` is null-safe equality in both.
+ */
+function statements(dialect: SqlDb['dialect']) {
+  const greatest = dialect === 'sqlite' ? 'max' : 'GREATEST';
+  return {
+    upsertOnline: `INSERT INTO fleet_devices AS f (fleet, device, tags, reported_online, hardware, runtimes, agent_version, started_at, models, last_seen, last_status)
+      VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (fleet, device) DO UPDATE SET tags = excluded.tags, reported_online = 1, hardware = excluded.hardware, runtimes = excluded.runtimes,
+        agent_version = excluded.agent_version, models = excluded.models, last_seen = ${greatest}(f.last_seen, excluded.last_seen), last_status = excluded.last_status,
+        heartbeat_seq = CASE WHEN f.started_at IS NOT DISTINCT FROM excluded.started_at THEN f.heartbeat_seq ELSE NULL END, started_at = excluded.started_at`,
+    markOffline: `INSERT INTO fleet_devices AS f (fleet, device, reported_online, last_seen, last_status) VALUES (?, ?, 0, ?, ?)
+      ON CONFLICT (fleet, device) DO UPDATE SET reported_online = 0, last_status = excluded.last_status, transfer = NULL`,
+    heartbeat: `INSERT INTO fleet_devices AS f (fleet, device, reported_online, last_seen, last_heartbeat, heartbeat_seq, transfer)
+      VALUES (?, ?, 1, ?, ?, ?, ?)
+      ON CONFLICT (fleet, device) DO UPDATE SET reported_online = 1, last_seen = ${greatest}(f.last_seen, excluded.last_seen), last_heartbeat = excluded.last_heartbeat,
+        heartbeats_missed = f.heartbeats_missed + CASE WHEN f.heartbeat_seq IS NOT NULL AND excluded.heartbeat_seq > f.heartbeat_seq + 1 THEN excluded.heartbeat_seq - f.heartbeat_seq - 1 ELSE 0 END,
+        heartbeat_seq = excluded.heartbeat_seq, transfer = excluded.transfer`,
+    models: `UPDATE fleet_devices SET models = ?, last_seen = ${greatest}(last_seen, ?) WHERE fleet = ? AND device = ?`,
+    get: 'SELECT * FROM fleet_devices WHERE fleet = ? AND device = ?',
+    all: 'SELECT * FROM fleet_devices ORDER BY fleet, device',
+    ofFleet: 'SELECT * FROM fleet_devices WHERE fleet = ? ORDER BY device',
+    fleets: 'SELECT DISTINCT fleet FROM fleet_devices ORDER BY fleet',
+  };
+}
+
 export class FleetRegistry {
-  readonly #db: SqliteDatabase;
+  readonly #db: SqlDb;
   readonly #staleAfterMs: number;
   readonly #offlineAfterMs: number;
   readonly #now: () => number;
-  readonly #upsertOnline: SqliteStatement;
-  readonly #markOffline: SqliteStatement;
-  readonly #heartbeat: SqliteStatement;
-  readonly #models: SqliteStatement;
-  readonly #get: SqliteStatement;
+  readonly #sql: ReturnType<typeof statements>;
 
   private constructor(options: FleetOptions) {
-    this.#db = options.database;
+    this.#db = options.sql;
     this.#staleAfterMs = options.staleAfterMs ?? FLEET_DEFAULTS.staleAfterMs;
     this.#offlineAfterMs = options.offlineAfterMs ?? FLEET_DEFAULTS.offlineAfterMs;
-    if (!(this.#staleAfterMs > 0 && this.#offlineAfterMs >= this.#staleAfterMs)) {
-      throw new EdgeloopError('BAD_ARGUMENT', `fleet health: staleAfterMs (${this.#staleAfterMs}) must be > 0 and offlineAfterMs (${this.#offlineAfterMs}) >= staleAfterMs`);
-    }
     this.#now = options.now ?? Date.now;
-    this.#db.exec(SCHEMA);
-    this.#upsertOnline = this.#db.prepare(`INSERT INTO fleet_devices (fleet, device, tags, reported_online, hardware, runtimes, agent_version, started_at, models, last_seen, last_status)
-      VALUES (@fleet, @device, @tags, 1, @hardware, @runtimes, @agentVersion, @startedAt, @models, @at, @at)
-      ON CONFLICT (fleet, device) DO UPDATE SET tags = excluded.tags, reported_online = 1, hardware = excluded.hardware, runtimes = excluded.runtimes,
-        agent_version = excluded.agent_version, models = excluded.models, last_seen = max(last_seen, excluded.last_seen), last_status = excluded.last_status,
-        heartbeat_seq = CASE WHEN started_at IS excluded.started_at THEN heartbeat_seq ELSE NULL END, started_at = excluded.started_at`);
-    this.#markOffline = this.#db.prepare(`INSERT INTO fleet_devices (fleet, device, reported_online, last_seen, last_status) VALUES (?, ?, 0, ?, ?)
-      ON CONFLICT (fleet, device) DO UPDATE SET reported_online = 0, last_status = excluded.last_status, transfer = NULL`);
-    this.#heartbeat = this.#db.prepare(`INSERT INTO fleet_devices (fleet, device, reported_online, last_seen, last_heartbeat, heartbeat_seq, transfer)
-      VALUES (@fleet, @device, 1, @at, @at, @seq, @transfer)
-      ON CONFLICT (fleet, device) DO UPDATE SET reported_online = 1, last_seen = max(last_seen, excluded.last_seen), last_heartbeat = excluded.last_heartbeat,
-        heartbeats_missed = heartbeats_missed + CASE WHEN heartbeat_seq IS NOT NULL AND excluded.heartbeat_seq > heartbeat_seq + 1 THEN excluded.heartbeat_seq - heartbeat_seq - 1 ELSE 0 END,
-        heartbeat_seq = excluded.heartbeat_seq, transfer = excluded.transfer`);
-    this.#models = this.#db.prepare('UPDATE fleet_devices SET models = ?, last_seen = max(last_seen, ?) WHERE fleet = ? AND device = ?');
-    this.#get = this.#db.prepare('SELECT * FROM fleet_devices WHERE fleet = ? AND device = ?');
+    this.#sql = statements(options.sql.dialect);
   }
 
+  /** Creates the table when missing. */
   static async create(options: FleetOptions): Promise<FleetRegistry> {
+    const staleAfterMs = options.staleAfterMs ?? FLEET_DEFAULTS.staleAfterMs;
+    const offlineAfterMs = options.offlineAfterMs ?? FLEET_DEFAULTS.offlineAfterMs;
+    if (!(staleAfterMs > 0 && offlineAfterMs >= staleAfterMs)) {
+      throw new EdgeloopError('BAD_ARGUMENT', `fleet health: staleAfterMs (${staleAfterMs}) must be > 0 and offlineAfterMs (${offlineAfterMs}) >= staleAfterMs`);
+    }
+    await ensureSchema(options.sql, 'fleet', SCHEMA);
     return new FleetRegistry(options);
   }
 
   /** Applies a retained status (or the last will). The status must name the device of its topic. */
-  applyStatus(fleet: string, device: string, status: DeviceStatus, atMs = this.#now()): void {
+  async applyStatus(fleet: string, device: string, status: DeviceStatus, atMs = this.#now()): Promise<void> {
     if (!status.online) {
-      this.#markOffline.run(fleet, device, atMs, atMs);
+      await this.#db.run(this.#sql.markOffline, [fleet, device, atMs, atMs]);
       return;
     }
     if (status.fleet !== fleet || status.device !== device) {
       throw new EdgeloopError('BAD_PAYLOAD', `status names ${status.fleet}/${status.device} but was published on the topic of ${fleet}/${device}`);
     }
-    this.#upsertOnline.run({
-      fleet, device, tags: JSON.stringify([...new Set(status.tags)].sort()), hardware: JSON.stringify(status.hardware), runtimes: JSON.stringify(status.runtimes),
-      agentVersion: status.agentVersion, startedAt: status.startedAtMs, models: JSON.stringify(status.models), at: atMs,
-    });
+    await this.#db.run(this.#sql.upsertOnline, [
+      fleet, device, JSON.stringify([...new Set(status.tags)].sort()), JSON.stringify(status.hardware), JSON.stringify(status.runtimes),
+      status.agentVersion, status.startedAtMs, JSON.stringify(status.models), atMs, atMs,
+    ]);
   }
 
-  applyHeartbeat(fleet: string, device: string, heartbeat: Heartbeat, atMs = this.#now()): void {
-    this.#heartbeat.run({ fleet, device, at: atMs, seq: heartbeat.seq, transfer: heartbeat.transfer ? JSON.stringify(heartbeat.transfer) : null });
+  async applyHeartbeat(fleet: string, device: string, heartbeat: Heartbeat, atMs = this.#now()): Promise<void> {
+    await this.#db.run(this.#sql.heartbeat, [fleet, device, atMs, atMs, heartbeat.seq, heartbeat.transfer ? JSON.stringify(heartbeat.transfer) : null]);
   }
 
   /**
    * Model slots from a command result (fresher than the retained status until the agent republishes it).
    * Results carry no high-water mark; the one the last status reported is kept (it never goes down).
    */
-  applyModels(fleet: string, device: string, models: ModelSlotStatus[], atMs = this.#now()): void {
-    const row = this.#get.get(fleet, device) as Row | undefined;
+  async applyModels(fleet: string, device: string, models: ModelSlotStatus[], atMs = this.#now()): Promise<void> {
+    const row = await this.#db.get<Row>(this.#sql.get, [fleet, device]);
     const before = row ? (JSON.parse(row.models) as ModelSlotStatus[]) : [];
     const merged = models.map((m) => {
       const highWater = before.find((b) => b.model === m.model)?.highWater;
       return m.highWater !== undefined || highWater === undefined ? m : { ...m, highWater };
     });
-    this.#models.run(JSON.stringify(merged), atMs, fleet, device);
+    await this.#db.run(this.#sql.models, [JSON.stringify(merged), atMs, fleet, device]);
   }
 
-  get(fleet: string, device: string): FleetDevice | null {
-    const row = this.#get.get(assertSafeName('fleet', fleet), assertSafeName('device', device)) as Row | undefined;
+  async get(fleet: string, device: string): Promise<FleetDevice | null> {
+    const row = await this.#db.get<Row>(this.#sql.get, [assertSafeName('fleet', fleet), assertSafeName('device', device)]);
     return row ? this.#toDevice(row, this.#now()) : null;
   }
 
   /** Devices sorted by fleet then id; `fleet` and `tag` filter. */
-  list(filter: { fleet?: string; tag?: string } = {}): FleetDevice[] {
+  async list(filter: { fleet?: string; tag?: string } = {}): Promise<FleetDevice[]> {
     const now = this.#now();
-    const rows = (filter.fleet === undefined
-      ? this.#db.prepare('SELECT * FROM fleet_devices ORDER BY fleet, device').all()
-      : this.#db.prepare('SELECT * FROM fleet_devices WHERE fleet = ? ORDER BY device').all(assertSafeName('fleet', filter.fleet))) as Row[];
+    const rows = filter.fleet === undefined
+      ? await this.#db.all<Row>(this.#sql.all)
+      : await this.#db.all<Row>(this.#sql.ofFleet, [assertSafeName('fleet', filter.fleet)]);
     const out = rows.map((r) => this.#toDevice(r, now));
     return filter.tag === undefined ? out : out.filter((d) => d.tags.includes(filter.tag!));
   }
 
-  fleets(): string[] {
-    return (this.#db.prepare('SELECT DISTINCT fleet FROM fleet_devices ORDER BY fleet').all() as { fleet: string }[]).map((r) => r.fleet);
+  async fleets(): Promise<string[]> {
+    return (await this.#db.all<{ fleet: string }>(this.#sql.fleets)).map((r) => r.fleet);
   }
 
   healthOf(reportedOnline: boolean, lastSeenMs: number, nowMs = this.#now()): DeviceHealth {

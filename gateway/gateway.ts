@@ -8,7 +8,7 @@
  * (gateway/singleton-duties.ts), and another instance takes them over when it dies or loses the lock.
  */
 import { dirname, join } from 'node:path';
-import { EdgeloopError } from '../src/errors.ts';
+import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { gatewayFilters, gatewayStatusTopic } from '../src/topics.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import type { TelemetryLimits } from '../src/contracts/telemetry.ts';
@@ -17,6 +17,7 @@ import { generatePassword, hashPassword } from './broker-auth.ts';
 import { Registry } from './registry.ts';
 import { PUBLIC_KEY_FILE } from '../io/ed25519.ts';
 import { RolloutService, type RolloutServiceOptions } from './rollout.ts';
+import { rolloutPanels } from './rollout-http.ts';
 import type { MqttLogin, MqttTls } from './mqtt-login.ts';
 import { DurableSubscriber } from './mqtt-session.ts';
 import { Ingestor, type RawMessage } from './ingest.ts';
@@ -25,7 +26,7 @@ import { Dashboard } from './dashboard.ts';
 import { DriftService, type DriftServiceOptions } from './drift-monitor.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import { PostgresStore } from './store-postgres.ts';
-import { postgresSql } from './sql.ts';
+import { postgresSql, sqliteSql } from './sql.ts';
 import { SingletonDuties } from './singleton-duties.ts';
 import type { Store } from './store.ts';
 import { attachDashboardPanels } from './dashboard-panels.ts';
@@ -69,7 +70,7 @@ export interface GatewayOptions {
   drift?: false | Pick<DriftServiceOptions, 'policy' | 'performance' | 'alertCooldownMs' | 'webhookUrl' | 'webhook'>;
   /** Folder of the registry's ed25519 signing key; default `keys/` next to dbPath (like `edgeloop models`). */
   keyDir?: string;
-  /** Model registry + rollouts (on by default with a SQLite store); false disables both. */
+  /** Model registry + rollouts (on by default; on PostgreSQL the rollouts run on the elected instance); false disables both. */
   rollouts?: false | GatewayRolloutOptions;
   /** The retraining loop (on by default when rollouts are on); false disables it. */
   retrain?: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations'>;
@@ -203,7 +204,7 @@ export class Gateway {
         this.#registry = await Registry.create({ database: this.#store.database, keyDir, logger: this.#log, now });
         this.#rollouts = await RolloutService.create({
           ...(this.#o.rollouts ?? {}),
-          database: this.#store.database,
+          sql: sqliteSql(this.#store.database),
           brokerUrl: clientUrl,
           mqtt: login,
           registry: this.#registry,
@@ -227,6 +228,7 @@ export class Gateway {
           const fleet = this.#o.fleet ?? '+';
           this.#duties = await SingletonDuties.create({
             id: this.#o.id, store: this.#store, registry: this.#registry,
+            rollouts: { brokerUrl: clientUrl, mqtt: login, options: { ...(this.#o.rollouts ?? {}), onChange: (rolloutId) => this.#onRolloutChange(rolloutId) } },
             retrain: this.#o.retrain === false ? false : { defaultFleet: fleet !== '+' ? fleet : undefined, ...(this.#o.retrain ?? {}) },
             key: this.#o.leader?.key, retryMs: this.#o.leader?.retryMs, logger: this.#log, now,
           });
@@ -242,10 +244,8 @@ export class Gateway {
         this.#dashboard = new Dashboard({ store: this.#store, subscriberStats: () => this.#subscriber?.stats ?? null, logger: this.#log.child('dashboard'), now });
         this.#dashboard.registerRoutes(this.#http);
         this.#drift?.registerRoutes(this.#http);
-        if (this.#rollouts) {
-          this.#rollouts.registerRoutes(this.#http);
-          for (const panel of this.#rollouts.dashboardPanels()) this.#dashboard.addPanel(panel);
-        }
+        if (this.#rollouts) this.#rollouts.registerRoutes(this.#http);
+        if (this.#rollouts || this.#duties) for (const panel of rolloutPanels()) this.#dashboard.addPanel(panel);
         const sqlite = this.#store instanceof SqliteStore ? this.#store : null;
         this.#duties?.registerRoutes(this.#http);
         if (!this.#drift) this.#addLeaderMetrics(this.#http);
@@ -354,9 +354,9 @@ export class Gateway {
     return this.#registry;
   }
 
-  /** Rollouts and the fleet registry (null before start, when disabled or with a non-SQLite store). */
+  /** Rollouts and the fleet registry (null before start, when disabled, or on a PostgreSQL gateway that is not the leader). */
   get rollouts(): RolloutService | null {
-    return this.#rollouts;
+    return this.#rollouts ?? this.#duties?.rollouts ?? null;
   }
 
   /** The registry's public key file (SPKI PEM) that devices pin with `edgeloop device --public-key` (null when rollouts are off). */
@@ -371,13 +371,11 @@ export class Gateway {
 
   #onRolloutChange(rolloutId: string): void {
     const dashboard = this.#dashboard;
-    const rollouts = this.#rollouts;
+    const rollouts = this.rollouts;
     if (!dashboard || !rollouts) return;
-    try {
-      dashboard.broadcast('rollout', rollouts.controller.summary(rolloutId));
-    } catch (err) {
-      this.#log.warn(`cannot broadcast rollout ${rolloutId}: ${(err as Error).message}`);
-    }
+    rollouts.controller.summary(rolloutId)
+      .then((summary) => dashboard.broadcast('rollout', summary))
+      .catch((err: unknown) => this.#log.warn(`cannot broadcast rollout ${rolloutId}: ${errorMessage(err)}`));
   }
 
   /**

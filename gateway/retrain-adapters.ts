@@ -3,7 +3,7 @@
  * interfaces, and their implementations on the gateway's RolloutService and the perf_predictions table
  * (gateway/performance.ts), so RetrainService depends on neither class directly.
  */
-import type { SqliteDatabase } from '../io/sqlite.ts';
+import type { SqlDb } from './sql.ts';
 import { parseRolloutRequest, type RolloutRequest } from './rollout-request.ts';
 import type { RolloutService } from './rollout.ts';
 
@@ -22,22 +22,22 @@ export interface RolloutView {
 
 export interface RetrainRollouts {
   create(request: RolloutRequest): Promise<RolloutView>;
-  view(id: string): RolloutView;
-  pause(id: string): void;
-  resume(id: string): void;
-  rollback(id: string, reason: string): void;
+  view(id: string): Promise<RolloutView>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  rollback(id: string, reason: string): Promise<void>;
 }
 
 /** Joined (prediction, label) counts of one model version, over predictions received since `sinceMs`. */
 export interface LiveMetrics {
-  labelled(fleet: string, model: string, version: number, sinceMs: number): { samples: number; correct: number };
+  labelled(fleet: string, model: string, version: number, sinceMs: number): Promise<{ samples: number; correct: number }>;
 }
 
 /** RetrainRollouts on the gateway's RolloutService (its controller). */
 export function rolloutsOf(service: Pick<RolloutService, 'controller'>): RetrainRollouts {
   const c = service.controller;
-  const view = (id: string): RolloutView => {
-    const s = c.summary(id);
+  const view = async (id: string): Promise<RolloutView> => {
+    const s = await c.summary(id);
     return {
       id: s.id, state: s.state, reason: s.reason, settled: s.state === 'completed' || (s.currentWave >= 0 && s.waveSettledAtMs !== null),
       currentWave: s.currentWave, waves: s.waves, active: s.counts.active, failed: s.counts.failed,
@@ -46,23 +46,25 @@ export function rolloutsOf(service: Pick<RolloutService, 'controller'>): Retrain
   return {
     create: async (request) => view((await c.create(parseRolloutRequest(request))).id),
     view,
-    pause: (id) => void c.pause(id),
-    resume: (id) => void c.resumeRollout(id),
-    rollback: (id, reason) => void c.rollback(id, reason),
+    pause: async (id) => void (await c.pause(id)),
+    resume: async (id) => void (await c.resumeRollout(id)),
+    rollback: async (id, reason) => void (await c.rollback(id, reason)),
   };
 }
 
-/** LiveMetrics read from performance tracking's joined predictions (same SQLite file). */
-export function liveMetricsOf(database: SqliteDatabase): LiveMetrics {
+/** LiveMetrics read from performance tracking's joined predictions (the same database, SQLite or PostgreSQL). */
+export function liveMetricsOf(db: SqlDb): LiveMetrics {
+  // The table exists once the drift service opened it; without it there are no labels yet.
+  const exists = db.dialect === 'sqlite' ? "SELECT 1 AS yes FROM sqlite_master WHERE type = 'table' AND name = 'perf_predictions'"
+    : "SELECT 1 AS yes WHERE to_regclass('perf_predictions') IS NOT NULL";
   return {
-    labelled(fleet, model, version, sinceMs) {
-      // The table exists once the drift service opened it; without it there are no labels yet.
-      const exists = database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'perf_predictions'").get();
-      if (!exists) return { samples: 0, correct: 0 };
-      const row = database.prepare(
-        'SELECT count(*) AS samples, coalesce(sum(output = label), 0) AS correct FROM perf_predictions WHERE fleet = ? AND model = ? AND version = ? AND label IS NOT NULL AND received_at >= ?',
-      ).get(fleet, model, version, sinceMs) as { samples: number; correct: number };
-      return row;
+    async labelled(fleet, model, version, sinceMs) {
+      if (!(await db.get(exists))) return { samples: 0, correct: 0 };
+      const row = await db.get<{ samples: number; correct: number }>(
+        'SELECT count(*) AS samples, coalesce(sum(CASE WHEN output = label THEN 1 ELSE 0 END), 0) AS correct FROM perf_predictions WHERE fleet = ? AND model = ? AND version = ? AND label IS NOT NULL AND received_at >= ?',
+        [fleet, model, version, sinceMs],
+      );
+      return { samples: Number(row?.samples ?? 0), correct: Number(row?.correct ?? 0) };
     },
   };
 }

@@ -167,7 +167,7 @@ export function resolveRetrainPolicy(p: RetrainServiceOptions['policy'] = {}): R
   return policy;
 }
 
-const NO_LIVE_METRICS: LiveMetrics = { labelled: () => ({ samples: 0, correct: 0 }) };
+const NO_LIVE_METRICS: LiveMetrics = { labelled: () => Promise.resolve({ samples: 0, correct: 0 }) };
 
 export class RetrainService {
   readonly policy: RetrainPolicy;
@@ -190,7 +190,7 @@ export class RetrainService {
     this.#jobs = jobs;
     this.#runs = runs;
     this.policy = policy;
-    this.#live = o.live ?? (o.database ? liveMetricsOf(o.database) : NO_LIVE_METRICS);
+    this.#live = o.live ?? (o.database ? liveMetricsOf(sqliteSql(o.database)) : NO_LIVE_METRICS);
     this.#log = (o.logger ?? silentLogger).child('retrain');
     this.#now = o.now ?? Date.now;
     this.#timers = o.timers ?? defaultTimers;
@@ -451,7 +451,7 @@ export class RetrainService {
       format: artifact.format, variant: artifact.variant, createdBy: `retrain:${id}`,
     });
     // Hold the rest of the fleet until the live decision (the canary wave was dispatched by create).
-    if (!shadow && rollout.state === 'running' && rollout.waves > 1) this.#o.rollouts.pause(rollout.id);
+    if (!shadow && rollout.state === 'running' && rollout.waves > 1) await this.#o.rollouts.pause(rollout.id);
     await this.#jobs.transition(id, 'rolling-out', this.#now(), {
       rolloutId: rollout.id, rolloutStartedAtMs: this.#now(),
       reason: `accepted (${figures}; gain ${f4(gain)} ≥ minGain ${p.minGain}); ${shadow ? 'shadow' : 'canary'} rollout ${rollout.id} of ${job.model}@${published.version}`,
@@ -480,21 +480,21 @@ export class RetrainService {
 
   async #watch(job: RetrainJob): Promise<void> {
     const rollouts = this.#o.rollouts;
-    const view = rollouts.view(job.rolloutId!);
+    const view = await rollouts.view(job.rolloutId!);
     const now = this.#now();
     if (view.state === 'aborted' || view.state === 'rolled-back') {
-      await this.#jobs.transition(job.id, 'rolled-back', now, { reason: `rollout ${view.id} ${view.state}: ${view.reason ?? 'no reason given'}`, live: this.#liveOf(job, 'rollout') });
+      await this.#jobs.transition(job.id, 'rolled-back', now, { reason: `rollout ${view.id} ${view.state}: ${view.reason ?? 'no reason given'}`, live: await this.#liveOf(job, 'rollout') });
       return;
     }
     // A shadow rollout must have finished before promotion starts the active one (one live rollout per model).
     if (!view.settled || (this.policy.rollout.kind === 'shadow' && view.state !== 'completed')) return;
     if (view.active === 0) {
-      if (view.state !== 'rolled-back') rollouts.rollback(view.id, `retraining job ${job.id}: no canary device activated the candidate`);
-      await this.#jobs.transition(job.id, 'rolled-back', now, { reason: `no canary device activated ${job.model}@${job.candidateVersion} (${view.failed} failed)`, live: this.#liveOf(job, 'rollout') });
+      if (view.state !== 'rolled-back') await rollouts.rollback(view.id, `retraining job ${job.id}: no canary device activated the candidate`);
+      await this.#jobs.transition(job.id, 'rolled-back', now, { reason: `no canary device activated ${job.model}@${job.candidateVersion} (${view.failed} failed)`, live: await this.#liveOf(job, 'rollout') });
       return;
     }
     const lp = this.policy.live;
-    const live = this.#liveOf(job, 'labels');
+    const live = await this.#liveOf(job, 'labels');
     const cand = live.candidate;
     const cur = live.current;
     if (cand.samples >= lp.minSamples && cand.accuracy !== null) {
@@ -516,21 +516,21 @@ export class RetrainService {
     }
   }
 
-  #liveOf(job: RetrainJob, decidedBy: RetrainLive['decidedBy']): RetrainLive {
+  async #liveOf(job: RetrainJob, decidedBy: RetrainLive['decidedBy']): Promise<RetrainLive> {
     const since = job.rolloutStartedAtMs ?? job.updatedAtMs;
-    const of = (version: number | null): RetrainLive['candidate'] => {
+    const of = async (version: number | null): Promise<RetrainLive['candidate']> => {
       if (version === null) return { samples: 0, accuracy: null };
-      const r = this.#live.labelled(job.fleet, job.model, version, since);
+      const r = await this.#live.labelled(job.fleet, job.model, version, since);
       return { samples: r.samples, accuracy: r.samples === 0 ? null : r.correct / r.samples };
     };
-    return { candidate: of(job.candidateVersion), current: of(job.currentVersion), decidedBy };
+    return { candidate: await of(job.candidateVersion), current: await of(job.currentVersion), decidedBy };
   }
 
   async #promote(job: RetrainJob, why: string, live: RetrainLive): Promise<void> {
     const ref = `${job.model}@${job.candidateVersion}`;
     await this.#o.registry.promote(ref, this.policy.alias, { by: `retrain:${job.id}` });
     let rest = '';
-    const view = this.#o.rollouts.view(job.rolloutId!);
+    const view = await this.#o.rollouts.view(job.rolloutId!);
     if (this.policy.rollout.kind === 'shadow') {
       const active = await this.#o.rollouts.create({
         model: ref, fleet: job.fleet, target: this.policy.rollout.target, strategy: 'all-at-once', timeout: this.policy.rollout.timeout,
@@ -538,7 +538,7 @@ export class RetrainService {
       });
       rest = `; active rollout ${active.id} to ${this.policy.rollout.target}`;
     } else if (view.state === 'paused') {
-      this.#o.rollouts.resume(view.id);
+      await this.#o.rollouts.resume(view.id);
       rest = `; rollout ${view.id} resumed to the rest of the fleet`;
     }
     await this.#jobs.transition(job.id, 'promoted', this.#now(), { reason: `${why}; ${ref} is now ${this.policy.alias}${rest}`, live });
@@ -546,7 +546,7 @@ export class RetrainService {
   }
 
   async #rollback(job: RetrainJob, why: string, live: RetrainLive): Promise<void> {
-    this.#o.rollouts.rollback(job.rolloutId!, `retraining job ${job.id}: ${why}`);
+    await this.#o.rollouts.rollback(job.rolloutId!, `retraining job ${job.id}: ${why}`);
     await this.#jobs.transition(job.id, 'rolled-back', this.#now(), { reason: why, live });
     this.#log.warn(`retraining job ${job.id}: rolled back ${job.model}@${job.candidateVersion} (${why})`);
   }

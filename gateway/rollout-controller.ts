@@ -4,7 +4,12 @@
  * and rolls back updated devices when a rollout aborts. Decisions come from src/rollout-plan.ts; every
  * state change is committed (RolloutStore) before the command it implies is sent, so a restart resumes.
  * No MQTT here: commands go through `send`, models through `offer` (see gateway/rollout.ts).
+ *
+ * The store is asynchronous (SQLite or PostgreSQL), so the controller's decisions are serialised: every
+ * entry point runs under one lock (`exclusive`, reentrant), one step at a time, as they were when the
+ * store was synchronous — a tick never reads counts half-way through a batch of results.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -84,6 +89,9 @@ export class RolloutController {
   readonly #newId: () => string;
   /** Timeouts are not judged before this (results queued in the broker while we were down arrive first). */
   #graceUntilMs = 0;
+  /** The tail of the lock's queue, and the marker of code running under it (reentrancy). */
+  #lockTail: Promise<unknown> = Promise.resolve();
+  readonly #holding = new AsyncLocalStorage<true>();
 
   constructor(options: RolloutControllerOptions) {
     this.#o = options;
@@ -98,10 +106,21 @@ export class RolloutController {
     return this.#store;
   }
 
+  /**
+   * Runs `fn` under the controller's lock: one decision at a time. Reentrant (a call from code already
+   * under the lock runs at once), so public methods can call each other.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#holding.getStore()) return fn();
+    const run = this.#lockTail.then(() => this.#holding.run(true, fn));
+    this.#lockTail = run.catch(() => undefined);
+    return run;
+  }
+
   /** After a (re)start: re-offers the models of live rollouts and gives queued results time to arrive. */
   async resume(graceMs: number): Promise<void> {
     this.#graceUntilMs = this.#now() + graceMs;
-    for (const r of this.#store.live()) {
+    for (const r of await this.#store.live()) {
       try {
         await this.#offerModel(r.fleet, `${r.model}@${r.version}`, r.format, r.variant);
         this.#log.info(`resuming rollout ${r.id} (${r.state}, wave ${r.currentWave + 1} of ${r.waves})`);
@@ -111,16 +130,20 @@ export class RolloutController {
     }
   }
 
-  async create(req: ParsedRolloutRequest): Promise<RolloutSummary> {
+  create(req: ParsedRolloutRequest): Promise<RolloutSummary> {
+    return this.exclusive(() => this.#create(req));
+  }
+
+  async #create(req: ParsedRolloutRequest): Promise<RolloutSummary> {
     if (!this.#o.models) throw new EdgeloopError('NOT_FOUND', 'this gateway has no model registry configured: rollouts need one to resolve models');
     const resolved = await this.#o.models.resolve(req.ref);
-    const fleet = req.fleet ?? this.#defaultFleet();
-    const live = this.#store.live().find((r) => r.fleet === fleet && r.model === resolved.model);
+    const fleet = req.fleet ?? (await this.#defaultFleet());
+    const live = (await this.#store.live()).find((r) => r.fleet === fleet && r.model === resolved.model);
     if (live) throw new EdgeloopError('BAD_ARGUMENT', `rollout ${live.id} of model ${live.model} is ${live.state} in fleet ${fleet}: abort it or let it finish before starting another`);
     const id = this.#newId();
     const now = this.#now();
     const plan = req.plan;
-    const known = this.#fleet.list({ fleet });
+    const known = await this.#fleet.list({ fleet });
     const skipped: { device: string; why: string }[] = [];
     if (plan.target.kind === 'devices') {
       for (const d of plan.target.devices) if (!known.some((k) => k.device === d)) skipped.push({ device: d, why: 'unknown to the fleet registry (never sent a status)' });
@@ -141,7 +164,7 @@ export class RolloutController {
       control = ordered.slice(arm.length);
       ordered = arm;
     }
-    const downgrades = this.#downgrades(fleet, resolved.model, resolved.version, ordered);
+    const downgrades = await this.#downgrades(fleet, resolved.model, resolved.version, ordered);
     if (downgrades.length > 0 && plan.allowDowngrade !== true) {
       throw new EdgeloopError('BAD_ARGUMENT', `rollout of ${resolved.model}@${resolved.version} would downgrade ${downgrades.length} device${downgrades.length === 1 ? '' : 's'} of ${fleet} that already ran a newer version: ${formatDowngrades(resolved.version, downgrades)}; devices refuse that without a signed rollback: set allowDowngrade: true (CLI --allow-downgrade) to roll them back`);
     }
@@ -157,23 +180,23 @@ export class RolloutController {
       receivedChunks: null, totalChunks: null, error: null, rollbackCommandId: null, rollbackSentAtMs: null, rollbackError: null, shadow: { agree: 0, total: 0 }, updatedAtMs: now,
     })));
     // The rollout, its devices and the 'created' event: one commit.
-    this.#store.transaction(() => {
-      this.#store.insert({
+    await this.#store.transaction(async () => {
+      await this.#store.insert({
         id, fleet, model: resolved.model, version: resolved.version, ref: req.ref, format: req.format, variant: req.variant, plan, seed, state: 'running', reason: null,
         waves: waves.length, currentWave: -1, waveStartedAtMs: null, waveSettledAtMs: null, skipped, control, rollbackRequested: false, createdAtMs: now, updatedAtMs: now, finishedAtMs: null, createdBy: req.createdBy,
       }, devices);
-      this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}${plan.allowDowngrade === true ? `; downgrade allowed (${downgrades.length ? `signed rollbacks for ${formatDowngrades(resolved.version, downgrades)}` : 'no device ran a newer version yet'})` : ''}`);
+      await this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}${plan.allowDowngrade === true ? `; downgrade allowed (${downgrades.length ? `signed rollbacks for ${formatDowngrades(resolved.version, downgrades)}` : 'no device ran a newer version yet'})` : ''}`);
     });
     this.#log.info(`rollout ${id}: ${resolved.model}@${resolved.version} to ${ordered.length} devices of ${fleet} in ${waves.length} waves`);
-    this.tick();
+    await this.tick();
     return this.summary(id);
   }
 
   /** Devices among `devices` known to have activated a version of `model` above `version`. */
-  #downgrades(fleet: string, model: string, version: number, devices: readonly string[]): { device: string; from: number }[] {
+  async #downgrades(fleet: string, model: string, version: number, devices: readonly string[]): Promise<{ device: string; from: number }[]> {
     const out: { device: string; from: number }[] = [];
     for (const device of devices) {
-      const known = this.#fleet.get(fleet, device);
+      const known = await this.#fleet.get(fleet, device);
       const from = known ? highestKnownVersion(known, model) : null;
       if (from !== null && from > version) out.push({ device, from });
     }
@@ -181,25 +204,25 @@ export class RolloutController {
   }
 
   /** A signed rollback for an install below what the device already ran, when the rollout allows it. */
-  #signedRollback(r: RolloutRecord, device: string, now: number): SignedRollback | undefined {
+  async #signedRollback(r: RolloutRecord, device: string, now: number): Promise<SignedRollback | undefined> {
     if (r.plan.allowDowngrade !== true) return undefined;
-    const [down] = this.#downgrades(r.fleet, r.model, r.version, [device]);
+    const [down] = await this.#downgrades(r.fleet, r.model, r.version, [device]);
     if (!down) return undefined;
     try {
       if (!this.#o.models?.signRollback) throw new EdgeloopError('NOT_FOUND', 'the model registry cannot sign rollbacks');
       const { rollback } = this.#o.models.signRollback({ fleet: r.fleet, device, ref: `${r.model}@${r.version}` });
-      this.#store.event(r.id, device, now, 'signed-rollback', `install of ${r.model}@${r.version} carries a rollback signed by key ${rollback.keyId}, issued at ${rollback.issuedAtMs} (the device already ran v${down.from})`);
+      await this.#store.event(r.id, device, now, 'signed-rollback', `install of ${r.model}@${r.version} carries a rollback signed by key ${rollback.keyId}, issued at ${rollback.issuedAtMs} (the device already ran v${down.from})`);
       return rollback;
     } catch (err) {
       // Sent unsigned: the device refuses it (MODEL_DOWNGRADE) and that failure counts like any other.
-      this.#store.event(r.id, device, now, 'signed-rollback-failed', `cannot sign a rollback of ${r.model}@${r.version} for ${device} (it already ran v${down.from}): ${errorMessage(err)}`);
+      await this.#store.event(r.id, device, now, 'signed-rollback-failed', `cannot sign a rollback of ${r.model}@${r.version} for ${device} (it already ran v${down.from}): ${errorMessage(err)}`);
       this.#log.error(`rollout ${r.id}: cannot sign a rollback for ${device}: ${errorMessage(err)}`);
       return undefined;
     }
   }
 
-  #defaultFleet(): string {
-    const fleets = this.#fleet.fleets();
+  async #defaultFleet(): Promise<string> {
+    const fleets = await this.#fleet.fleets();
     if (fleets.length === 1) return fleets[0]!;
     throw new EdgeloopError('BAD_ARGUMENT', fleets.length === 0 ? 'no device has reported to this gateway yet: there is no fleet to roll out to' : `fleet is required: this gateway knows ${fleets.join(', ')}`);
   }
@@ -217,14 +240,16 @@ export class RolloutController {
   }
 
   /** One control step over every live rollout: timeouts, abort rule, wave progression, completion. */
-  tick(): void {
-    for (const r of this.#store.live()) {
-      try {
-        this.#step(r);
-      } catch (err) {
-        this.#log.error(`rollout ${r.id} step failed: ${errorMessage(err)}`);
+  tick(): Promise<void> {
+    return this.exclusive(async () => {
+      for (const r of await this.#store.live()) {
+        try {
+          await this.#step(r);
+        } catch (err) {
+          this.#log.error(`rollout ${r.id} step failed: ${errorMessage(err)}`);
+        }
       }
-    }
+    });
   }
 
   /**
@@ -232,31 +257,33 @@ export class RolloutController {
    * devices) rather than every device row: with a thousand devices the row-by-row version was most of
    * the gateway's work during a rollout.
    */
-  #step(r: RolloutRecord): void {
+  async #step(r: RolloutRecord): Promise<void> {
     const now = this.#now();
     if (now >= this.#graceUntilMs) {
-      const late = this.#store.inFlightDispatchedBefore(r.id, now - r.plan.timeoutMs);
+      const late = await this.#store.inFlightDispatchedBefore(r.id, now - r.plan.timeoutMs);
       // One commit for a whole fleet timing out, not two per device.
-      if (late.length > 0) this.#store.transaction(() => {
-        for (const d of late) this.#transition(r, d, 'timeout', { errorCode: 'TIMEOUT', errorMessage: `no install result within ${r.plan.timeoutMs} ms (last state ${d.state})` });
+      if (late.length > 0) await this.#store.transaction(async () => {
+        for (const d of late) await this.#transition(r, d, 'timeout', { errorCode: 'TIMEOUT', errorMessage: `no install result within ${r.plan.timeoutMs} ms (last state ${d.state})` });
       });
     }
-    const counts = this.#store.counts(r.id);
+    const counts = await this.#store.counts(r.id);
     const succeeded = counts.active;
     const failed = counts.failed;
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const verdict = evaluateAbort({ succeeded, failed }, r.plan);
     if (verdict.abort) {
-      this.#abort(r, `aborted automatically: ${verdict.reason}`, true);
+      await this.#abort(r, `aborted automatically: ${verdict.reason}`, true);
       return;
     }
     let settledAt = r.waveSettledAtMs;
     if (r.currentWave >= 0 && settledAt === null) {
-      const wave = this.#store.waveCounts(r.id, r.currentWave);
+      const wave = await this.#store.waveCounts(r.id, r.currentWave);
       if (wave.pending + wave.transferring + wave.verifying === 0) {
         settledAt = now;
-        this.#store.updateRollout(r.id, { waveSettledAtMs: now }, now);
-        this.#store.event(r.id, null, now, 'wave-settled', `wave ${r.currentWave + 1} of ${r.waves} settled: ${wave.active} active, ${wave.failed} failed`);
+        await this.#store.transaction(async () => {
+          await this.#store.updateRollout(r.id, { waveSettledAtMs: now }, now);
+          await this.#store.event(r.id, null, now, 'wave-settled', `wave ${r.currentWave + 1} of ${r.waves} settled: ${wave.active} active, ${wave.failed} failed`);
+        });
         this.#changed(r.id);
       }
     }
@@ -269,33 +296,35 @@ export class RolloutController {
       case 'wait':
         return;
       case 'complete': {
-        this.#store.updateRollout(r.id, { state: 'completed', finishedAtMs: now, reason: `${succeeded} of ${total} devices active, ${failed} failed` }, now);
-        this.#store.event(r.id, null, now, 'completed', `${succeeded} active, ${failed} failed`);
+        await this.#store.transaction(async () => {
+          await this.#store.updateRollout(r.id, { state: 'completed', finishedAtMs: now, reason: `${succeeded} of ${total} devices active, ${failed} failed` }, now);
+          await this.#store.event(r.id, null, now, 'completed', `${succeeded} active, ${failed} failed`);
+        });
         this.#log.info(`rollout ${r.id} completed: ${succeeded} active, ${failed} failed`);
         this.#changed(r.id);
         return;
       }
       case 'start':
-        this.#startWave(r, decision.wave, this.#store.waveDevices(r.id, decision.wave));
+        await this.#startWave(r, decision.wave, await this.#store.waveDevices(r.id, decision.wave));
         return;
       default:
         decision satisfies never;
     }
   }
 
-  #startWave(r: RolloutRecord, wave: number, devices: RolloutDeviceRecord[]): void {
+  async #startWave(r: RolloutRecord, wave: number, devices: RolloutDeviceRecord[]): Promise<void> {
     const now = this.#now();
     const commands: { device: string; command: Command }[] = [];
-    this.#store.transaction(() => {
-      this.#store.updateRollout(r.id, { currentWave: wave, waveStartedAtMs: now, waveSettledAtMs: null }, now);
-      this.#store.event(r.id, null, now, 'wave-started', `wave ${wave + 1} of ${r.waves}: ${devices.length} devices`);
+    await this.#store.transaction(async () => {
+      await this.#store.updateRollout(r.id, { currentWave: wave, waveStartedAtMs: now, waveSettledAtMs: null }, now);
+      await this.#store.event(r.id, null, now, 'wave-started', `wave ${wave + 1} of ${r.waves}: ${devices.length} devices`);
       for (const d of devices) {
         if (d.state !== 'pending') continue;
-        const known = this.#fleet.get(r.fleet, d.device);
+        const known = await this.#fleet.get(r.fleet, d.device);
         const commandId = `${r.id}/${d.device}/install`;
-        this.#store.updateDevice(r.id, d.device, { state: 'transferring', commandId, dispatchedAtMs: now, fromVersion: known ? modelVersionsOf(known, r.model).active : null }, now);
+        await this.#store.updateDevice(r.id, d.device, { state: 'transferring', commandId, dispatchedAtMs: now, fromVersion: known ? modelVersionsOf(known, r.model).active : null }, now);
         const command: Command = { id: commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
-        const rollback = this.#signedRollback(r, d.device, now);
+        const rollback = await this.#signedRollback(r, d.device, now);
         if (rollback) command.rollback = rollback;
         commands.push({ device: d.device, command });
       }
@@ -312,101 +341,120 @@ export class RolloutController {
     });
   }
 
-  #transition(r: RolloutRecord, d: RolloutDeviceRecord, event: DeviceRolloutEvent, extra: { errorCode?: string; errorMessage?: string } = {}, detail?: string): boolean {
+  async #transition(r: RolloutRecord, d: RolloutDeviceRecord, event: DeviceRolloutEvent, extra: { errorCode?: string; errorMessage?: string } = {}, detail?: string): Promise<boolean> {
     const next = deviceTransition(d.state, event);
     if (next === null) return false;
     const now = this.#now();
     const terminal = next === 'active' || next === 'failed' || next === 'rolled-back';
-    this.#store.updateDevice(r.id, d.device, { state: next, ...(terminal ? { finishedAtMs: now } : {}), ...extra }, now);
-    this.#store.event(r.id, d.device, now, next, extra.errorMessage ? `${extra.errorCode}: ${extra.errorMessage}` : `${d.state} → ${next}${detail ? `: ${detail}` : ''}`);
+    await this.#store.transaction(async () => {
+      await this.#store.updateDevice(r.id, d.device, { state: next, ...(terminal ? { finishedAtMs: now } : {}), ...extra }, now);
+      await this.#store.event(r.id, d.device, now, next, extra.errorMessage ? `${extra.errorCode}: ${extra.errorMessage}` : `${d.state} → ${next}${detail ? `: ${detail}` : ''}`);
+    });
     this.#changed(r.id);
     return true;
   }
 
   /** A device answered a command (cmd/result). */
-  onCommandResult(fleet: string, device: string, result: CommandResult): void {
+  onCommandResult(fleet: string, device: string, result: CommandResult): Promise<void> {
+    return this.exclusive(() => this.#onCommandResult(fleet, device, result));
+  }
+
+  async #onCommandResult(fleet: string, device: string, result: CommandResult): Promise<void> {
     if (result.id === null) return;
-    if (result.models.length > 0) this.#fleet.applyModels(fleet, device, result.models);
-    const install = this.#store.byCommand(result.id);
+    if (result.models.length > 0) await this.#fleet.applyModels(fleet, device, result.models);
+    const install = await this.#store.byCommand(result.id);
     if (install && install.device === device) {
-      const r = this.#store.mustGet(install.rolloutId);
+      const r = await this.#store.mustGet(install.rolloutId);
       if (r.fleet !== fleet) return;
       if (result.ok) {
-        if (this.#transition(r, install, 'install-ok')) {
+        if (await this.#transition(r, install, 'install-ok')) {
           // The rollout was aborted or rolled back while this device installed: undo it too.
-          if (r.rollbackRequested) this.#rollbackDevices(r, [{ ...install, state: 'active' }]);
+          if (r.rollbackRequested) await this.#rollbackDevices(r, [{ ...install, state: 'active' }]);
         } else if (install.state === 'failed') {
           // Success after the device was counted as timed out: it does run the candidate. The count stays
           // (the abort decision was taken on it), but a rollback that was asked for must reach it too.
           const now = this.#now();
-          this.#store.event(r.id, device, now, 'late-result', `install succeeded after the device was counted as failed (${install.error?.code ?? 'unknown'}); it runs ${r.model}@${r.version}`);
-          if (r.rollbackRequested && install.rollbackCommandId === null) this.#rollbackDevices(r, [install]);
+          await this.#store.event(r.id, device, now, 'late-result', `install succeeded after the device was counted as failed (${install.error?.code ?? 'unknown'}); it runs ${r.model}@${r.version}`);
+          if (r.rollbackRequested && install.rollbackCommandId === null) await this.#rollbackDevices(r, [install]);
           this.#changed(r.id);
         }
       } else {
-        this.#transition(r, install, 'install-failed', { errorCode: result.error.code, errorMessage: result.error.message });
+        await this.#transition(r, install, 'install-failed', { errorCode: result.error.code, errorMessage: result.error.message });
       }
       return;
     }
-    const rollback = this.#store.byRollback(result.id);
+    const rollback = await this.#store.byRollback(result.id);
     if (rollback && rollback.device === device) {
-      const r = this.#store.mustGet(rollback.rolloutId);
-      if (result.ok) this.#transition(r, rollback, 'rollback-ok', {}, result.detail);
+      const r = await this.#store.mustGet(rollback.rolloutId);
+      if (result.ok) await this.#transition(r, rollback, 'rollback-ok', {}, result.detail);
       else {
         const now = this.#now();
-        this.#store.updateDevice(r.id, device, { rollbackError: `${result.error.code}: ${result.error.message}` }, now);
-        this.#store.event(r.id, device, now, 'rollback-failed', `${result.error.code}: ${result.error.message}`);
+        const error = result.error;
+        await this.#store.transaction(async () => {
+          await this.#store.updateDevice(r.id, device, { rollbackError: `${error.code}: ${error.message}` }, now);
+          await this.#store.event(r.id, device, now, 'rollback-failed', `${error.code}: ${error.message}`);
+        });
         this.#changed(r.id);
       }
     }
   }
 
   /** Transfer progress from a heartbeat: all chunks in → verifying (the smoke test runs next). */
-  onHeartbeat(fleet: string, device: string, hb: Heartbeat): void {
-    const t = hb.transfer;
-    if (!t) return;
-    for (const d of this.#store.inFlightFor(fleet, device, t.model, t.version)) {
-      const now = this.#now();
-      this.#store.updateDevice(d.rolloutId, device, { receivedChunks: t.receivedChunks, totalChunks: t.totalChunks }, now);
-      if (t.totalChunks > 0 && t.receivedChunks >= t.totalChunks) this.#transition(this.#store.mustGet(d.rolloutId), d, 'transfer-complete');
-      else this.#changed(d.rolloutId);
-    }
+  onHeartbeat(fleet: string, device: string, hb: Heartbeat): Promise<void> {
+    return this.exclusive(async () => {
+      const t = hb.transfer;
+      if (!t) return;
+      for (const d of await this.#store.inFlightFor(fleet, device, t.model, t.version)) {
+        const now = this.#now();
+        await this.#store.updateDevice(d.rolloutId, device, { receivedChunks: t.receivedChunks, totalChunks: t.totalChunks }, now);
+        if (t.totalChunks > 0 && t.receivedChunks >= t.totalChunks) await this.#transition(await this.#store.mustGet(d.rolloutId), d, 'transfer-complete');
+        else this.#changed(d.rolloutId);
+      }
+    });
   }
 
-  pause(id: string): RolloutSummary {
+  pause(id: string): Promise<RolloutSummary> {
     return this.#setState(id, ['running'], 'paused', 'paused by operator');
   }
 
-  resumeRollout(id: string): RolloutSummary {
+  resumeRollout(id: string): Promise<RolloutSummary> {
     return this.#setState(id, ['paused'], 'running', 'resumed by operator');
   }
 
   /** Stops sending installs; devices already updated keep the candidate (use rollback to undo them). */
-  abort(id: string, reason = 'aborted by operator'): RolloutSummary {
-    const r = this.#store.mustGet(id);
-    this.#assertState(r, LIVE, 'abort');
-    this.#abort(r, reason, false);
-    return this.summary(id);
+  abort(id: string, reason = 'aborted by operator'): Promise<RolloutSummary> {
+    return this.exclusive(async () => {
+      const r = await this.#store.mustGet(id);
+      this.#assertState(r, LIVE, 'abort');
+      await this.#abort(r, reason, false);
+      return this.summary(id);
+    });
   }
 
   /** Stops the rollout and sends rollback to every device that reached active (and to late installers). */
-  rollback(id: string, reason = 'rolled back by operator'): RolloutSummary {
-    const r = this.#store.mustGet(id);
-    this.#assertState(r, ['running', 'paused', 'completed', 'aborted'], 'roll back');
-    const now = this.#now();
-    this.#store.updateRollout(id, { state: 'rolled-back', reason, finishedAtMs: now, rollbackRequested: true }, now);
-    this.#store.event(id, null, now, 'rolled-back', reason);
-    this.#rollbackDevices({ ...r, state: 'rolled-back' }, this.#updatedDevices(r));
-    this.#changed(id);
-    return this.summary(id);
+  rollback(id: string, reason = 'rolled back by operator'): Promise<RolloutSummary> {
+    return this.exclusive(async () => {
+      const r = await this.#store.mustGet(id);
+      this.#assertState(r, ['running', 'paused', 'completed', 'aborted'], 'roll back');
+      const now = this.#now();
+      await this.#store.transaction(async () => {
+        await this.#store.updateRollout(id, { state: 'rolled-back', reason, finishedAtMs: now, rollbackRequested: true }, now);
+        await this.#store.event(id, null, now, 'rolled-back', reason);
+      });
+      await this.#rollbackDevices({ ...r, state: 'rolled-back' }, await this.#updatedDevices(r));
+      this.#changed(id);
+      return this.summary(id);
+    });
   }
 
-  #abort(r: RolloutRecord, reason: string, rollback: boolean): void {
+  async #abort(r: RolloutRecord, reason: string, rollback: boolean): Promise<void> {
     const now = this.#now();
-    this.#store.updateRollout(r.id, { state: 'aborted', reason, finishedAtMs: now, rollbackRequested: rollback }, now);
-    this.#store.event(r.id, null, now, 'aborted', reason);
+    await this.#store.transaction(async () => {
+      await this.#store.updateRollout(r.id, { state: 'aborted', reason, finishedAtMs: now, rollbackRequested: rollback }, now);
+      await this.#store.event(r.id, null, now, 'aborted', reason);
+    });
     this.#log.warn(`rollout ${r.id} ${reason}`);
-    if (rollback) this.#rollbackDevices({ ...r, state: 'aborted' }, this.#updatedDevices(r));
+    if (rollback) await this.#rollbackDevices({ ...r, state: 'aborted' }, await this.#updatedDevices(r));
     this.#changed(r.id);
   }
 
@@ -416,36 +464,39 @@ export class RolloutController {
    * queue it behind the install and, if the install failed, roll back the version before — their result
    * decides when it arrives (onCommandResult).
    */
-  #updatedDevices(r: RolloutRecord): RolloutDeviceRecord[] {
-    return this.#store.devices(r.id).filter((d) => {
-      if (d.rollbackCommandId !== null) return false;
-      if (d.state === 'active') return true;
-      if (d.state !== 'failed') return false;
-      const known = this.#fleet.get(r.fleet, d.device);
-      return known !== null && modelVersionsOf(known, r.model).active === r.version && d.fromVersion !== r.version;
-    });
+  async #updatedDevices(r: RolloutRecord): Promise<RolloutDeviceRecord[]> {
+    const out: RolloutDeviceRecord[] = [];
+    for (const d of await this.#store.devices(r.id)) {
+      if (d.rollbackCommandId !== null) continue;
+      if (d.state === 'active') out.push(d);
+      else if (d.state === 'failed') {
+        const known = await this.#fleet.get(r.fleet, d.device);
+        if (known !== null && modelVersionsOf(known, r.model).active === r.version && d.fromVersion !== r.version) out.push(d);
+      }
+    }
+    return out;
   }
 
-  #rollbackDevices(r: RolloutRecord, devices: RolloutDeviceRecord[]): void {
+  async #rollbackDevices(r: RolloutRecord, devices: RolloutDeviceRecord[]): Promise<void> {
     if (devices.length === 0) return;
     const now = this.#now();
     if (r.plan.mode.kind === 'shadow') {
       // A shadow candidate never served predictions; the contract's rollback would change the *active*
       // model, so it is left alone and the event says so.
-      this.#store.event(r.id, null, now, 'rollback-skipped', `shadow mode: ${devices.length} devices keep ${r.model}@${r.version} in their shadow slot (the device contract has no command to drop a shadow model)`);
+      await this.#store.event(r.id, null, now, 'rollback-skipped', `shadow mode: ${devices.length} devices keep ${r.model}@${r.version} in their shadow slot (the device contract has no command to drop a shadow model)`);
       return;
     }
     const commands: { device: string; command: Command }[] = [];
-    this.#store.transaction(() => {
+    await this.#store.transaction(async () => {
       for (const d of devices) {
         const commandId = `${r.id}/${d.device}/rollback`;
-        this.#store.updateDevice(r.id, d.device, { rollbackCommandId: commandId, rollbackSentAtMs: now }, now);
+        await this.#store.updateDevice(r.id, d.device, { rollbackCommandId: commandId, rollbackSentAtMs: now }, now);
         // toVersion null: the device ran no version of the model before this rollout (a first install),
         // so rolling back deactivates the model there (docs/rollouts.md).
         const command: Command = { id: commandId, type: 'rollback', model: r.model, toVersion: d.fromVersion };
         commands.push({ device: d.device, command });
       }
-      this.#store.event(r.id, null, now, 'rollback-sent', `rollback sent to ${devices.length} devices: ${devices.map((d) => d.device).join(', ')}`);
+      await this.#store.event(r.id, null, now, 'rollback-sent', `rollback sent to ${devices.length} devices: ${devices.map((d) => d.device).join(', ')}`);
     });
     for (const c of commands) this.#send(r.fleet, c.device, c.command);
   }
@@ -456,46 +507,62 @@ export class RolloutController {
     }
   }
 
-  #setState(id: string, from: readonly RolloutState[], to: RolloutState, why: string): RolloutSummary {
-    const r = this.#store.mustGet(id);
-    this.#assertState(r, from, to === 'paused' ? 'pause' : 'resume');
-    const now = this.#now();
-    this.#store.updateRollout(id, { state: to }, now);
-    this.#store.event(id, null, now, to, why);
-    this.#changed(id);
-    if (to === 'running') this.tick();
-    return this.summary(id);
+  #setState(id: string, from: readonly RolloutState[], to: RolloutState, why: string): Promise<RolloutSummary> {
+    return this.exclusive(async () => {
+      const r = await this.#store.mustGet(id);
+      this.#assertState(r, from, to === 'paused' ? 'pause' : 'resume');
+      const now = this.#now();
+      await this.#store.transaction(async () => {
+        await this.#store.updateRollout(id, { state: to }, now);
+        await this.#store.event(id, null, now, to, why);
+      });
+      this.#changed(id);
+      if (to === 'running') await this.tick();
+      return this.summary(id);
+    });
   }
 
   /** Records shadow agreement counts for a device of a shadow rollout. */
-  addShadowAgreement(rolloutId: string, device: string, agree: number, total: number): void {
-    this.#store.addShadow(rolloutId, device, agree, total);
+  async addShadowAgreement(rolloutId: string, device: string, agree: number, total: number): Promise<void> {
+    await this.#store.addShadow(rolloutId, device, agree, total);
     this.#changed(rolloutId);
   }
 
-  summary(id: string): RolloutSummary {
-    const r = this.#store.mustGet(id);
-    const counts = this.#store.counts(id);
-    const targets = Object.values(counts).reduce((a, b) => a + b, 0);
-    const finished = counts.active + counts.failed + counts['rolled-back'];
-    let agree = 0;
-    let total = 0;
-    if (r.plan.mode.kind === 'shadow') for (const d of this.#store.devices(id)) { agree += d.shadow.agree; total += d.shadow.total; }
-    const { plan, ...rest } = r;
-    return {
-      ...rest,
-      target: formatTarget(plan.target), strategy: plan.strategy, canary: formatAmount(plan.canary), waveSize: formatAmount(plan.waveSize),
-      waveIntervalMs: plan.waveIntervalMs, abortFailureRate: plan.abortFailureRate, timeoutMs: plan.timeoutMs, mode: formatMode(plan.mode),
-      allowDowngrade: plan.allowDowngrade === true,
-      counts, targets, failureRate: finished === 0 ? 0 : counts.failed / finished, shadowAgreement: total === 0 ? null : agree / total,
-    };
+  summary(id: string): Promise<RolloutSummary> {
+    return rolloutSummary(this.#store, id);
   }
 
-  list(limit = 100): RolloutSummary[] {
-    return this.#store.list(limit).map((r) => this.summary(r.id));
+  list(limit = 100): Promise<RolloutSummary[]> {
+    return rolloutSummaries(this.#store, limit);
   }
 
   #changed(id: string): void {
     this.#o.onChange?.(id);
   }
+}
+
+/** A rollout's summary, from the store alone (readable on every gateway instance, leader or not). */
+export async function rolloutSummary(store: RolloutStore, id: string): Promise<RolloutSummary> {
+  const r = await store.mustGet(id);
+  const counts = await store.counts(id);
+  const targets = Object.values(counts).reduce((a, b) => a + b, 0);
+  const finished = counts.active + counts.failed + counts['rolled-back'];
+  let agree = 0;
+  let total = 0;
+  if (r.plan.mode.kind === 'shadow') for (const d of await store.devices(id)) { agree += d.shadow.agree; total += d.shadow.total; }
+  const { plan, ...rest } = r;
+  return {
+    ...rest,
+    target: formatTarget(plan.target), strategy: plan.strategy, canary: formatAmount(plan.canary), waveSize: formatAmount(plan.waveSize),
+    waveIntervalMs: plan.waveIntervalMs, abortFailureRate: plan.abortFailureRate, timeoutMs: plan.timeoutMs, mode: formatMode(plan.mode),
+    allowDowngrade: plan.allowDowngrade === true,
+    counts, targets, failureRate: finished === 0 ? 0 : counts.failed / finished, shadowAgreement: total === 0 ? null : agree / total,
+  };
+}
+
+/** Summaries of the newest rollouts, newest first. */
+export async function rolloutSummaries(store: RolloutStore, limit = 100): Promise<RolloutSummary[]> {
+  const out: RolloutSummary[] = [];
+  for (const r of await store.list(limit)) out.push(await rolloutSummary(store, r.id));
+  return out;
 }

@@ -9,17 +9,29 @@
  *   GET  /v1/rollouts/<id>                    summary + devices + events
  *   POST /v1/rollouts/<id>/pause|resume|abort|rollback
  *
- * Errors: {"error": CODE, "message": …} with 400 (bad argument/name), 404 (not found), 409 (wrong state).
+ * Errors: {"error": CODE, "message": …} with 400 (bad argument/name), 404 (not found), 409 (wrong state),
+ * 503 NOT_LEADER (scaled-out gateways: this instance does not run the rollout controller; reads work on
+ * every instance, from the shared tables).
  */
 import type http from 'node:http';
-import { isEdgeloopError, errorMessage } from '../src/errors.ts';
+import { EdgeloopError, isEdgeloopError, errorMessage } from '../src/errors.ts';
 import { isSafeName } from '../src/names.ts';
 import { sendJson, type HttpServer } from './http.ts';
 import type { Panel } from './dashboard.ts';
-import type { FleetDevice } from './fleet.ts';
+import type { FleetDevice, FleetRegistry } from './fleet.ts';
 import { parseRolloutRequest } from './rollout-request.ts';
-import type { RolloutService } from './rollout.ts';
-import type { RolloutDeviceRecord } from './rollout-store.ts';
+import { rolloutSummaries, rolloutSummary, type RolloutController } from './rollout-controller.ts';
+import type { RolloutDeviceRecord, RolloutStore } from './rollout-store.ts';
+
+/** What the routes read, and the controller that takes writes when this instance runs it. */
+export interface RolloutRoutesSource {
+  fleet: FleetRegistry;
+  store: RolloutStore;
+  now(): number;
+  /** The controller (null: another gateway instance runs it; writes answer 503 with `unavailable()`). */
+  controller(): RolloutController | null;
+  unavailable(): string;
+}
 
 export const ROLLOUT_PROGRESS_ENDPOINT = '/v1/rollouts/progress';
 
@@ -32,7 +44,7 @@ export function rolloutPanels(): Panel[] {
 
 function fail(res: http.ServerResponse, err: unknown): void {
   if (!isEdgeloopError(err)) throw err;
-  const status = err.code === 'NOT_FOUND' ? 404 : err.message.startsWith('cannot ') || err.message.includes(' is running in fleet ') || err.message.includes(' is paused in fleet ') ? 409 : 400;
+  const status = err.code === 'NOT_FOUND' ? 404 : err.code === 'NOT_LEADER' ? 503 : err.message.startsWith('cannot ') || err.message.includes(' is running in fleet ') || err.message.includes(' is paused in fleet ') ? 409 : 400;
   sendJson(res, status, { error: err.code, message: err.message });
 }
 
@@ -44,16 +56,16 @@ function parseBody(body: Buffer): unknown {
   }
 }
 
-export function deviceView(service: RolloutService, d: FleetDevice) {
-  const r = service.controller.store.latestForDevice(d.fleet, d.device);
+export async function deviceView(store: RolloutStore, d: FleetDevice) {
+  const r = await store.latestForDevice(d.fleet, d.device);
   return {
     ...d,
     rollout: r ? { id: r.rolloutId, model: r.model, version: r.version, state: r.state, mode: r.installMode, fromVersion: r.fromVersion, error: r.error } : null,
   };
 }
 
-function fleetRow(service: RolloutService, d: FleetDevice, nowMs: number) {
-  const v = deviceView(service, d);
+async function fleetRow(store: RolloutStore, d: FleetDevice, nowMs: number) {
+  const v = await deviceView(store, d);
   return {
     fleet: d.fleet, device: d.device, health: d.health, tags: d.tags.join(','),
     models: d.models.map((m) => `${m.model}@${m.active ?? '-'}${m.shadow ? ` (shadow @${m.shadow})` : ''}${m.previous.length ? ` prev @${m.previous[0]}` : ''}`).join('; '),
@@ -72,25 +84,30 @@ function progressRow(rolloutId: string, model: string, version: number, d: Rollo
   };
 }
 
-export function registerRolloutRoutes(server: HttpServer, service: RolloutService): void {
-  const c = service.controller;
-  server.route('GET', /^\/v1\/fleet$/, (req, res) => {
+export function registerRolloutRoutes(server: HttpServer, source: RolloutRoutesSource): void {
+  const { store, fleet: registry } = source;
+  const controller = (): RolloutController => {
+    const c = source.controller();
+    if (!c) throw new EdgeloopError('NOT_LEADER', source.unavailable());
+    return c;
+  };
+  server.route('GET', /^\/v1\/fleet$/, async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const fleet = url.searchParams.get('fleet') ?? undefined;
     const tag = url.searchParams.get('tag') ?? undefined;
     for (const [k, v] of [['fleet', fleet], ['tag', tag]] as const) {
       if (v !== undefined && !isSafeName(v)) return sendJson(res, 400, { error: 'BAD_NAME', message: `${k} ${JSON.stringify(v)} is not a safe name` });
     }
-    const devices = service.fleet.list({ fleet, tag });
-    const now = service.now();
-    if (url.searchParams.get('view') === 'table') return sendJson(res, 200, devices.map((d) => fleetRow(service, d, now)));
-    sendJson(res, 200, devices.map((d) => deviceView(service, d)));
+    const devices = await registry.list({ fleet, tag });
+    const now = source.now();
+    if (url.searchParams.get('view') === 'table') return sendJson(res, 200, await Promise.all(devices.map((d) => fleetRow(store, d, now))));
+    sendJson(res, 200, await Promise.all(devices.map((d) => deviceView(store, d))));
   });
-  server.route('GET', /^\/v1\/fleet\/([^/]+)\/([^/]+)$/, (_req, res, [fleet, device]) => {
+  server.route('GET', /^\/v1\/fleet\/([^/]+)\/([^/]+)$/, async (_req, res, [fleet, device]) => {
     try {
-      const d = service.fleet.get(fleet!, device!);
+      const d = await registry.get(fleet!, device!);
       if (!d) return sendJson(res, 404, { error: 'NOT_FOUND', message: `device ${fleet}/${device} has never reported to this gateway` });
-      sendJson(res, 200, deviceView(service, d));
+      sendJson(res, 200, await deviceView(store, d));
     } catch (err) {
       fail(res, err);
     }
@@ -99,37 +116,40 @@ export function registerRolloutRoutes(server: HttpServer, service: RolloutServic
     try {
       const doc = parseBody(body);
       if (doc !== null && typeof doc === 'object' && '__invalid' in doc) return sendJson(res, 400, { error: 'NOT_JSON', message: `request body is not JSON: ${String(doc.__invalid)}` });
-      sendJson(res, 201, await c.create(parseRolloutRequest(doc)));
+      sendJson(res, 201, await controller().create(parseRolloutRequest(doc)));
     } catch (err) {
       fail(res, err);
     }
   });
-  server.route('GET', /^\/v1\/rollouts$/, (_req, res) => sendJson(res, 200, c.list()));
-  server.route('GET', /^\/v1\/rollouts\/progress$/, (_req, res) => {
-    const rows = c.store.list(20).filter((r) => r.state === 'running' || r.state === 'paused' || service.now() - (r.finishedAtMs ?? 0) < 3_600_000);
-    sendJson(res, 200, rows.flatMap((r) => c.store.devices(r.id).map((d) => progressRow(r.id, r.model, r.version, d))));
+  server.route('GET', /^\/v1\/rollouts$/, async (_req, res) => sendJson(res, 200, await rolloutSummaries(store)));
+  server.route('GET', /^\/v1\/rollouts\/progress$/, async (_req, res) => {
+    const rows = (await store.list(20)).filter((r) => r.state === 'running' || r.state === 'paused' || source.now() - (r.finishedAtMs ?? 0) < 3_600_000);
+    const out = [];
+    for (const r of rows) out.push(...(await store.devices(r.id)).map((d) => progressRow(r.id, r.model, r.version, d)));
+    sendJson(res, 200, out);
   });
-  server.route('GET', /^\/v1\/rollouts\/([^/]+)$/, (_req, res, [id]) => {
+  server.route('GET', /^\/v1\/rollouts\/([^/]+)$/, async (_req, res, [id]) => {
     try {
-      const summary = c.summary(id!);
-      sendJson(res, 200, { ...summary, devices: c.store.devices(id!), events: c.store.events(id!) });
+      const summary = await rolloutSummary(store, id!);
+      sendJson(res, 200, { ...summary, devices: await store.devices(id!), events: await store.events(id!) });
     } catch (err) {
       fail(res, err);
     }
   });
-  server.route('POST', /^\/v1\/rollouts\/([^/]+)\/(pause|resume|abort|rollback)$/, (_req, res, [id, action], body) => {
+  server.route('POST', /^\/v1\/rollouts\/([^/]+)\/(pause|resume|abort|rollback)$/, async (_req, res, [id, action], body) => {
     try {
       const doc = parseBody(body) as { reason?: unknown } | null;
       const reason = doc && typeof doc.reason === 'string' && doc.reason.length > 0 ? doc.reason.slice(0, 500) : undefined;
+      const c = controller();
       switch (action) {
         case 'pause':
-          return sendJson(res, 200, c.pause(id!));
+          return sendJson(res, 200, await c.pause(id!));
         case 'resume':
-          return sendJson(res, 200, c.resumeRollout(id!));
+          return sendJson(res, 200, await c.resumeRollout(id!));
         case 'abort':
-          return sendJson(res, 200, c.abort(id!, reason));
+          return sendJson(res, 200, await c.abort(id!, reason));
         case 'rollback':
-          return sendJson(res, 200, c.rollback(id!, reason));
+          return sendJson(res, 200, await c.rollback(id!, reason));
         default:
           return sendJson(res, 404, { error: 'NOT_FOUND', message: `unknown action ${action}` });
       }

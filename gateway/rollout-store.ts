@@ -1,29 +1,34 @@
 /**
  * Persistence of rollouts: the rollout row, one row per target device (its state machine) and an event
  * log that says why each thing happened. Everything the controller decides is committed here before a
- * command leaves, so a gateway restarted mid-rollout resumes from these rows.
+ * command leaves, so a gateway restarted mid-rollout — or the gateway elected after the leader died,
+ * on PostgreSQL — resumes from these rows.
+ *
+ * On gateway/sql.ts, so the same class runs on the gateway's SQLite file and on the PostgreSQL shared by
+ * scaled-out gateways (test/rollout-store-contract.ts runs on both). Only the elected instance writes;
+ * the controller groups a step's writes with `transaction`.
  */
 import { EdgeloopError } from '../src/errors.ts';
 import type { ModelFormat, ModelVariant } from '../src/manifest.ts';
 import type { InstallMode } from '../src/contracts/device.ts';
 import type { DeviceRolloutState, RolloutPlan, RolloutState } from '../src/rollout-plan.ts';
-import type { SqliteDatabase, SqliteStatement } from '../io/sqlite.ts';
+import { ensureSchema, type SqlDb, type SqlValue } from './sql.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rollouts (
   id TEXT PRIMARY KEY, fleet TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, ref TEXT NOT NULL,
-  format TEXT NOT NULL, variant TEXT NOT NULL, plan TEXT NOT NULL, seed INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT,
-  waves INTEGER NOT NULL, current_wave INTEGER NOT NULL DEFAULT -1, wave_started_at INTEGER, wave_settled_at INTEGER,
+  format TEXT NOT NULL, variant TEXT NOT NULL, plan TEXT NOT NULL, seed {time} NOT NULL, state TEXT NOT NULL, reason TEXT,
+  waves INTEGER NOT NULL, current_wave INTEGER NOT NULL DEFAULT -1, wave_started_at {time}, wave_settled_at {time},
   skipped TEXT NOT NULL DEFAULT '[]', control TEXT NOT NULL DEFAULT '[]', rollback_requested INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, finished_at INTEGER, created_by TEXT NOT NULL
+  created_at {time} NOT NULL, updated_at {time} NOT NULL, finished_at {time}, created_by TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rollouts_by_state ON rollouts (state);
 CREATE TABLE IF NOT EXISTS rollout_devices (
   rollout_id TEXT NOT NULL REFERENCES rollouts (id), device TEXT NOT NULL, wave INTEGER NOT NULL, position INTEGER NOT NULL,
-  state TEXT NOT NULL, install_mode TEXT NOT NULL, from_version INTEGER, command_id TEXT, dispatched_at INTEGER, finished_at INTEGER,
+  state TEXT NOT NULL, install_mode TEXT NOT NULL, from_version INTEGER, command_id TEXT, dispatched_at {time}, finished_at {time},
   received_chunks INTEGER, total_chunks INTEGER, error_code TEXT, error_message TEXT,
-  rollback_command_id TEXT, rollback_sent_at INTEGER, rollback_error TEXT,
-  shadow_agree INTEGER NOT NULL DEFAULT 0, shadow_total INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+  rollback_command_id TEXT, rollback_sent_at {time}, rollback_error TEXT,
+  shadow_agree INTEGER NOT NULL DEFAULT 0, shadow_total INTEGER NOT NULL DEFAULT 0, updated_at {time} NOT NULL,
   PRIMARY KEY (rollout_id, device)
 );
 CREATE INDEX IF NOT EXISTS rollout_devices_by_command ON rollout_devices (command_id);
@@ -35,7 +40,7 @@ CREATE INDEX IF NOT EXISTS rollout_devices_by_device ON rollout_devices (device)
 CREATE INDEX IF NOT EXISTS rollout_devices_by_state ON rollout_devices (rollout_id, state, dispatched_at);
 CREATE INDEX IF NOT EXISTS rollout_devices_by_wave ON rollout_devices (rollout_id, wave, state);
 CREATE TABLE IF NOT EXISTS rollout_events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, rollout_id TEXT NOT NULL, device TEXT, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
+  id {serial}, rollout_id TEXT NOT NULL, device TEXT, at {time} NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rollout_events_by_rollout ON rollout_events (rollout_id, id);
 `;
@@ -134,166 +139,176 @@ function toDevice(r: DeviceRow): RolloutDeviceRecord {
   };
 }
 
+const SQL = {
+  get: 'SELECT * FROM rollouts WHERE id = ?',
+  state: 'SELECT state FROM rollouts WHERE id = ?',
+  list: 'SELECT * FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?',
+  live: "SELECT * FROM rollouts WHERE state IN ('running', 'paused') ORDER BY created_at",
+  devices: 'SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position',
+  device: 'SELECT * FROM rollout_devices WHERE rollout_id = ? AND device = ?',
+  byCommand: 'SELECT * FROM rollout_devices WHERE command_id = ?',
+  byRollback: 'SELECT * FROM rollout_devices WHERE rollback_command_id = ?',
+  transferring: `SELECT d.* FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
+    WHERE r.fleet = ? AND d.device = ? AND r.model = ? AND r.version = ? AND d.state IN ('transferring', 'verifying')`,
+  latestForDevice: `SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
+    WHERE r.fleet = ? AND d.device = ? ORDER BY r.created_at DESC LIMIT 1`,
+  counts: 'SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? GROUP BY state',
+  waveCounts: 'SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? AND wave = ? GROUP BY state',
+  waveDevices: 'SELECT * FROM rollout_devices WHERE rollout_id = ? AND wave = ? ORDER BY position',
+  dispatchedBefore: `SELECT * FROM rollout_devices WHERE rollout_id = ? AND state IN ('transferring', 'verifying')
+    AND dispatched_at IS NOT NULL AND dispatched_at < ? ORDER BY position`,
+  events: 'SELECT device, at, kind, detail FROM rollout_events WHERE rollout_id = ? ORDER BY id DESC LIMIT ?',
+  event: 'INSERT INTO rollout_events (rollout_id, device, at, kind, detail) VALUES (?, ?, ?, ?, ?)',
+  insertRollout: `INSERT INTO rollouts (id, fleet, model, version, ref, format, variant, plan, seed, state, reason, waves, current_wave, skipped, control, created_at, updated_at, created_by)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertDevice: 'INSERT INTO rollout_devices (rollout_id, device, wave, position, state, install_mode, from_version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  addShadow: 'UPDATE rollout_devices SET shadow_agree = shadow_agree + ?, shadow_total = shadow_total + ? WHERE rollout_id = ? AND device = ?',
+};
+
+const ROLLOUT_COLUMNS: Record<string, string> = {
+  state: 'state', reason: 'reason', currentWave: 'current_wave', waveStartedAtMs: 'wave_started_at', waveSettledAtMs: 'wave_settled_at',
+  finishedAtMs: 'finished_at', rollbackRequested: 'rollback_requested',
+};
+
+const DEVICE_COLUMNS: Record<string, string> = {
+  state: 'state', fromVersion: 'from_version', commandId: 'command_id', dispatchedAtMs: 'dispatched_at', finishedAtMs: 'finished_at',
+  receivedChunks: 'received_chunks', totalChunks: 'total_chunks', errorCode: 'error_code', errorMessage: 'error_message',
+  rollbackCommandId: 'rollback_command_id', rollbackSentAtMs: 'rollback_sent_at', rollbackError: 'rollback_error',
+};
+
+/** `SET a = ?, b = ?, updated_at = ?` and its values, from the fields given (undefined ones are not set). */
+function setClause(columns: Record<string, string>, fields: Record<string, unknown>, atMs: number): { sets: string; values: SqlValue[] } {
+  const keys = Object.keys(fields).filter((k) => fields[k] !== undefined);
+  for (const k of keys) if (!(k in columns)) throw new EdgeloopError('INTERNAL', `rollout store: no column for field ${k}`);
+  const values = keys.map((k) => (typeof fields[k] === 'boolean' ? (fields[k] ? 1 : 0) : (fields[k] as SqlValue)));
+  return { sets: [...keys.map((k) => `${columns[k]} = ?`), 'updated_at = ?'].join(', '), values: [...values, atMs] };
+}
+
+export type RolloutFields = Partial<Pick<RolloutRecord, 'state' | 'reason' | 'currentWave' | 'waveStartedAtMs' | 'waveSettledAtMs' | 'finishedAtMs' | 'rollbackRequested'>>;
+export type RolloutDeviceFields = Partial<Omit<RolloutDeviceRecord, 'rolloutId' | 'device' | 'wave' | 'position' | 'installMode' | 'error' | 'shadow' | 'updatedAtMs'>>
+  & { errorCode?: string | null; errorMessage?: string | null };
+
 export class RolloutStore {
-  readonly #db: SqliteDatabase;
-  readonly #s: Record<string, SqliteStatement>;
+  readonly #db: SqlDb;
 
-  constructor(db: SqliteDatabase) {
+  private constructor(db: SqlDb) {
     this.#db = db;
-    db.exec(SCHEMA);
-    const p = (sql: string) => db.prepare(sql);
-    this.#s = {
-      get: p('SELECT * FROM rollouts WHERE id = ?'),
-      state: p('SELECT state FROM rollouts WHERE id = ?'),
-      list: p('SELECT * FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?'),
-      live: p("SELECT * FROM rollouts WHERE state IN ('running', 'paused') ORDER BY created_at"),
-      devices: p('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position'),
-      device: p('SELECT * FROM rollout_devices WHERE rollout_id = ? AND device = ?'),
-      byCommand: p('SELECT * FROM rollout_devices WHERE command_id = ?'),
-      byRollback: p('SELECT * FROM rollout_devices WHERE rollback_command_id = ?'),
-      transferring: p(`SELECT d.* FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
-        WHERE r.fleet = ? AND d.device = ? AND r.model = ? AND r.version = ? AND d.state IN ('transferring', 'verifying')`),
-      latestForDevice: p(`SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
-        WHERE r.fleet = ? AND d.device = ? ORDER BY r.created_at DESC LIMIT 1`),
-      counts: p('SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? GROUP BY state'),
-      waveCounts: p('SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? AND wave = ? GROUP BY state'),
-      waveDevices: p('SELECT * FROM rollout_devices WHERE rollout_id = ? AND wave = ? ORDER BY position'),
-      dispatchedBefore: p(`SELECT * FROM rollout_devices WHERE rollout_id = ? AND state IN ('transferring', 'verifying')
-        AND dispatched_at IS NOT NULL AND dispatched_at < ? ORDER BY position`),
-      events: p('SELECT device, at, kind, detail FROM rollout_events WHERE rollout_id = ? ORDER BY id DESC LIMIT ?'),
-      event: p('INSERT INTO rollout_events (rollout_id, device, at, kind, detail) VALUES (?, ?, ?, ?, ?)'),
-    };
   }
 
-  /** Prepared once per SQL text: updates are built from the fields given, a few shapes in all. */
-  readonly #prepared = new Map<string, SqliteStatement>();
-
-  #prepare(sql: string): SqliteStatement {
-    let st = this.#prepared.get(sql);
-    if (!st) {
-      st = this.#db.prepare(sql);
-      this.#prepared.set(sql, st);
-    }
-    return st;
+  /** Creates the tables when missing. */
+  static async create(db: SqlDb): Promise<RolloutStore> {
+    await ensureSchema(db, 'rollouts', SCHEMA);
+    return new RolloutStore(db);
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+  /** Runs `fn` in one transaction (gateway/sql.ts `transaction`: on SQLite it may await only this store and the fleet registry). */
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#db.transaction(fn);
   }
 
-  insert(r: RolloutRecord, devices: Omit<RolloutDeviceRecord, 'rolloutId'>[]): void {
-    this.transaction(() => {
-      this.#db.prepare(`INSERT INTO rollouts (id, fleet, model, version, ref, format, variant, plan, seed, state, reason, waves, current_wave, skipped, control, created_at, updated_at, created_by)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(r.id, r.fleet, r.model, r.version, r.ref, r.format, r.variant, JSON.stringify(r.plan), r.seed, r.state, r.reason, r.waves, r.currentWave,
-          JSON.stringify(r.skipped), JSON.stringify(r.control), r.createdAtMs, r.updatedAtMs, r.createdBy);
-      const ins = this.#db.prepare(`INSERT INTO rollout_devices (rollout_id, device, wave, position, state, install_mode, from_version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-      for (const d of devices) ins.run(r.id, d.device, d.wave, d.position, d.state, d.installMode, d.fromVersion, d.updatedAtMs);
-    });
+  async insert(r: RolloutRecord, devices: Omit<RolloutDeviceRecord, 'rolloutId'>[]): Promise<void> {
+    await this.#db.batch([
+      {
+        sql: SQL.insertRollout,
+        params: [r.id, r.fleet, r.model, r.version, r.ref, r.format, r.variant, JSON.stringify(r.plan), r.seed, r.state, r.reason, r.waves, r.currentWave,
+          JSON.stringify(r.skipped), JSON.stringify(r.control), r.createdAtMs, r.updatedAtMs, r.createdBy],
+      },
+      ...devices.map((d) => ({ sql: SQL.insertDevice, params: [r.id, d.device, d.wave, d.position, d.state, d.installMode, d.fromVersion, d.updatedAtMs] })),
+    ]);
   }
 
-  get(id: string): RolloutRecord | null {
-    const row = this.#s.get!.get(id) as RolloutRow | undefined;
+  async get(id: string): Promise<RolloutRecord | null> {
+    const row = await this.#db.get<RolloutRow>(SQL.get, [id]);
     return row ? toRollout(row) : null;
   }
 
   /** Just the rollout's state (no plan to parse): for callers that poll it. */
-  state(id: string): RolloutState | null {
-    const row = this.#s.state!.get(id) as { state: RolloutState } | undefined;
-    return row?.state ?? null;
+  async state(id: string): Promise<RolloutState | null> {
+    return (await this.#db.get<{ state: RolloutState }>(SQL.state, [id]))?.state ?? null;
   }
 
-  mustGet(id: string): RolloutRecord {
-    const r = this.get(id);
+  async mustGet(id: string): Promise<RolloutRecord> {
+    const r = await this.get(id);
     if (!r) throw new EdgeloopError('NOT_FOUND', `rollout ${JSON.stringify(id)} does not exist (see GET /v1/rollouts)`);
     return r;
   }
 
-  list(limit = 100): RolloutRecord[] {
-    return (this.#s.list!.all(limit) as RolloutRow[]).map(toRollout);
+  async list(limit = 100): Promise<RolloutRecord[]> {
+    return (await this.#db.all<RolloutRow>(SQL.list, [limit])).map(toRollout);
   }
 
-  live(): RolloutRecord[] {
-    return (this.#s.live!.all() as RolloutRow[]).map(toRollout);
+  async live(): Promise<RolloutRecord[]> {
+    return (await this.#db.all<RolloutRow>(SQL.live)).map(toRollout);
   }
 
-  devices(id: string): RolloutDeviceRecord[] {
-    return (this.#s.devices!.all(id) as DeviceRow[]).map(toDevice);
+  async devices(id: string): Promise<RolloutDeviceRecord[]> {
+    return (await this.#db.all<DeviceRow>(SQL.devices, [id])).map(toDevice);
   }
 
-  device(id: string, device: string): RolloutDeviceRecord | null {
-    const row = this.#s.device!.get(id, device) as DeviceRow | undefined;
+  async device(id: string, device: string): Promise<RolloutDeviceRecord | null> {
+    const row = await this.#db.get<DeviceRow>(SQL.device, [id, device]);
     return row ? toDevice(row) : null;
   }
 
-  byCommand(commandId: string): RolloutDeviceRecord | null {
-    const row = this.#s.byCommand!.get(commandId) as DeviceRow | undefined;
+  async byCommand(commandId: string): Promise<RolloutDeviceRecord | null> {
+    const row = await this.#db.get<DeviceRow>(SQL.byCommand, [commandId]);
     return row ? toDevice(row) : null;
   }
 
-  byRollback(commandId: string): RolloutDeviceRecord | null {
-    const row = this.#s.byRollback!.get(commandId) as DeviceRow | undefined;
+  async byRollback(commandId: string): Promise<RolloutDeviceRecord | null> {
+    const row = await this.#db.get<DeviceRow>(SQL.byRollback, [commandId]);
     return row ? toDevice(row) : null;
   }
 
-  inFlightFor(fleet: string, device: string, model: string, version: number): RolloutDeviceRecord[] {
-    return (this.#s.transferring!.all(fleet, device, model, version) as DeviceRow[]).map(toDevice);
+  async inFlightFor(fleet: string, device: string, model: string, version: number): Promise<RolloutDeviceRecord[]> {
+    return (await this.#db.all<DeviceRow>(SQL.transferring, [fleet, device, model, version])).map(toDevice);
   }
 
   /** The device's part in the newest rollout that targeted it (for `fleet show`). */
-  latestForDevice(fleet: string, device: string): (RolloutDeviceRecord & { model: string; version: number }) | null {
-    const row = this.#s.latestForDevice!.get(fleet, device) as (DeviceRow & { model: string; version: number }) | undefined;
+  async latestForDevice(fleet: string, device: string): Promise<(RolloutDeviceRecord & { model: string; version: number }) | null> {
+    const row = await this.#db.get<DeviceRow & { model: string; version: number }>(SQL.latestForDevice, [fleet, device]);
     return row ? { ...toDevice(row), model: row.model, version: row.version } : null;
   }
 
-  counts(id: string): Record<DeviceRolloutState, number> {
-    return countsOf(this.#s.counts!.all(id) as { state: DeviceRolloutState; n: number }[]);
+  async counts(id: string): Promise<Record<DeviceRolloutState, number>> {
+    return countsOf(await this.#db.all<{ state: DeviceRolloutState; n: number }>(SQL.counts, [id]));
   }
 
   /** Device counts per state within one wave. */
-  waveCounts(id: string, wave: number): Record<DeviceRolloutState, number> {
-    return countsOf(this.#s.waveCounts!.all(id, wave) as { state: DeviceRolloutState; n: number }[]);
+  async waveCounts(id: string, wave: number): Promise<Record<DeviceRolloutState, number>> {
+    return countsOf(await this.#db.all<{ state: DeviceRolloutState; n: number }>(SQL.waveCounts, [id, wave]));
   }
 
   /** The devices of one wave, in rollout order. */
-  waveDevices(id: string, wave: number): RolloutDeviceRecord[] {
-    return (this.#s.waveDevices!.all(id, wave) as DeviceRow[]).map(toDevice);
+  async waveDevices(id: string, wave: number): Promise<RolloutDeviceRecord[]> {
+    return (await this.#db.all<DeviceRow>(SQL.waveDevices, [id, wave])).map(toDevice);
   }
 
   /** Devices still installing whose command went out before `beforeMs` (timeout candidates). */
-  inFlightDispatchedBefore(id: string, beforeMs: number): RolloutDeviceRecord[] {
-    return (this.#s.dispatchedBefore!.all(id, beforeMs) as DeviceRow[]).map(toDevice);
+  async inFlightDispatchedBefore(id: string, beforeMs: number): Promise<RolloutDeviceRecord[]> {
+    return (await this.#db.all<DeviceRow>(SQL.dispatchedBefore, [id, beforeMs])).map(toDevice);
   }
 
-  updateRollout(id: string, fields: Partial<Pick<RolloutRecord, 'state' | 'reason' | 'currentWave' | 'waveStartedAtMs' | 'waveSettledAtMs' | 'finishedAtMs' | 'rollbackRequested'>>, atMs: number): void {
-    const cols: Record<string, string> = { state: 'state', reason: 'reason', currentWave: 'current_wave', waveStartedAtMs: 'wave_started_at', waveSettledAtMs: 'wave_settled_at', finishedAtMs: 'finished_at', rollbackRequested: 'rollback_requested' };
-    const keys = Object.keys(fields) as (keyof typeof fields)[];
-    const sets = keys.map((k) => `${cols[k]} = @${k}`);
-    const values: Record<string, unknown> = { ...fields, atMs, id };
-    if (fields.rollbackRequested !== undefined) values.rollbackRequested = fields.rollbackRequested ? 1 : 0;
-    this.#prepare(`UPDATE rollouts SET ${[...sets, 'updated_at = @atMs'].join(', ')} WHERE id = @id`).run(values);
+  async updateRollout(id: string, fields: RolloutFields, atMs: number): Promise<void> {
+    const { sets, values } = setClause(ROLLOUT_COLUMNS, fields, atMs);
+    await this.#db.run(`UPDATE rollouts SET ${sets} WHERE id = ?`, [...values, id]);
   }
 
-  updateDevice(id: string, device: string, fields: Partial<Omit<RolloutDeviceRecord, 'rolloutId' | 'device' | 'wave' | 'position' | 'installMode' | 'error' | 'shadow' | 'updatedAtMs'>> & { errorCode?: string | null; errorMessage?: string | null }, atMs: number): void {
-    const cols: Record<string, string> = {
-      state: 'state', fromVersion: 'from_version', commandId: 'command_id', dispatchedAtMs: 'dispatched_at', finishedAtMs: 'finished_at',
-      receivedChunks: 'received_chunks', totalChunks: 'total_chunks', errorCode: 'error_code', errorMessage: 'error_message',
-      rollbackCommandId: 'rollback_command_id', rollbackSentAtMs: 'rollback_sent_at', rollbackError: 'rollback_error',
-    };
-    const keys = Object.keys(fields);
-    const sets = keys.map((k) => `${cols[k]} = @${k}`);
-    this.#prepare(`UPDATE rollout_devices SET ${[...sets, 'updated_at = @atMs'].join(', ')} WHERE rollout_id = @id AND device = @device`).run({ ...fields, atMs, id, device });
+  async updateDevice(id: string, device: string, fields: RolloutDeviceFields, atMs: number): Promise<void> {
+    const { sets, values } = setClause(DEVICE_COLUMNS, fields, atMs);
+    await this.#db.run(`UPDATE rollout_devices SET ${sets} WHERE rollout_id = ? AND device = ?`, [...values, id, device]);
   }
 
-  addShadow(id: string, device: string, agree: number, total: number): void {
-    this.#db.prepare('UPDATE rollout_devices SET shadow_agree = shadow_agree + ?, shadow_total = shadow_total + ? WHERE rollout_id = ? AND device = ?').run(agree, total, id, device);
+  async addShadow(id: string, device: string, agree: number, total: number): Promise<void> {
+    await this.#db.run(SQL.addShadow, [agree, total, id, device]);
   }
 
-  event(id: string, device: string | null, atMs: number, kind: string, detail: string): void {
-    this.#s.event!.run(id, device, atMs, kind, detail);
+  async event(id: string, device: string | null, atMs: number, kind: string, detail: string): Promise<void> {
+    await this.#db.run(SQL.event, [id, device, atMs, kind, detail]);
   }
 
-  events(id: string, limit = 200): RolloutEvent[] {
-    return (this.#s.events!.all(id, limit) as { device: string | null; at: number; kind: string; detail: string }[]).map((e) => ({ device: e.device, atMs: e.at, kind: e.kind, detail: e.detail }));
+  async events(id: string, limit = 200): Promise<RolloutEvent[]> {
+    const rows = await this.#db.all<{ device: string | null; at: number; kind: string; detail: string }>(SQL.events, [id, limit]);
+    return rows.map((e) => ({ device: e.device, atMs: e.at, kind: e.kind, detail: e.detail }));
   }
 }

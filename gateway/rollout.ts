@@ -3,7 +3,9 @@
  * devices' status, heartbeat, cmd/result and prediction messages into the fleet registry and the rollout
  * controller; an mqtt.js client publishes install/rollback commands and, unless the gateway provides its
  * own, runs one TransferServer per fleet that answers the devices' chunk requests.
- * `RolloutService.create()` does no I/O beyond SQLite schema set-up; `start()` connects.
+ * `RolloutService.create()` does no I/O beyond the schema set-up; `start()` connects.
+ * The state is on gateway/sql.ts: the gateway's SQLite file, or (scaled-out gateways) the shared
+ * PostgreSQL, where only the elected instance runs this service (gateway/singleton-duties.ts).
  */
 import { EdgeloopError, errorMessage, isEdgeloopError } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -15,14 +17,14 @@ import {
 import { isInFlight } from '../src/rollout-plan.ts';
 import { parsePredictionBatch } from '../src/contracts/predictions.ts';
 import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
-import type { SqliteDatabase } from '../io/sqlite.ts';
+import type { SqlDb } from './sql.ts';
 import { DurableSubscriber, type ReceivedMessage } from './mqtt-session.ts';
 import { TransferServer, type TransferServerOptions, type TransferServerStats } from './transfer-server.ts';
 import { FleetRegistry, type FleetOptions } from './fleet.ts';
 import { RolloutStore } from './rollout-store.ts';
 import { RolloutController, type ModelSource } from './rollout-controller.ts';
 import { ShadowPairing } from './rollout-shadow.ts';
-import { registerRolloutRoutes, rolloutPanels } from './rollout-http.ts';
+import { registerRolloutRoutes, rolloutPanels, type RolloutRoutesSource } from './rollout-http.ts';
 import type { HttpServer } from './http.ts';
 import type { Panel } from './dashboard.ts';
 import { mqttJsOptions, type MqttLogin } from './mqtt-login.ts';
@@ -38,7 +40,8 @@ export interface Timers {
 }
 
 export interface RolloutServiceOptions {
-  database: SqliteDatabase;
+  /** Where the rollouts and the fleet registry live (gateway/sql.ts). */
+  sql: SqlDb;
   brokerUrl: string;
   /** Broker login of the service's clients (username/password, TLS); none for an open broker. */
   mqtt?: MqttLogin;
@@ -52,6 +55,12 @@ export interface RolloutServiceOptions {
   now?: () => number;
   timers?: Timers;
   gatewayId?: string;
+  /**
+   * Client id of the durable session that follows the devices (default `edgeloop-rollout-<gatewayId>`).
+   * Scaled-out gateways share one id, so the instance elected after a fail-over takes over the session
+   * and receives what the broker queued for the previous leader.
+   */
+  sessionClientId?: string;
   /** How often the controller steps (timeouts, waves, abort rule). */
   tickMs?: number;
   /** After start, per-device timeouts wait this long so results queued in the broker arrive first. */
@@ -118,15 +127,17 @@ export class RolloutService {
   #client: MqttClient | null = null;
   #subscriber: DurableSubscriber | null = null;
   #timer: unknown = null;
+  /** A timer tick still running (a slow database): the next one is skipped rather than queued. */
+  #ticking = false;
 
-  private constructor(options: RolloutServiceOptions, fleet: FleetRegistry) {
+  private constructor(options: RolloutServiceOptions, fleet: FleetRegistry, store: RolloutStore) {
     this.#o = options;
     this.#log = (options.logger ?? silentLogger).child('rollouts');
     this.#now = options.now ?? Date.now;
     this.#timers = options.timers ?? defaultTimers;
     this.fleet = fleet;
     this.controller = new RolloutController({
-      store: new RolloutStore(options.database),
+      store,
       fleet,
       models: options.registry ?? null,
       send: (f, d, c) => this.#sendCommand(f, d, c),
@@ -140,8 +151,8 @@ export class RolloutService {
 
   static async create(options: RolloutServiceOptions): Promise<RolloutService> {
     if (!/^(mqtts?|tcp):\/\//.test(options.brokerUrl)) throw new EdgeloopError('BAD_ARGUMENT', `brokerUrl ${JSON.stringify(options.brokerUrl)} must start with mqtt:// or mqtts://`);
-    const fleet = await FleetRegistry.create({ database: options.database, now: options.now, ...options.fleetHealth });
-    return new RolloutService(options, fleet);
+    const fleet = await FleetRegistry.create({ sql: options.sql, now: options.now, ...options.fleetHealth });
+    return new RolloutService(options, fleet, await RolloutStore.create(options.sql));
   }
 
   get stats(): RolloutServiceStats {
@@ -168,7 +179,7 @@ export class RolloutService {
       const any = `${TOPIC_ROOT}/+/+`;
       this.#subscriber = new DurableSubscriber({
         url: this.#o.brokerUrl,
-        clientId: `edgeloop-rollout-${id}`,
+        clientId: this.#o.sessionClientId ?? `edgeloop-rollout-${id}`,
         filters: [`${any}/status`, `${any}/heartbeat`, `${any}/cmd/result`, `${any}/predictions`],
         onBatch: async (messages) => this.#onBatch(messages),
         username: this.#o.mqtt?.username,
@@ -180,7 +191,7 @@ export class RolloutService {
       });
       await this.#subscriber.start();
       await this.controller.resume(this.#o.resumeGraceMs ?? ROLLOUT_SERVICE_DEFAULTS.resumeGraceMs);
-      this.#timer = this.#timers.setInterval(() => this.controller.tick(), this.#o.tickMs ?? ROLLOUT_SERVICE_DEFAULTS.tickMs);
+      this.#timer = this.#timers.setInterval(() => this.#tick(), this.#o.tickMs ?? ROLLOUT_SERVICE_DEFAULTS.tickMs);
     } catch (err) {
       await this.stop();
       throw err;
@@ -198,8 +209,21 @@ export class RolloutService {
     this.#client = null;
   }
 
+  #tick(): void {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    this.controller.tick()
+      .catch((err: unknown) => this.#log.error(`rollout tick failed: ${errorMessage(err)}`))
+      .finally(() => { this.#ticking = false; });
+  }
+
   registerRoutes(http: HttpServer): void {
-    registerRolloutRoutes(http, this);
+    registerRolloutRoutes(http, this.routesSource());
+  }
+
+  /** The HTTP routes' view of this service (its controller always takes writes). */
+  routesSource(): RolloutRoutesSource {
+    return { fleet: this.fleet, store: this.controller.store, now: () => this.#now(), controller: () => this.controller, unavailable: () => 'the rollout service is stopped' };
   }
 
   dashboardPanels(): Panel[] {
@@ -236,18 +260,22 @@ export class RolloutService {
     return server;
   }
 
-  /** Everything of a batch is applied in one transaction; the session acks after it commits. */
+  /**
+   * Everything of a batch is applied in one transaction, under the controller's lock (no step runs
+   * half-way through it); the session acks after it commits.
+   */
   async #onBatch(messages: ReceivedMessage[]): Promise<void> {
     const rejections: { fleet: string; device: string; rejection: Rejection }[] = [];
-    const db = this.#o.database;
-    db.transaction(() => {
-      for (const m of messages) {
-        this.#stats.messages++;
-        const r = this.#apply(m);
-        if (r) rejections.push(r);
-      }
-    })();
-    this.controller.tick();
+    await this.controller.exclusive(async () => {
+      await this.#o.sql.transaction(async () => {
+        for (const m of messages) {
+          this.#stats.messages++;
+          const r = await this.#apply(m);
+          if (r) rejections.push(r);
+        }
+      });
+      await this.controller.tick();
+    });
     for (const { fleet, device, rejection } of rejections) {
       this.#stats.rejected++;
       this.#log.warn(`rejected ${rejection.topic}: ${rejection.reason}: ${rejection.detail}`);
@@ -258,7 +286,7 @@ export class RolloutService {
     }
   }
 
-  #apply(m: ReceivedMessage): { fleet: string; device: string; rejection: Rejection } | null {
+  async #apply(m: ReceivedMessage): Promise<{ fleet: string; device: string; rejection: Rejection } | null> {
     let topic;
     try {
       topic = parseTopic(m.topic);
@@ -275,21 +303,21 @@ export class RolloutService {
           // An empty retained payload clears the status (a decommissioned device): nothing to apply.
           if (m.payload.length === 0) return null;
           const status = validateDeviceStatus(parseJsonPayload(m.payload, 'status'));
-          this.fleet.applyStatus(fleet, device, status, m.receivedAtMs);
-          if (status.online) this.#resendInstall(fleet, device, status);
+          await this.fleet.applyStatus(fleet, device, status, m.receivedAtMs);
+          if (status.online) await this.#resendInstall(fleet, device, status);
           return null;
         }
         case 'heartbeat': {
           const hb = validateHeartbeat(parseJsonPayload(m.payload, 'heartbeat'));
-          this.fleet.applyHeartbeat(fleet, device, hb, m.receivedAtMs);
-          this.controller.onHeartbeat(fleet, device, hb);
+          await this.fleet.applyHeartbeat(fleet, device, hb, m.receivedAtMs);
+          await this.controller.onHeartbeat(fleet, device, hb);
           return null;
         }
         case 'cmdResult':
-          this.controller.onCommandResult(fleet, device, validateCommandResult(parseJsonPayload(m.payload, 'command result')));
+          await this.controller.onCommandResult(fleet, device, validateCommandResult(parseJsonPayload(m.payload, 'command result')));
           return null;
         case 'predictions':
-          this.#onPredictions(fleet, device, parsePredictionBatch(parseJsonPayload(m.payload, 'predictions')));
+          await this.#onPredictions(fleet, device, parsePredictionBatch(parseJsonPayload(m.payload, 'predictions')));
           return null;
         default:
           return null;
@@ -311,8 +339,8 @@ export class RolloutService {
    * Skipped when the status already shows the version installed and the agent did not restart since the
    * command went out: that is the status an agent publishes right before its result.
    */
-  #resendInstall(fleet: string, device: string, status: DeviceStatusOnline): void {
-    const d = this.controller.store.latestForDevice(fleet, device);
+  async #resendInstall(fleet: string, device: string, status: DeviceStatusOnline): Promise<void> {
+    const d = await this.controller.store.latestForDevice(fleet, device);
     if (!d || !isInFlight(d.state) || d.commandId === null || d.dispatchedAtMs === null || status.tsMs < d.dispatchedAtMs) return;
     const key = `${fleet}/${device}`;
     if ((this.#resentFor.get(key) ?? -Infinity) >= status.tsMs) return;
@@ -323,7 +351,7 @@ export class RolloutService {
     if (slot && [slot.active, slot.highWater ?? null, ...slot.previous].some((v) => v !== null && v > d.version)) return;
     const installed = d.installMode === 'shadow' ? slot?.shadow === d.version : slot?.active === d.version;
     if (installed && status.startedAtMs < d.dispatchedAtMs) return;
-    const r = this.controller.store.mustGet(d.rolloutId);
+    const r = await this.controller.store.mustGet(d.rolloutId);
     if (r.state !== 'running' && r.state !== 'paused') return;
     this.#resentFor.set(key, status.tsMs);
     const command: Command = { id: d.commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
@@ -332,10 +360,10 @@ export class RolloutService {
     this.#sendCommand(fleet, device, command).catch((err: unknown) => this.#log.warn(`cannot resend ${d.commandId} to ${fleet}/${device}: ${errorMessage(err)}`));
   }
 
-  #onPredictions(fleet: string, device: string, batch: ReturnType<typeof parsePredictionBatch>): void {
-    const latest = this.controller.store.latestForDevice(fleet, device);
+  async #onPredictions(fleet: string, device: string, batch: ReturnType<typeof parsePredictionBatch>): Promise<void> {
+    const latest = await this.controller.store.latestForDevice(fleet, device);
     if (!latest || latest.installMode !== 'shadow' || latest.state !== 'active') return;
     const pairs = this.#shadow.add(`${latest.rolloutId}|${device}`, batch, latest.model, latest.fromVersion, latest.version);
-    if (pairs.total > 0) this.controller.addShadowAgreement(latest.rolloutId, device, pairs.agree, pairs.total);
+    if (pairs.total > 0) await this.controller.addShadowAgreement(latest.rolloutId, device, pairs.agree, pairs.total);
   }
 }

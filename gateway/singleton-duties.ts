@@ -1,15 +1,20 @@
 /**
  * The singleton duties of gateways sharing one PostgreSQL database (issue #9): every instance ingests,
  * exactly one — the holder of a PostgreSQL advisory lock (gateway/leader.ts) — runs the duties whose
- * decisions must not be taken twice. Today that is the retraining loop (schedule, alert and manual
- * triggers, jobs, publishing). Its state — jobs (gateway/retrain-jobs.ts) and the model registry — is
- * in PostgreSQL, so the instance elected after a fail-over continues where the previous leader stopped:
- * open jobs stay open (no duplicate), a job cut off mid-training is failed with the reason, and a job
- * pending approval is approved on the new leader.
+ * decisions must not be taken twice:
+ * - the rollout controller (gateway/rollout.ts): follows the devices' status, heartbeats and command
+ *   results into the fleet registry and the rollouts, sends install and rollback commands, serves the
+ *   model chunks. Its MQTT session has one client id for every instance, so the instance elected after
+ *   a fail-over takes over the session and receives what the broker queued meanwhile;
+ * - the retraining loop (schedule, alert and manual triggers, jobs, publishing, canary rollouts).
+ * Their state — rollouts, fleet registry, retraining jobs (gateway/retrain-jobs.ts), the model
+ * registry — is in PostgreSQL, so the instance elected after a fail-over continues where the previous
+ * leader stopped: live rollouts resume (their timeouts wait a grace period for queued results), open
+ * jobs stay open (no duplicate), a job cut off mid-training is trained again, and a job pending
+ * approval is approved on the new leader.
  *
- * Followers serve the retraining reads from the shared tables and answer writes with 503 NOT_LEADER.
- * Rollouts and drift monitoring still keep their state in SQLite and do not run on a PostgreSQL
- * gateway (docs/scaling.md).
+ * Followers serve the reads (rollouts, fleet, jobs) from the shared tables and answer writes with 503
+ * NOT_LEADER. Drift monitoring still keeps its state in SQLite (docs/scaling.md).
  */
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -18,17 +23,32 @@ import type { Registry } from './registry.ts';
 import type { PostgresStore } from './store-postgres.ts';
 import { postgresSql } from './sql.ts';
 import { SqlRetrainJobs, type RetrainJobStore } from './retrain-jobs.ts';
-import { RetrainService, registerRetrainRoutes, type RetrainRollouts } from './retrain.ts';
+import { RetrainService, registerRetrainRoutes } from './retrain.ts';
+import { liveMetricsOf, rolloutsOf } from './retrain-adapters.ts';
 import type { AttachRetrainOptions } from './retrain-attach.ts';
 import type { HttpServer } from './http.ts';
+import { FleetRegistry } from './fleet.ts';
+import { RolloutStore } from './rollout-store.ts';
+import { RolloutService, type RolloutServiceOptions } from './rollout.ts';
+import { registerRolloutRoutes } from './rollout-http.ts';
+import type { MqttLogin } from './mqtt-login.ts';
+
+/** How the leader's rollout service reaches the devices, and its options. */
+export interface DutyRolloutOptions {
+  brokerUrl: string;
+  mqtt?: MqttLogin;
+  options?: Omit<RolloutServiceOptions, 'sql' | 'brokerUrl' | 'mqtt' | 'registry' | 'logger' | 'now' | 'gatewayId' | 'sessionClientId'>;
+}
 
 export interface SingletonDutiesOptions {
   /** The gateway instance id (logs, the NOT_LEADER answer, the leader row). */
   id: string;
   store: PostgresStore;
   registry: Registry;
-  /** Retraining options (false: no duty runs, the instance still campaigns so leadership is visible). */
+  /** Retraining options (false: off; the instance still campaigns so leadership is visible). */
   retrain: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations'>;
+  /** The rollout controller (false: off, and retraining then fails an accepted candidate's job). */
+  rollouts: false | DutyRolloutOptions;
   /** Advisory lock key; instances with the same key share the duties. */
   key?: string;
   /** Lock attempts (followers) and checks (leader) period: the fail-over time is about this. */
@@ -39,35 +59,48 @@ export interface SingletonDutiesOptions {
 
 export const SINGLETON_DEFAULTS = { key: 'edgeloop:singleton-duties', retryMs: 2000 };
 
-/** Rollouts are not available to a PostgreSQL gateway yet: an accepted candidate fails its job with this. */
-const NO_ROLLOUTS: RetrainRollouts = {
-  create: () => Promise.reject(new EdgeloopError('STORE', 'rollouts do not run on a gateway with a PostgreSQL store yet (docs/scaling.md): the candidate is registered; roll it out from a SQLite gateway or by hand')),
-  view: (id) => { throw new EdgeloopError('NOT_FOUND', `rollout ${id}: rollouts do not run on a gateway with a PostgreSQL store`); },
-  pause: () => undefined,
-  resume: () => undefined,
-  rollback: () => undefined,
+/** With the rollout duty off, an accepted candidate fails its job with this. */
+const NO_ROLLOUTS = {
+  create: () => Promise.reject(new EdgeloopError('BAD_CONFIG', 'rollouts are off on these gateways (gateway option rollouts: false): the candidate is registered; roll it out by hand')),
+  view: (id: string) => Promise.reject(new EdgeloopError('NOT_FOUND', `rollout ${id}: rollouts are off on these gateways`)),
+  pause: () => Promise.resolve(),
+  resume: () => Promise.resolve(),
+  rollback: () => Promise.resolve(),
 };
+
+/** The rollout service's MQTT session id, one for every instance sharing the duties (see the file comment). */
+export function dutySessionClientId(key: string): string {
+  return `edgeloop-rollout-${key.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+}
 
 export class SingletonDuties {
   readonly #o: SingletonDutiesOptions;
   readonly #log: Logger;
   readonly #jobs: RetrainJobStore;
+  readonly #fleet: FleetRegistry;
+  readonly #rolloutStore: RolloutStore;
   readonly #elector: LeaderElector;
   #retrain: RetrainService | null = null;
+  #rollouts: RolloutService | null = null;
   #electedAtMs: number | null = null;
   #elections = 0;
   #lastDemotion: DemotionReason | null = null;
 
-  private constructor(o: SingletonDutiesOptions, jobs: RetrainJobStore, elector: LeaderElector) {
+  private constructor(o: SingletonDutiesOptions, tables: { jobs: RetrainJobStore; fleet: FleetRegistry; rollouts: RolloutStore }, elector: LeaderElector) {
     this.#o = o;
     this.#log = (o.logger ?? silentLogger).child('duties');
-    this.#jobs = jobs;
+    this.#jobs = tables.jobs;
+    this.#fleet = tables.fleet;
+    this.#rolloutStore = tables.rollouts;
     this.#elector = elector;
   }
 
   /** Creates the shared tables (under an advisory lock) and the elector; campaigning starts with start(). */
   static async create(options: SingletonDutiesOptions): Promise<SingletonDuties> {
-    const jobs = await SqlRetrainJobs.create(postgresSql(options.store.pool), { newId: options.retrain ? options.retrain.newId : undefined });
+    const sql = postgresSql(options.store.pool);
+    const jobs = await SqlRetrainJobs.create(sql, { newId: options.retrain ? options.retrain.newId : undefined });
+    const fleetHealth = options.rollouts ? options.rollouts.options?.fleetHealth : undefined;
+    const tables = { jobs, fleet: await FleetRegistry.create({ sql, now: options.now, ...fleetHealth }), rollouts: await RolloutStore.create(sql) };
     let self: SingletonDuties | null = null;
     const elector = await LeaderElector.create({
       pool: options.store.pool,
@@ -77,7 +110,7 @@ export class SingletonDuties {
       onElected: () => self!.#elected(),
       onDemoted: (reason) => self!.#demoted(reason),
     });
-    self = new SingletonDuties(options, jobs, elector);
+    self = new SingletonDuties(options, tables, elector);
     return self;
   }
 
@@ -90,6 +123,11 @@ export class SingletonDuties {
     return this.#retrain;
   }
 
+  /** The rollout service while this instance leads, else null. */
+  get rollouts(): RolloutService | null {
+    return this.#rollouts;
+  }
+
   /** The shared retraining jobs (readable on every instance). */
   get jobs(): RetrainJobStore {
     return this.#jobs;
@@ -99,7 +137,7 @@ export class SingletonDuties {
   status(): { leader: boolean; key: string; electedAtMs: number | null; elections: number; lastDemotion: DemotionReason | null; duties: string[] } {
     return {
       leader: this.isLeader, key: this.#o.key ?? SINGLETON_DEFAULTS.key, electedAtMs: this.#electedAtMs, elections: this.#elections,
-      lastDemotion: this.#lastDemotion, duties: this.#retrain ? ['retrain'] : [],
+      lastDemotion: this.#lastDemotion, duties: [...(this.#rollouts ? ['rollouts'] : []), ...(this.#retrain ? ['retrain'] : [])],
     };
   }
 
@@ -114,8 +152,15 @@ export class SingletonDuties {
     await this.#elector.stop();
   }
 
-  /** The retraining API on every instance: the leader's service, or reads from the shared jobs. */
+  /** The rollout and retraining APIs on every instance: the leader's services, or reads from the shared tables. */
   registerRoutes(http: HttpServer): void {
+    if (this.#o.rollouts !== false) {
+      registerRolloutRoutes(http, {
+        fleet: this.#fleet, store: this.#rolloutStore, now: this.#o.now ?? Date.now, controller: () => this.#rollouts?.controller ?? null,
+        unavailable: () => this.isLeader ? `gateway ${this.#o.id} was just elected leader and is starting its duties: try again`
+          : `gateway ${this.#o.id} is not the leader for the singleton duties (rollouts): send writes to the leader instance (GET /healthz shows leader: true)`,
+      });
+    }
     registerRetrainRoutes(http, {
       service: () => this.#retrain,
       jobs: () => this.#jobs,
@@ -129,11 +174,22 @@ export class SingletonDuties {
     this.#elections++;
     this.#electedAtMs = (this.#o.now ?? Date.now)();
     this.#log.info(`gateway ${this.#o.id} is leader: starting the singleton duties`);
+    const sql = postgresSql(this.#o.store.pool);
+    const ro = this.#o.rollouts;
+    if (ro !== false) {
+      const rollouts = await RolloutService.create({
+        ...ro.options, sql, brokerUrl: ro.brokerUrl, mqtt: ro.mqtt, registry: this.#o.registry, gatewayId: this.#o.id,
+        sessionClientId: dutySessionClientId(this.#o.key ?? SINGLETON_DEFAULTS.key), logger: this.#o.logger, now: this.#o.now,
+      });
+      await rollouts.start();
+      this.#rollouts = rollouts;
+    }
     const r = this.#o.retrain;
     if (r === false) return;
     const fleet = r.defaultFleet;
     const service = await RetrainService.create({
-      ...r, defaultFleet: fleet, jobStore: this.#jobs, store: this.#o.store, registry: this.#o.registry, rollouts: NO_ROLLOUTS, alerts: null,
+      ...r, defaultFleet: fleet, jobStore: this.#jobs, store: this.#o.store, registry: this.#o.registry,
+      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: liveMetricsOf(sql), alerts: null,
       logger: this.#o.logger, now: this.#o.now,
       // Fenced by the election; a job the previous leader was training is trained again here.
       leading: () => this.#elector.isLeader, resumeTraining: true,
@@ -145,13 +201,20 @@ export class SingletonDuties {
   async #demoted(reason: DemotionReason): Promise<void> {
     this.#log.info(`gateway ${this.#o.id} is no longer leader (${reason}): stopping the singleton duties`);
     const service = this.#retrain;
+    const rollouts = this.#rollouts;
     this.#retrain = null;
+    this.#rollouts = null;
     this.#electedAtMs = null;
     this.#lastDemotion = reason;
     try {
       await service?.stop();
     } catch (err) {
       this.#log.error(`stopping the retraining loop failed: ${errorMessage(err)}`);
+    }
+    try {
+      await rollouts?.stop();
+    } catch (err) {
+      this.#log.error(`stopping the rollout service failed: ${errorMessage(err)}`);
     }
   }
 }

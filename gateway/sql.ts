@@ -11,9 +11,10 @@
  * nothing else on the shared connection can run inside it; on PostgreSQL no row lock is held across a
  * network round trip to the caller.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
-import { transaction, type PgPool } from './store-postgres.ts';
+import { transaction, type PgPool, type PgPoolClient } from './store-postgres.ts';
 
 export type SqlValue = string | number | boolean | null | Uint8Array;
 
@@ -32,6 +33,18 @@ export interface SqlDb {
   batch(statements: readonly SqlStatement[]): Promise<number[]>;
   /** Runs a script of statements without parameters (schemas). */
   exec(script: string): Promise<void>;
+  /**
+   * Runs `fn` in one transaction: every statement issued through this SqlDb from `fn`'s asynchronous
+   * context joins it; it commits when `fn` resolves and rolls back when it rejects. A nested call joins
+   * the outer transaction. For state that one process changes step by step (the rollout controller on
+   * the elected gateway), where `batch` would need every statement known in advance.
+   *
+   * On SQLite the connection is shared by the whole gateway, so the body must await nothing but this
+   * SqlDb's statements (they complete synchronously): no other code can then run inside the transaction.
+   * A body that yields to the event loop is a programming error; it is detected, committed (nothing that
+   * joined by accident is lost) and reported as INTERNAL.
+   */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -43,6 +56,16 @@ export function schemaFor(dialect: SqlDb['dialect'], script: string): string {
     ? { time: 'INTEGER', bytes: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT' }
     : { time: 'BIGINT', bytes: 'BYTEA', serial: 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' };
   return script.replace(/\{(time|bytes|serial)\}/g, (_, k: keyof typeof types) => types[k]);
+}
+
+/**
+ * Creates a schema written with `schemaFor` placeholders when its tables are missing. On PostgreSQL under
+ * a transaction-scoped advisory lock named after it: gateways starting together would otherwise race on
+ * `CREATE … IF NOT EXISTS` (it is not atomic against a concurrent creation of the same name).
+ */
+export async function ensureSchema(db: SqlDb, name: string, script: string): Promise<void> {
+  if (db.dialect === 'sqlite') await db.exec(schemaFor('sqlite', script));
+  else await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: [`edgeloop.schema:${name}`] }, { sql: schemaFor('postgres', script) }]);
 }
 
 /** A unique or primary-key violation (a concurrent writer won the row). */
@@ -71,6 +94,23 @@ export function sqliteSql(db: SqliteDatabase): SqlDb {
     run: (sql, p) => wrap(() => db.prepare(sql).run(...params(p)).changes),
     batch: (statements) => wrap(() => db.transaction(() => statements.map((s) => db.prepare(s.sql).run(...params(s.params)).changes)).immediate()),
     exec: (script) => wrap(() => void db.exec(script)),
+    transaction: async <T>(fn: () => Promise<T>): Promise<T> => {
+      if (db.inTransaction) return fn();
+      db.exec('BEGIN IMMEDIATE');
+      let yielded = false;
+      const probe = setImmediate(() => { yielded = true; });
+      try {
+        const out = await fn();
+        db.exec('COMMIT');
+        if (yielded) throw new EdgeloopError('INTERNAL', 'a SQLite transaction body yielded to the event loop (it must await only statements): committed, but other code may have joined it');
+        return out;
+      } catch (err) {
+        if (db.inTransaction) db.exec(yielded ? 'COMMIT' : 'ROLLBACK');
+        throw err instanceof EdgeloopError ? err : new EdgeloopError('STORE', `SQLite: ${errorMessage(err)}`, { cause: err });
+      } finally {
+        clearImmediate(probe);
+      }
+    },
   };
 }
 
@@ -86,16 +126,36 @@ export function postgresSql(pool: PgPool): SqlDb {
   const fail = (err: unknown): never => {
     throw err instanceof EdgeloopError ? err : new EdgeloopError('STORE', `PostgreSQL: ${errorMessage(err)}`, { cause: err });
   };
+  // The client of the transaction the caller's asynchronous context is in; `open` turns false at its end,
+  // so a callback scheduled inside it (a timer, an event handler) later uses the pool, never a released client.
+  const inTx = new AsyncLocalStorage<{ client: PgPoolClient; open: boolean }>();
+  const on = (): PgPool | PgPoolClient => {
+    const tx = inTx.getStore();
+    return tx?.open ? tx.client : pool;
+  };
+  const query = (sql: string, p?: readonly SqlValue[]) => on().query(numbered(sql), params(p)).catch(fail);
+  const txn = <T>(fn: () => Promise<T>): Promise<T> => {
+    if (inTx.getStore()?.open) return fn();
+    return transaction(pool, async (client) => {
+      const tx = { client, open: true };
+      try {
+        return await inTx.run(tx, fn);
+      } finally {
+        tx.open = false;
+      }
+    }).catch(fail);
+  };
   return {
     dialect: 'postgres',
-    all: async <T>(sql: string, p?: readonly SqlValue[]) => (await pool.query(numbered(sql), params(p)).catch(fail)).rows as T[],
-    get: async <T>(sql: string, p?: readonly SqlValue[]) => (await pool.query(numbered(sql), params(p)).catch(fail)).rows[0] as T | undefined,
-    run: async (sql, p) => (await pool.query(numbered(sql), params(p)).catch(fail)).rowCount ?? 0,
-    batch: (statements) => transaction(pool, async (c) => {
+    all: async <T>(sql: string, p?: readonly SqlValue[]) => (await query(sql, p)).rows as T[],
+    get: async <T>(sql: string, p?: readonly SqlValue[]) => (await query(sql, p)).rows[0] as T | undefined,
+    run: async (sql, p) => (await query(sql, p)).rowCount ?? 0,
+    batch: (statements) => txn(async () => {
       const out: number[] = [];
-      for (const s of statements) out.push((await c.query(numbered(s.sql), params(s.params))).rowCount ?? 0);
+      for (const s of statements) out.push((await query(s.sql, s.params)).rowCount ?? 0);
       return out;
-    }).catch(fail),
-    exec: async (script) => void (await pool.query(script).catch(fail)),
+    }),
+    exec: async (script) => void (await on().query(script).catch(fail)),
+    transaction: txn,
   };
 }
