@@ -96,20 +96,22 @@ export function sqliteSql(db: SqliteDatabase): SqlDb {
     exec: (script) => wrap(() => void db.exec(script)),
     transaction: async <T>(fn: () => Promise<T>): Promise<T> => {
       if (db.inTransaction) return fn();
-      db.exec('BEGIN IMMEDIATE');
+      await wrap(() => db.exec('BEGIN IMMEDIATE'));
       let yielded = false;
       const probe = setImmediate(() => { yielded = true; });
+      let out: T;
       try {
-        const out = await fn();
-        db.exec('COMMIT');
-        if (yielded) throw new EdgeloopError('INTERNAL', 'a SQLite transaction body yielded to the event loop (it must await only statements): committed, but other code may have joined it');
-        return out;
+        out = await fn();
       } catch (err) {
+        // The body's own error goes back as it is; the statements' errors are already STORE errors.
         if (db.inTransaction) db.exec(yielded ? 'COMMIT' : 'ROLLBACK');
-        throw err instanceof EdgeloopError ? err : new EdgeloopError('STORE', `SQLite: ${errorMessage(err)}`, { cause: err });
+        throw err;
       } finally {
         clearImmediate(probe);
       }
+      await wrap(() => db.exec('COMMIT'));
+      if (yielded) throw new EdgeloopError('INTERNAL', 'a SQLite transaction body yielded to the event loop (it must await only statements): committed, but other code may have joined it');
+      return out;
     },
   };
 }
@@ -136,14 +138,18 @@ export function postgresSql(pool: PgPool): SqlDb {
   const query = (sql: string, p?: readonly SqlValue[]) => on().query(numbered(sql), params(p)).catch(fail);
   const txn = <T>(fn: () => Promise<T>): Promise<T> => {
     if (inTx.getStore()?.open) return fn();
+    let bodyFailed = false;
     return transaction(pool, async (client) => {
       const tx = { client, open: true };
       try {
         return await inTx.run(tx, fn);
+      } catch (err) {
+        bodyFailed = true;
+        throw err;
       } finally {
         tx.open = false;
       }
-    }).catch(fail);
+    }).catch((err: unknown) => (bodyFailed ? Promise.reject(err) : fail(err)));
   };
   return {
     dialect: 'postgres',
