@@ -1,0 +1,130 @@
+/**
+ * Rollouts on scaled-out gateways (issue #9) with real parts: one PostgreSQL cluster, one mosquitto,
+ * two gateway instances on one schema — A in its own process (the elected leader), B in this one — and
+ * three real device agents. The leader runs the rollout controller; the follower serves the fleet and
+ * rollout reads from PostgreSQL and answers writes with 503 NOT_LEADER. A is SIGKILLed between two
+ * waves of a rollout: B is elected, takes over the rollout service's MQTT session (one client id for
+ * every instance), resumes the rollout from the rows A committed and finishes it. Skipped (visibly)
+ * only when PostgreSQL or mosquitto is not installed and not in CI.
+ */
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Gateway } from '../gateway/gateway.ts';
+import { PostgresStore } from '../gateway/store-postgres.ts';
+import type { RolloutSummary } from '../gateway/rollout-controller.ts';
+import type { RolloutEvent } from '../gateway/rollout-store.ts';
+import { Agent } from '../device/agent.ts';
+import { pinKeys } from '../device/verify.ts';
+import { pgRig } from './helpers/pg-rig.ts';
+import { failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
+import { mlpFixture } from './helpers/device-model.ts';
+import { tempDir, waitFor } from './helpers/tmp.ts';
+
+const FLEET = 'lab';
+const RETRY_MS = 200;
+
+const rig = pgRig({ database: 'rollouts', mosquitto: true });
+
+function instance(id: string, keyDir: string): FailoverInstance {
+  return { id, dbUrl: rig.dbUrl, schema: 'edgeloop', brokerUrl: rig.broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: 'sr1' };
+}
+
+async function child(o: FailoverInstance): Promise<{ proc: ChildProcess; http: string; leader: boolean }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./helpers/pg-gateway-child.ts', import.meta.url)), JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await new Promise<{ http: string; leader: boolean }>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`gateway ${o.id} exited with ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      const doc = JSON.parse(l) as { event: string; http: string; leader: boolean };
+      if (doc.event === 'ready') resolve(doc);
+    });
+  });
+  return { proc, ...ready };
+}
+
+function killHard(proc: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once('exit', () => resolve());
+    proc.kill('SIGKILL');
+  });
+}
+
+async function call<T = Record<string, unknown>>(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; doc: T }> {
+  const res = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, doc: (await res.json()) as T };
+}
+
+const pgTest = rig.available ? test.serial : test.skip;
+
+pgTest('the leader runs the rollout, the follower reads it; the leader is SIGKILLed between waves and the follower finishes the rollout', async (t) => {
+  if (!rig.broker) return t.pass('mosquitto not installed: skipped');
+  const keyDir = join(tempDir('edgeloop-scale-rollouts-keys-'), 'keys');
+  const a = await child(instance('a', keyDir));
+  t.teardown(() => killHard(a.proc));
+  t.true(a.leader, 'the first instance is elected');
+  const store = await PostgresStore.create({ url: rig.dbUrl, schema: 'edgeloop', poolSize: 3 });
+  const b = new Gateway({ ...failoverGatewayOptions(instance('b', keyDir)), store });
+  await b.start();
+  t.teardown(async () => { await b.stop(); await store.close(); });
+  t.false(b.isLeader);
+  t.is(b.rollouts, null, 'a follower runs no rollout service');
+
+  // occ@1 in the shared registry (written through the follower: the registry is not a singleton duty).
+  const fx = mlpFixture();
+  await b.registry!.register({
+    model: 'occ', task: 'classification', classes: ['empty', 'occupied'], createdBy: 'test', chunkBytes: 256,
+    artifacts: [{ format: 'onnx', variant: 'float32', bytes: fx.bytes, metrics: { test_accuracy: 0.9 },
+      io: { inputs: [{ name: 'input', shape: [-1, 4], dtype: 'float32' }], outputs: [{ name: 'probabilities', shape: [-1, 2], dtype: 'float32' }] } }],
+    pipeline: { spec: {}, fitted: {} }, lineage: {}, smokeTest: fx.smoke, reference: null,
+  });
+
+  const pinned = pinKeys([b.registry!.publicKey().pem]);
+  const agents: Agent[] = [];
+  t.teardown(async () => { for (const agent of agents) await agent.stop(); });
+  for (const id of ['pi1', 'pi2', 'pi3']) {
+    const agent = await Agent.create({
+      brokerUrl: rig.broker.url, fleet: FLEET, id, stateDir: tempDir(`edgeloop-scale-agent-${id}-`), pinned, tags: ['pi4'], heartbeatS: 0.5,
+      transfer: { chunkTimeoutMs: 500, manifestTimeoutMs: 2000, maxStalledRounds: 10 },
+    });
+    await agent.start();
+    agents.push(agent);
+  }
+  // The leader writes the fleet registry; the follower reads it from PostgreSQL.
+  await waitFor(async () => (await call<{ device: string; health: string }[]>(b.httpUrl!, 'GET', `/v1/fleet?fleet=${FLEET}`)).doc.filter((d) => d.health === 'online').length === 3, 20_000, 'three devices online, seen by the follower');
+
+  const request = { model: 'occ@1', fleet: FLEET, target: 'all', strategy: 'waves', canary: 0, waveSize: 1, waveInterval: '3s', timeout: '60s', createdBy: 'test' };
+  const refused = await call(b.httpUrl!, 'POST', '/v1/rollouts', request);
+  t.is(refused.status, 503);
+  t.is(refused.doc.error, 'NOT_LEADER');
+  t.regex(String(refused.doc.message), /not the leader .*rollouts/);
+  const created = await call<RolloutSummary>(a.http, 'POST', '/v1/rollouts', request);
+  t.is(created.status, 201);
+  const id = created.doc.id;
+  t.is(created.doc.waves, 3);
+
+  // The first wave settles on A; the follower sees it.
+  const summary = async () => (await call<RolloutSummary>(b.httpUrl!, 'GET', `/v1/rollouts/${id}`)).doc;
+  await waitFor(async () => { const s = await summary(); return s.counts.active >= 1 && s.waveSettledAtMs !== null; }, 30_000, 'the first wave to settle on the leader');
+  const before = await summary();
+  t.is(before.state, 'running');
+
+  const killedAtMs = Date.now();
+  await killHard(a.proc);
+  await waitFor(() => b.isLeader && b.rollouts !== null && b.retrain !== null, 30_000, 'b to be elected and start its duties');
+  const takeoverMs = Date.now() - killedAtMs;
+  t.like((await call(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['rollouts', 'retrain'] } });
+
+  await waitFor(async () => (await summary()).state === 'completed', 60_000, 'the rollout to complete on the new leader');
+  const done = await call<RolloutSummary & { events: RolloutEvent[] }>(b.httpUrl!, 'GET', `/v1/rollouts/${id}`);
+  t.like(done.doc.counts, { active: 3, failed: 0, pending: 0, transferring: 0, verifying: 0 });
+  const waveStarts = done.doc.events.filter((e) => e.kind === 'wave-started');
+  t.is(waveStarts.length, 3, 'each wave started once, across both leaders');
+  for (const agent of agents) t.is((await agent.status()).models.find((m) => m.model === 'occ')?.active, 1);
+  // Writes now go to B.
+  const paused = await call(b.httpUrl!, 'POST', `/v1/rollouts/${id}/pause`);
+  t.is(paused.status, 409, 'a completed rollout cannot be paused (the leader answered, not NOT_LEADER)');
+  t.log(`rollout fail-over: leader a SIGKILLed after wave ${before.currentWave + 1} of 3 (${before.counts.active} active); b leader with the rollout service after ${takeoverMs} ms; rollout ${id} completed on b: ${done.doc.reason}`);
+});
