@@ -14,20 +14,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gateway } from '../gateway/gateway.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
-import { DatasetStore } from '../gateway/datasets.ts';
-import { publishModel } from '../gateway/publish.ts';
 import type { RetrainJob } from '../gateway/retrain-jobs.ts';
-import { openDatabase } from '../io/sqlite.ts';
-import { readDatasetFile } from '../device/csv-source.ts';
-import { replay } from '../device/replay.ts';
-import { splitsOf, trainModel } from '../models/training.ts';
-import { prepareDataset, readSpec } from '../cli/commands-prepare.ts';
 import { retrainCommand } from '../cli/commands-retrain.ts';
 import { pgRig } from './helpers/pg-rig.ts';
+import { seedOccupancy } from './helpers/pg-seed.ts';
 import { failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
-const DATA = fileURLToPath(new URL('../datasets/occupancy/', import.meta.url));
 const FLEET = 'lab';
 const MODEL = 'occupancy';
 const RETRY_MS = 200;
@@ -71,34 +64,6 @@ async function call(base: string, method: 'GET' | 'POST', path: string, body?: u
   return { status: res.status, doc: (await res.json()) as Record<string, unknown> };
 }
 
-/** occupancy@1 (logistic regression on the training week) registered in the shared registry as production; the recent week stored. */
-async function seed(gw: Gateway, store: PostgresStore): Promise<void> {
-  const train = readDatasetFile(join(DATA, 'datatraining.txt'), { timeZone: 'Europe/Brussels' }).records;
-  const recent = readDatasetFile(join(DATA, 'datatest2.txt'), { timeZone: 'Europe/Brussels' }).records;
-  // Through the broker: both instances ingest their share of the stream.
-  await replay(train, { brokerUrl: rig.broker!.url, fleet: FLEET, device: 'office-a', batchSize: 50, maxInFlight: 32 });
-  await replay(recent, { brokerUrl: rig.broker!.url, fleet: FLEET, device: 'office-b', batchSize: 50, maxInFlight: 32 });
-  const expected = (train.length + recent.length) * 6;
-  await waitFor(async () => (await store.countReadings({ fleet: FLEET })) >= expected, 60_000, 'all readings stored');
-  const spec = readSpec('occupancy') as { split: { ranges: { name: string }[] } };
-  spec.split.ranges = spec.split.ranges.filter((r) => r.name !== 'test1');
-  // Prepared datasets are a training-side artifact kept in a local SQLite file.
-  const scratch = openDatabase(join(tempDir('edgeloop-failover-ds-'), 'datasets.db'));
-  try {
-    const datasets = await DatasetStore.create(scratch);
-    const prepared = await prepareDataset(store, datasets, { spec, fleet: FLEET, out: 'occ-v1' });
-    const trained = await trainModel(splitsOf(prepared.matrix), { kind: 'logreg', task: 'classification', classes: ['0', '1'], seed: 7 });
-    const v1 = await publishModel(gw.registry!, {
-      model: MODEL, trained: trained.model, classes: ['0', '1'], createdBy: 'test',
-      dataset: { name: prepared.name, spec, fitted: datasets.load(prepared.name).fitted, matrix: prepared.matrix, dataHash: prepared.dataHash, trainSplit: 'train' },
-      targets: [{ format: 'onnx', variant: 'float32' }],
-    }, { maxEvalRows: 500 });
-    await gw.registry!.promote(`${MODEL}@${v1.version}`, 'production', { by: 'test' });
-  } finally {
-    scratch.close();
-  }
-}
-
 const pgTest = rig.available ? test.serial : test.skip;
 
 pgTest('the leader is SIGKILLed with a retraining job open; the other instance takes over the duty and decides that job (no duplicate)', async (t) => {
@@ -116,7 +81,7 @@ pgTest('the leader is SIGKILLed with a retraining job open; the other instance t
   t.like(health.doc, { ok: true, id: 'b', leader: false });
   t.regex(await (await fetch(b.httpUrl + '/metrics')).text(), /^edgeloop_leader\{gateway="b"\} 0$/m);
 
-  await seed(b, store);
+  await seedOccupancy(b, store, rig.broker!.url, FLEET, MODEL);
   const refused = await call(b.httpUrl!, 'POST', '/v1/retrain', { model: MODEL });
   t.is(refused.status, 503);
   t.is(refused.doc.error, 'NOT_LEADER');
@@ -132,7 +97,7 @@ pgTest('the leader is SIGKILLed with a retraining job open; the other instance t
   await waitFor(() => b.isLeader && b.retrain !== null, 30_000, 'b to be elected and start retraining');
   const takeoverMs = Date.now() - killedAtMs;
   t.regex(await (await fetch(b.httpUrl + '/metrics')).text(), /^edgeloop_leader\{gateway="b"\} 1$/m);
-  t.like((await call(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['retrain'], elections: 1 } });
+  t.like((await call(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['rollouts', 'retrain'], elections: 1 } });
 
   const again = await call(b.httpUrl!, 'POST', '/v1/retrain', { model: MODEL, by: 'operator' });
   t.is(again.status, 202);

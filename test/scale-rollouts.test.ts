@@ -4,8 +4,10 @@
  * three real device agents. The leader runs the rollout controller; the follower serves the fleet and
  * rollout reads from PostgreSQL and answers writes with 503 NOT_LEADER. A is SIGKILLed between two
  * waves of a rollout: B is elected, takes over the rollout service's MQTT session (one client id for
- * every instance), resumes the rollout from the rows A committed and finishes it. Skipped (visibly)
- * only when PostgreSQL or mosquitto is not installed and not in CI.
+ * every instance), resumes the rollout from the rows A committed and finishes it. A second test closes
+ * the loop on PostgreSQL: a retraining job's accepted candidate goes out as a canary, is promoted and
+ * rolled out to the rest of the fleet. Skipped (visibly) only when PostgreSQL or mosquitto is not
+ * installed and not in CI.
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,7 +21,9 @@ import type { RolloutEvent } from '../gateway/rollout-store.ts';
 import { Agent } from '../device/agent.ts';
 import { pinKeys } from '../device/verify.ts';
 import { pgRig } from './helpers/pg-rig.ts';
-import { failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
+import { DAY_MS, failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
+import { seedOccupancy } from './helpers/pg-seed.ts';
+import type { RetrainJob } from '../gateway/retrain-jobs.ts';
 import { mlpFixture } from './helpers/device-model.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
@@ -28,8 +32,22 @@ const RETRY_MS = 200;
 
 const rig = pgRig({ database: 'rollouts', mosquitto: true });
 
-function instance(id: string, keyDir: string): FailoverInstance {
-  return { id, dbUrl: rig.dbUrl, schema: 'edgeloop', brokerUrl: rig.broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: 'sr1' };
+function instance(id: string, keyDir: string, group = 'sr1'): FailoverInstance {
+  return { id, dbUrl: rig.dbUrl, schema: group === 'sr1' ? 'edgeloop' : group, brokerUrl: rig.broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: group };
+}
+
+async function startAgents(pem: string, ids: string[], t: { teardown(fn: () => Promise<void>): void }): Promise<Agent[]> {
+  const agents: Agent[] = [];
+  t.teardown(async () => { for (const agent of agents) await agent.stop(); });
+  for (const id of ids) {
+    const agent = await Agent.create({
+      brokerUrl: rig.broker!.url, fleet: FLEET, id, stateDir: tempDir(`edgeloop-scale-agent-${id}-`), pinned: pinKeys([pem]), tags: ['pi4'], heartbeatS: 0.5,
+      transfer: { chunkTimeoutMs: 500, manifestTimeoutMs: 2000, maxStalledRounds: 10 },
+    });
+    await agent.start();
+    agents.push(agent);
+  }
+  return agents;
 }
 
 async function child(o: FailoverInstance): Promise<{ proc: ChildProcess; http: string; leader: boolean }> {
@@ -81,17 +99,7 @@ pgTest('the leader runs the rollout, the follower reads it; the leader is SIGKIL
     pipeline: { spec: {}, fitted: {} }, lineage: {}, smokeTest: fx.smoke, reference: null,
   });
 
-  const pinned = pinKeys([b.registry!.publicKey().pem]);
-  const agents: Agent[] = [];
-  t.teardown(async () => { for (const agent of agents) await agent.stop(); });
-  for (const id of ['pi1', 'pi2', 'pi3']) {
-    const agent = await Agent.create({
-      brokerUrl: rig.broker.url, fleet: FLEET, id, stateDir: tempDir(`edgeloop-scale-agent-${id}-`), pinned, tags: ['pi4'], heartbeatS: 0.5,
-      transfer: { chunkTimeoutMs: 500, manifestTimeoutMs: 2000, maxStalledRounds: 10 },
-    });
-    await agent.start();
-    agents.push(agent);
-  }
+  const agents = await startAgents(b.registry!.publicKey().pem, ['pi1', 'pi2', 'pi3'], t);
   // The leader writes the fleet registry; the follower reads it from PostgreSQL.
   await waitFor(async () => (await call<{ device: string; health: string }[]>(b.httpUrl!, 'GET', `/v1/fleet?fleet=${FLEET}`)).doc.filter((d) => d.health === 'online').length === 3, 20_000, 'three devices online, seen by the follower');
 
@@ -127,4 +135,40 @@ pgTest('the leader runs the rollout, the follower reads it; the leader is SIGKIL
   const paused = await call(b.httpUrl!, 'POST', `/v1/rollouts/${id}/pause`);
   t.is(paused.status, 409, 'a completed rollout cannot be paused (the leader answered, not NOT_LEADER)');
   t.log(`rollout fail-over: leader a SIGKILLed after wave ${before.currentWave + 1} of 3 (${before.counts.active} active); b leader with the rollout service after ${takeoverMs} ms; rollout ${id} completed on b: ${done.doc.reason}`);
+});
+
+pgTest('on PostgreSQL an accepted retraining candidate goes out as a canary, is promoted and rolled out to the rest of the fleet', async (t) => {
+  if (!rig.broker) return t.pass('mosquitto not installed: skipped');
+  const keyDir = join(tempDir('edgeloop-scale-retrain-keys-'), 'keys');
+  const store = await PostgresStore.create({ url: rig.dbUrl, schema: 'sr2', poolSize: 3 });
+  // minGain -1: any candidate is accepted (the decision itself is tested elsewhere); no live labels here, so the
+  // canary's live check ends by the no-labels policy after 1 s.
+  const gw = new Gateway({
+    ...failoverGatewayOptions(instance('c', keyDir, 'sr2')), store,
+    retrain: {
+      defaultFleet: FLEET, tickMs: 50,
+      policy: { mode: 'auto', minGain: -1, recentWindowMs: 6 * DAY_MS, minRecentSpanMs: 3600_000, rollout: { kind: 'canary', canary: '50%', target: 'all', timeout: '60s' }, live: { timeoutMs: 1000, onNoLabels: 'promote' } },
+    },
+  });
+  await gw.start();
+  t.teardown(async () => { await gw.stop(); await store.close(); });
+  t.true(gw.isLeader);
+  await seedOccupancy(gw, store, rig.broker.url, FLEET, 'occupancy');
+  await startAgents(gw.registry!.publicKey().pem, ['pi4', 'pi5'], t);
+  await waitFor(async () => (await gw.rollouts!.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online' && d.device.startsWith('pi')).length === 2, 20_000, 'two devices online');
+
+  const opened = await call<RetrainJob>(gw.httpUrl!, 'POST', '/v1/retrain', { model: 'occupancy', by: 'operator' });
+  t.is(opened.status, 202);
+  const jobId = opened.doc.id;
+  await waitFor(async () => ['promoted', 'rolled-back', 'rejected', 'failed'].includes((await gw.duties!.jobs.mustGet(jobId)).state), 180_000, 'the job to be decided');
+  const job = await gw.duties!.jobs.mustGet(jobId);
+  t.is(job.state, 'promoted', job.reason ?? '');
+  t.is(job.candidateVersion, 2);
+  t.regex(job.reason!, /occupancy@2 is now production; rollout ro-[0-9a-f]+ resumed to the rest of the fleet/);
+  t.is((await gw.registry!.resolve('occupancy@production')).version, 2);
+  const rollout = await gw.rollouts!.controller.summary(job.rolloutId!);
+  t.is(rollout.createdBy, `retrain:${jobId}`);
+  await waitFor(async () => (await gw.rollouts!.controller.summary(job.rolloutId!)).state === 'completed', 60_000, 'the rollout to reach the rest of the fleet');
+  t.like((await gw.rollouts!.controller.summary(job.rolloutId!)).counts, { active: 2, failed: 0 });
+  t.log(`retraining on PostgreSQL: job ${jobId} ${job.state}: ${job.reason}`);
 });
