@@ -29,6 +29,7 @@ import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
 import { openDatabase } from '../io/sqlite.ts';
 import { Registry } from '../gateway/registry.ts';
 import { RolloutService, ROLLOUT_SERVICE_DEFAULTS } from '../gateway/rollout.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { parseRolloutRequest } from '../gateway/rollout-request.ts';
 import { createRandom } from '../src/random.ts';
 import { createLogger } from '../src/log.ts';
@@ -119,9 +120,10 @@ async function main(): Promise<void> {
   // The rollout's end is taken when it happens (onChange), not by polling, as the floor's is.
   let watched: { id: string | null; done: () => void } | null = null;
   const onChange = (id: string): void => {
-    if (watched && id === watched.id && service.controller.store.state(id) !== 'running') watched.done();
+    const w = watched;
+    if (w && id === w.id) void service.controller.store.state(id).then((state) => { if (state !== 'running') w.done(); });
   };
-  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 100, onChange, ...(process.env.BENCH_LOG ? { logger: createLogger({ level: 'debug', sink: (l) => process.stderr.write(l + '\n') }) } : {}), transferOptions: {
+  const service = await RolloutService.create({ sql: sqliteSql(db), brokerUrl: broker.url, registry, tickMs: 100, onChange, ...(process.env.BENCH_LOG ? { logger: createLogger({ level: 'debug', sink: (l) => process.stderr.write(l + '\n') }) } : {}), transferOptions: {
     ...(CHUNKS_PER_S === undefined ? {} : { maxChunksPerS: CHUNKS_PER_S }),
     ...(COALESCE_MS === undefined ? {} : { coalesceQuietMs: COALESCE_MS }),
   } });
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
   console.error(`floor: ${chunks} chunks to ${N} subscribers in ${floorS.toFixed(2)} s`);
 
   // Rollout: wait until the fleet registry sees every device, then roll out to all at once.
-  while (service.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length < N || performance.now() < graceOverMs) await new Promise((r) => setTimeout(r, 100));
+  while ((await service.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online').length < N || performance.now() < graceOverMs) await new Promise((r) => setTimeout(r, 100));
   const cpuBefore = await Promise.all(procs.map((p) => p.cpuMs()));
   const profile = await startProfile();
   const gwCpuBefore = process.cpuUsage();
@@ -158,14 +160,15 @@ async function main(): Promise<void> {
   watched!.id = created.id;
   onChange(created.id);
   const progress = setInterval(() => {
-    const s = service.controller.summary(created.id);
-    console.error(`  ${((performance.now() - start) / 1000).toFixed(1)} s: ${s.counts.active} active, ${s.counts.transferring} transferring, ${s.counts.failed} failed`);
+    void service.controller.summary(created.id).then((s) => {
+      console.error(`  ${((performance.now() - start) / 1000).toFixed(1)} s: ${s.counts.active} active, ${s.counts.transferring} transferring, ${s.counts.failed} failed`);
+    });
   }, 5000);
   await finished;
   const rolloutS = (performance.now() - start) / 1000;
   await profile?.stop();
   clearInterval(progress);
-  const summary = service.controller.summary(created.id);
+  const summary = await service.controller.summary(created.id);
   if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutEndEpochMs: Date.now() }));
   const gwCpu = process.cpuUsage(gwCpuBefore);
   const cpuAfter = await Promise.all(procs.map((p) => p.cpuMs()));

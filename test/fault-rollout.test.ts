@@ -95,29 +95,29 @@ test.serial('mosquitto restarted mid-transfer and as a wave settles: the rollout
 
   // Wait until the second wave is pulling chunks, then restart the broker under it.
   const store = service.controller.store;
-  await waitFor(() => {
-    const r = service.controller.summary(created.id);
-    return r.currentWave === 1 && store.devices(created.id).some((d) => d.wave === 1 && d.state === 'transferring' && (d.receivedChunks ?? 0) > 0);
+  await waitFor(async () => {
+    const r = await service.controller.summary(created.id);
+    return r.currentWave === 1 && (await store.devices(created.id)).some((d) => d.wave === 1 && d.state === 'transferring' && (d.receivedChunks ?? 0) > 0);
   }, 20_000, 'wave 2 transferring');
-  const atStop = store.devices(created.id).map((d) => `${d.device}:${d.state}:${d.receivedChunks ?? 0}/${d.totalChunks ?? '?'}`);
+  const atStop = (await store.devices(created.id)).map((d) => `${d.device}:${d.state}:${d.receivedChunks ?? 0}/${d.totalChunks ?? '?'}`);
   await broker.stop('SIGTERM');
   await sleep(500);
   broker = (await startConfiguredMosquitto(conf, port, dir))!;
   // Second restart as wave 2 settles: wave 3's install command is published while the broker is down.
-  await waitFor(() => { const r = service.controller.summary(created.id); return r.currentWave === 1 && r.waveSettledAtMs !== null; }, 30_000, 'wave 2 settled');
+  await waitFor(async () => { const r = await service.controller.summary(created.id); return r.currentWave === 1 && r.waveSettledAtMs !== null; }, 30_000, 'wave 2 settled');
   await broker.stop('SIGTERM');
   await sleep(500);
   broker = (await startConfiguredMosquitto(conf, port, dir))!;
 
   const done = await rig.waitState(created.id, ['completed', 'aborted'], 40_000);
   const versions = await rig.activeVersions();
-  const devices = store.devices(created.id);
+  const devices = await store.devices(created.id);
   const distinctCommands = devices.length;
   t.log(`broker restart x2 (first at:  ${atStop.join(', ')}): rollout ${done.state}; devices 4, versions served ${JSON.stringify(versions)}; `
     + `install commands published ${service.stats.commandsSent} for ${distinctCommands} devices (${service.stats.commandsResent} resent after the device announced itself); command deliveries seen ${[...tap.commands.values()].reduce((a, b) => a + b, 0)} (${FleetTap.extra(tap.commands)} extra), `
     + `results seen ${[...tap.results.values()].reduce((a, b) => a + b, 0)} (${FleetTap.extra(tap.results)} extra), dup-flagged ${tap.dups}; chunk requests ${tap.requests} for ${tap.requestedChunks} chunks; `
     + `transfer server ${JSON.stringify(service.transferStats[FLEET])}`);
-  if (done.state !== 'completed') t.log(JSON.stringify(store.events(created.id).map((e) => [e.device, e.kind, e.detail])));
+  if (done.state !== 'completed') t.log(JSON.stringify((await store.events(created.id)).map((e) => [e.device, e.kind, e.detail])));
   t.is(done.state, 'completed', done.reason ?? '');
   t.deepEqual(done.counts, { pending: 0, transferring: 0, verifying: 0, active: 4, failed: 0, 'rolled-back': 0 });
   t.deepEqual(versions, { pi1: 1, pi2: 1, pi3: 1, pi4: 1 });
@@ -167,14 +167,14 @@ test.serial('device process SIGKILLed during the transfer and during activation,
     await endAsync(tap, true);
   });
   for (const id of ['pk1', 'pk2']) procs[id] = await spawnDevice(args(id));
-  await waitFor(() => service.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length === 2, 20_000, 'both devices online');
+  await waitFor(async () => (await service.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online').length === 2, 20_000, 'both devices online');
 
   // v1 everywhere first, so the pointer has an old version to keep.
   const first = await rig.create({ target: 'all', strategy: 'all-at-once', timeout: '60s' });
   t.is((await rig.waitState(first.id, ['completed', 'aborted'], 40_000)).state, 'completed');
   const second = await rig.create({ model: 'occ@2', target: 'all', strategy: 'all-at-once', timeout: '60s' });
   const store = service.controller.store;
-  const inFlight = (): boolean => { const d = store.device(second.id, 'pk1'); return d !== null && (d.state === 'transferring' || d.state === 'verifying'); };
+  const inFlight = async (): Promise<boolean> => { const d = await store.device(second.id, 'pk1'); return d !== null && (d.state === 'transferring' || d.state === 'verifying'); };
   const staged = (): boolean => existsSync(join(stateDir('pk1'), 'models', 'occ', '2', 'manifest.json'));
 
   // Kill moments, seeded: three times mid-transfer at a random chunk count, then a random 0-40 ms after
@@ -187,10 +187,10 @@ test.serial('device process SIGKILLed during the transfer and during activation,
   ];
   const kills: string[] = [];
   for (const k of plan) {
-    await waitFor(() => !inFlight() || k.when(), 40_000, `kill moment: ${k.what}`);
-    if (!inFlight()) break; // the install finished before this moment came
+    await waitFor(async () => !(await inFlight()) || k.when(), 40_000, `kill moment: ${k.what}`);
+    if (!(await inFlight())) break; // the install finished before this moment came
     await sleep(k.delayMs);
-    const answered = !inFlight();
+    const answered = !(await inFlight());
     await killHard(procs.pk1!.child);
     await sleep(100); // requests already sent by the dead process reach the tap
     const ptr = await (await ModelStore.open({ dir: stateDir('pk1') })).pointer('occ');
@@ -209,7 +209,7 @@ test.serial('device process SIGKILLed during the transfer and during activation,
 
   const done = await rig.waitState(second.id, ['completed', 'aborted'], 60_000);
   t.log(`device SIGKILL x${kills.length} (seed ${SEED}, ${total} chunks): ${kills.join('; ')}; rollout ${done.state}; versions served `
-    + `${JSON.stringify(Object.fromEntries(service.fleet.list({ fleet: FLEET }).map((d) => [d.device, d.models.find((m) => m.model === 'occ')?.active ?? null])))}; `
+    + `${JSON.stringify(Object.fromEntries((await service.fleet.list({ fleet: FLEET })).map((d) => [d.device, d.models.find((m) => m.model === 'occ')?.active ?? null])))}; `
     + `chunks asked for per process life ${JSON.stringify(requested.map((r) => r.length))}; commands resent ${service.stats.commandsResent}`);
   t.is(done.state, 'completed', done.reason ?? '');
   t.deepEqual(done.counts, { pending: 0, transferring: 0, verifying: 0, active: 2, failed: 0, 'rolled-back': 0 });

@@ -2,6 +2,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { FleetRegistry, modelVersionsOf } from '../gateway/fleet.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { openDatabase } from '../io/sqlite.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import type { DeviceStatusOnline, Heartbeat } from '../src/contracts/device.ts';
@@ -18,73 +19,73 @@ const hb = (seq: number, transfer: Heartbeat['transfer'] = null): Heartbeat => (
 
 async function fleet(clock: { t: number }) {
   const db = openDatabase(join(tempDir(), 'f.db'));
-  return { db, fleet: await FleetRegistry.create({ database: db, now: () => clock.t, staleAfterMs: 10_000, offlineAfterMs: 60_000 }) };
+  return { db, fleet: await FleetRegistry.create({ sql: sqliteSql(db), now: () => clock.t, staleAfterMs: 10_000, offlineAfterMs: 60_000 }) };
 }
 
 test('status and heartbeats: tags, hardware, models, health by age', async (t) => {
   const clock = { t: 1_000_000 };
   const { fleet: f } = await fleet(clock);
-  f.applyStatus('lab', 'pi1', status('pi1'));
-  const d = f.get('lab', 'pi1')!;
+  await f.applyStatus('lab', 'pi1', status('pi1'));
+  const d = (await f.get('lab', 'pi1'))!;
   t.deepEqual(d.tags, ['kitchen', 'pi4'], 'deduplicated and sorted');
   t.is(d.hardware?.arch, 'arm64');
   t.deepEqual(modelVersionsOf(d, 'occ'), { active: 3, shadow: null, previous: 2 });
   t.deepEqual(modelVersionsOf(d, 'other'), { active: null, shadow: null, previous: null });
   t.is(d.health, 'online');
   clock.t += 10_001;
-  t.is(f.get('lab', 'pi1')!.health, 'stale');
-  f.applyHeartbeat('lab', 'pi1', hb(0));
-  t.is(f.get('lab', 'pi1')!.health, 'online', 'a heartbeat freshens it');
+  t.is((await f.get('lab', 'pi1'))!.health, 'stale');
+  await f.applyHeartbeat('lab', 'pi1', hb(0));
+  t.is((await f.get('lab', 'pi1'))!.health, 'online', 'a heartbeat freshens it');
   clock.t += 60_001;
-  t.is(f.get('lab', 'pi1')!.health, 'offline', 'silent for longer than offlineAfterMs');
-  f.applyHeartbeat('lab', 'pi1', hb(1, { model: 'occ', version: 4, receivedChunks: 3, totalChunks: 9 }));
-  t.deepEqual(f.get('lab', 'pi1')!.transfer, { model: 'occ', version: 4, receivedChunks: 3, totalChunks: 9 });
+  t.is((await f.get('lab', 'pi1'))!.health, 'offline', 'silent for longer than offlineAfterMs');
+  await f.applyHeartbeat('lab', 'pi1', hb(1, { model: 'occ', version: 4, receivedChunks: 3, totalChunks: 9 }));
+  t.deepEqual((await f.get('lab', 'pi1'))!.transfer, { model: 'occ', version: 4, receivedChunks: 3, totalChunks: 9 });
 });
 
 test('last will turns a device offline at once; heartbeat gaps are counted; a restart resets the sequence', async (t) => {
   const clock = { t: 5_000_000 };
   const { fleet: f } = await fleet(clock);
-  f.applyStatus('lab', 'pi1', status('pi1'));
-  f.applyHeartbeat('lab', 'pi1', hb(0));
-  f.applyHeartbeat('lab', 'pi1', hb(1));
-  f.applyHeartbeat('lab', 'pi1', hb(5));
-  t.is(f.get('lab', 'pi1')!.heartbeatsMissed, 3);
-  t.is(f.get('lab', 'pi1')!.heartbeatSeq, 5);
-  f.applyStatus('lab', 'pi1', { online: false });
-  const off = f.get('lab', 'pi1')!;
+  await f.applyStatus('lab', 'pi1', status('pi1'));
+  await f.applyHeartbeat('lab', 'pi1', hb(0));
+  await f.applyHeartbeat('lab', 'pi1', hb(1));
+  await f.applyHeartbeat('lab', 'pi1', hb(5));
+  t.is((await f.get('lab', 'pi1'))!.heartbeatsMissed, 3);
+  t.is((await f.get('lab', 'pi1'))!.heartbeatSeq, 5);
+  await f.applyStatus('lab', 'pi1', { online: false });
+  const off = (await f.get('lab', 'pi1'))!;
   t.is(off.health, 'offline');
   t.false(off.reportedOnline);
   t.is(off.hardware?.cpus, 4, 'what we knew is kept');
   // The agent restarts (new startedAtMs): its heartbeats count from 0 again without a false gap.
-  f.applyStatus('lab', 'pi1', status('pi1', { startedAtMs: 9000 }));
-  f.applyHeartbeat('lab', 'pi1', hb(0));
-  t.is(f.get('lab', 'pi1')!.heartbeatsMissed, 3);
-  t.is(f.get('lab', 'pi1')!.health, 'online');
+  await f.applyStatus('lab', 'pi1', status('pi1', { startedAtMs: 9000 }));
+  await f.applyHeartbeat('lab', 'pi1', hb(0));
+  t.is((await f.get('lab', 'pi1'))!.heartbeatsMissed, 3);
+  t.is((await f.get('lab', 'pi1'))!.health, 'online');
 });
 
 test('list filters by fleet and tag; fleets(); model slots from command results', async (t) => {
   const clock = { t: 1 };
   const { fleet: f } = await fleet(clock);
-  f.applyStatus('lab', 'b', status('b'));
-  f.applyStatus('lab', 'a', status('a', { tags: ['pi5'] }));
-  f.applyStatus('farm', 'x', { ...status('x'), fleet: 'farm' });
-  t.deepEqual(f.list().map((d) => `${d.fleet}/${d.device}`), ['farm/x', 'lab/a', 'lab/b']);
-  t.deepEqual(f.list({ fleet: 'lab', tag: 'pi4' }).map((d) => d.device), ['b']);
-  t.deepEqual(f.fleets(), ['farm', 'lab']);
-  f.applyModels('lab', 'a', [{ model: 'occ', active: 4, shadow: null, previous: [3] }]);
-  t.is(f.get('lab', 'a')!.models[0]!.active, 4);
-  t.is(f.get('lab', 'zzz'), null);
+  await f.applyStatus('lab', 'b', status('b'));
+  await f.applyStatus('lab', 'a', status('a', { tags: ['pi5'] }));
+  await f.applyStatus('farm', 'x', { ...status('x'), fleet: 'farm' });
+  t.deepEqual((await f.list()).map((d) => `${d.fleet}/${d.device}`), ['farm/x', 'lab/a', 'lab/b']);
+  t.deepEqual((await f.list({ fleet: 'lab', tag: 'pi4' })).map((d) => d.device), ['b']);
+  t.deepEqual(await f.fleets(), ['farm', 'lab']);
+  await f.applyModels('lab', 'a', [{ model: 'occ', active: 4, shadow: null, previous: [3] }]);
+  t.is((await f.get('lab', 'a'))!.models[0]!.active, 4);
+  t.is(await f.get('lab', 'zzz'), null);
 });
 
 test('bad input: a status naming another device, bad names, bad health options', async (t) => {
   const { fleet: f, db } = await fleet({ t: 1 });
-  const err = t.throws(() => f.applyStatus('lab', 'pi1', status('pi2')));
+  const err = await t.throwsAsync(f.applyStatus('lab', 'pi1', status('pi2')));
   t.true(isEdgeloopError(err, 'BAD_PAYLOAD'));
   t.is(err!.message, 'status names lab/pi2 but was published on the topic of lab/pi1');
-  const name = t.throws(() => f.get('lab', '../etc'));
+  const name = await t.throwsAsync(f.get('lab', '../etc'));
   t.true(isEdgeloopError(name, 'BAD_NAME'));
   t.true(name!.message.startsWith('device name "../etc" is not allowed'));
-  const opts = await t.throwsAsync(FleetRegistry.create({ database: db, staleAfterMs: 10, offlineAfterMs: 5 }));
+  const opts = await t.throwsAsync(FleetRegistry.create({ sql: sqliteSql(db), staleAfterMs: 10, offlineAfterMs: 5 }));
   t.true(isEdgeloopError(opts, 'BAD_ARGUMENT'));
   t.is(opts!.message, 'fleet health: staleAfterMs (10) must be > 0 and offlineAfterMs (5) >= staleAfterMs');
 });

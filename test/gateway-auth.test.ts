@@ -151,7 +151,7 @@ test('mTLS only: the gateway and a device log in with certificates and a rollout
   });
   await agent.start();
   t.teardown(() => agent.stop());
-  await waitFor(() => gateway.rollouts!.fleet.list({ fleet: 'lab' }).some((d) => d.device === 'm1' && d.health === 'online'), 10_000, 'm1 online');
+  await waitFor(async () => (await gateway.rollouts!.fleet.list({ fleet: 'lab' })).some((d) => d.device === 'm1' && d.health === 'online'), 10_000, 'm1 online');
   // The dashboard's event stream carries rollout changes (Gateway broadcasts RolloutService.onChange).
   const sse = new AbortController();
   const stream = await fetch(`${gateway.httpUrl}/v1/events`, { signal: sse.signal });
@@ -169,7 +169,7 @@ test('mTLS only: the gateway and a device log in with certificates and a rollout
   const res = await fetch(`${gateway.httpUrl}/v1/rollouts`, { method: 'POST', body: JSON.stringify({ model: 'occupancy@1', target: 'all' }) });
   t.is(res.status, 201);
   const { id } = (await res.json()) as { id: string };
-  await waitFor(() => gateway.rollouts!.controller.summary(id).state === 'completed', 20_000, 'rollout completed');
+  await waitFor(async () => (await gateway.rollouts!.controller.summary(id)).state === 'completed', 20_000, 'rollout completed');
   t.is((await agent.status()).models.find((m) => m.model === 'occupancy')?.active, 1);
   const panels = (await (await fetch(`${gateway.httpUrl}/v1/panels`)).json()) as { id: string }[];
   t.true(panels.some((p) => p.id === 'rollouts') && panels.some((p) => p.id === 'fleet'), 'rollout panels on the dashboard');

@@ -140,5 +140,5 @@ test('rollouts: false leaves registry, rollout service and their routes out; by 
   t.teardown(() => on.stop());
   t.is(on.publicKeyPath, join(dir, 'sub', 'keys', 'ed25519.pub'));
   t.is(on.registry!.publicKey().pem, readFileSync(on.publicKeyPath!, 'utf8'));
-  t.deepEqual(on.rollouts!.controller.list(), []);
+  t.deepEqual(await on.rollouts!.controller.list(), []);
 });

@@ -79,7 +79,7 @@ test.before(async () => {
     await agent.start();
     agents.push(agent);
   }
-  await waitFor(() => gateway.rollouts!.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length === 2, 10_000, 'agents online');
+  await waitFor(async () => (await gateway.rollouts!.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online').length === 2, 10_000, 'agents online');
   ctx = { gateway, agents, mqtt: await connectMqtt(gateway.brokerUrl, { clientId: 'rt-feed' }), dbPath: join(dir, 'gateway.db') };
 });
 
@@ -176,11 +176,11 @@ test.serial('approve mode: the job waits; approved over HTTP it retrains on the 
   t.true((await ctx.gateway.registry!.verify(`${MODEL}@2`)).ok, 'v2 is signed and intact');
   t.deepEqual(v2.aliases, [], 'not promoted before the live decision');
   const controller = ctx.gateway.rollouts!.controller;
-  await waitFor(() => controller.summary(job.rolloutId!).counts.active === 1, 20_000, 'the canary device active');
-  const held = controller.summary(job.rolloutId!);
+  await waitFor(async () => (await controller.summary(job.rolloutId!)).counts.active === 1, 20_000, 'the canary device active');
+  const held = await controller.summary(job.rolloutId!);
   t.is(held.state, 'paused', 'the rest of the fleet waits for the decision');
   t.is(held.counts.pending, 1);
-  const canary = controller.store.devices(job.rolloutId!).find((d) => d.state === 'active')!.device;
+  const canary = (await controller.store.devices(job.rolloutId!)).find((d) => d.state === 'active')!.device;
   await feed(canary, 2, 50, (i) => i % 10 !== 0, Date.now() - 1800_000); // 90 % live accuracy
   await waitFor(async () => (await s.jobStore.mustGet(id)).state !== 'rolling-out', 10_000, 'the live decision');
   job = await s.jobStore.mustGet(id);
@@ -188,7 +188,7 @@ test.serial('approve mode: the job waits; approved over HTTP it retrains on the 
   t.is(job.state, 'promoted', job.reason ?? '');
   t.deepEqual(job.live?.candidate, { samples: 50, accuracy: 0.9 });
   t.is((await ctx.gateway.registry!.resolve(`${MODEL}@production`)).version, 2);
-  const done = await waitFor(() => controller.summary(job.rolloutId!).state === 'completed', 20_000, 'rollout to the whole fleet').then(() => controller.summary(job.rolloutId!));
+  const done = await waitFor(async () => (await controller.summary(job.rolloutId!)).state === 'completed', 20_000, 'rollout to the whole fleet').then(() => controller.summary(job.rolloutId!));
   t.is(done.counts.active, 2);
   const list = await (await fetch(`${ctx.gateway.httpUrl}/v1/retrain?model=${MODEL}`)).json() as { jobs: { id: string; state: string }[] };
   t.deepEqual(list.jobs.map((j) => j.state), ['promoted', 'rejected']);
@@ -208,8 +208,8 @@ test.serial('the candidate\'s live accuracy falls below the current version\'s: 
   t.is(job.currentVersion, 2);
   t.is(job.candidateVersion, 3);
   const controller = ctx.gateway.rollouts!.controller;
-  await waitFor(() => controller.summary(job.rolloutId!).counts.active === 1, 20_000, 'the canary device active');
-  const devices = controller.store.devices(job.rolloutId!);
+  await waitFor(async () => (await controller.summary(job.rolloutId!)).counts.active === 1, 20_000, 'the canary device active');
+  const devices = await controller.store.devices(job.rolloutId!);
   const canary = devices.find((d) => d.state === 'active')!.device;
   const other = devices.find((d) => d.device !== canary)!.device;
   const ts0 = Date.now() - 600_000;
@@ -220,7 +220,7 @@ test.serial('the candidate\'s live accuracy falls below the current version\'s: 
   t.log(job.reason);
   t.is(job.state, 'rolled-back');
   t.is(job.reason, 'live metrics fell: candidate live accuracy 0.8000 over 50 labels vs current occupancy@2 live accuracy 0.9400 over 50 labels, maxDrop 0.02');
-  t.is(controller.summary(job.rolloutId!).state, 'rolled-back');
+  t.is((await controller.summary(job.rolloutId!)).state, 'rolled-back');
   t.is((await ctx.gateway.registry!.resolve(`${MODEL}@production`)).version, 2, 'production stays on v2');
 });
 
@@ -265,7 +265,7 @@ test.serial('no labels within the live timeout: onNoLabels=rollback rolls the ca
   t.is(ja.state, 'rolled-back', ja.reason ?? '');
   t.regex(ja.reason!, /^only 0 of 50 labelled live predictions of the candidate within 1 ms; policy onNoLabels=rollback$/);
   t.is(ja.live?.decidedBy, 'no-labels-policy');
-  t.is(controller.summary(ja.rolloutId!).state, 'rolled-back');
+  t.is((await controller.summary(ja.rolloutId!)).state, 'rolled-back');
   await strict.stop();
 
   const lenient = await service(t, { policy: { minGain: -1, rollout: { kind: 'shadow', timeout: '20s' }, live: { timeoutMs: 1, onNoLabels: 'promote' } } });
@@ -274,13 +274,13 @@ test.serial('no labels within the live timeout: onNoLabels=rollback rolls the ca
   const jb = await lenient.jobStore.mustGet(b.id);
   t.log(jb.reason);
   t.is(jb.state, 'promoted', jb.reason ?? '');
-  const shadow = controller.summary(jb.rolloutId!);
+  const shadow = await controller.summary(jb.rolloutId!);
   t.is(shadow.mode, 'shadow');
   t.is(shadow.counts.active, 2, 'both devices installed the candidate in their shadow slot');
   t.is((await ctx.gateway.registry!.resolve(`${MODEL}@production`)).version, jb.candidateVersion!);
   const activeId = /active rollout (ro-[0-9a-f]+) to all/.exec(jb.reason!)?.[1];
   t.truthy(activeId, jb.reason ?? '');
-  await waitFor(() => controller.summary(activeId!).state === 'completed', 20_000, 'the active rollout');
+  await waitFor(async () => (await controller.summary(activeId!)).state === 'completed', 20_000, 'the active rollout');
   for (const agent of ctx.agents) t.is((await agent.status()).models.find((m) => m.model === MODEL)?.active, jb.candidateVersion, 'the candidate serves on every device');
 });
 

@@ -56,8 +56,8 @@ test('fleet list/show, rollout create/status/pause/resume/rollback through the H
   await rig.waitState(created.id, ['paused']);
   const c = rig.service!.controller;
   await new Promise((r) => setTimeout(r, 1500));
-  t.is(c.summary(created.id).currentWave, 0, 'no new wave while paused');
-  t.is(c.summary(created.id).counts.active, 1, 'the canary finished while paused');
+  t.is((await c.summary(created.id)).currentWave, 0, 'no new wave while paused');
+  t.is((await c.summary(created.id)).counts.active, 1, 'the canary finished while paused');
   await rejects(t, run(rolloutCommand, ['pause', created.id]), 'BAD_ARGUMENT', `cannot pause rollout ${created.id}: it is paused (pause needs running)`);
   await run(rolloutCommand, ['resume', created.id]);
   const done = await rig.waitState(created.id, ['completed']);
@@ -90,15 +90,17 @@ test('fleet list/show, rollout create/status/pause/resume/rollback through the H
   await new Promise<void>((resolve, reject) => {
     const start = Date.now();
     // All three confirmations (pi3's may arrive after the others).
-    const settled = () => c.summary(second.id).counts['rolled-back'] === 3;
-    const poll = () => (settled() ? resolve() : Date.now() - start > 10_000 ? reject(new Error('rollbacks not confirmed')) : setTimeout(poll, 50));
+    const settled = async () => (await c.summary(second.id)).counts['rolled-back'] === 3;
+    const poll = () => {
+      settled().then((done) => (done ? resolve() : Date.now() - start > 10_000 ? reject(new Error('rollbacks not confirmed')) : void setTimeout(poll, 50)), reject);
+    };
     poll();
   });
-  const after = c.summary(second.id);
+  const after = await c.summary(second.id);
   t.is(after.reason, 'latency regression');
   // pi3 had no version before this rollout (its first install): rolling back deactivates the model there
   // (issue #6; it used to refuse with NOT_FOUND and keep v2).
-  const pi3 = c.store.device(second.id, 'pi3')!;
+  const pi3 = (await c.store.device(second.id, 'pi3'))!;
   t.is(pi3.state, 'rolled-back');
   t.is(pi3.rollbackError, null);
   t.deepEqual(await rig.activeVersions(), { pi1: 1, pi2: 1, pi3: null });

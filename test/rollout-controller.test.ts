@@ -5,6 +5,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { openDatabase } from '../io/sqlite.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { FleetRegistry } from '../gateway/fleet.ts';
 import { RolloutStore } from '../gateway/rollout-store.ts';
 import { RolloutController, type ModelSource } from '../gateway/rollout-controller.ts';
@@ -34,13 +35,14 @@ function status(device: string, active: number | null, fleet = 'lab'): DeviceSta
 async function setup(devices = 5, withModels: boolean | ModelSource = true) {
   const clock = { t: 1_000_000 };
   const db = openDatabase(join(tempDir(), 'c.db'));
-  const fleet = await FleetRegistry.create({ database: db, now: () => clock.t });
-  for (let i = 1; i <= devices; i++) fleet.applyStatus('lab', `d${i}`, status(`d${i}`, 1));
+  const sql = sqliteSql(db);
+  const fleet = await FleetRegistry.create({ sql, now: () => clock.t });
+  for (let i = 1; i <= devices; i++) await fleet.applyStatus('lab', `d${i}`, status(`d${i}`, 1));
   const sent: { device: string; command: Command }[] = [];
   const offered: string[] = [];
   let n = 0;
   const c = new RolloutController({
-    store: new RolloutStore(db), fleet, models: withModels === true ? models : withModels === false ? null : withModels, now: () => clock.t, newId: () => `ro-${++n}`,
+    store: await RolloutStore.create(sql), fleet, models: withModels === true ? models : withModels === false ? null : withModels, now: () => clock.t, newId: () => `ro-${++n}`,
     send: async (_f, device, command) => { sent.push({ device, command }); },
     offer: async (f, m) => { offered.push(`${f}:${m.model}@${m.version}`); },
   });
@@ -59,27 +61,27 @@ test('waves start only after the previous wave settled plus the interval, to the
   const canary = sent[0]!;
   t.deepEqual({ ...canary.command, id: 'x' }, { id: 'x', type: 'install', model: 'occ', version: 2, format: 'onnx', variant: 'float32', mode: 'active' });
   t.is(canary.command.id, `ro-1/${canary.device}/install`);
-  t.is(c.store.device(r.id, canary.device)!.fromVersion, 1);
+  t.is((await c.store.device(r.id, canary.device))!.fromVersion, 1);
   clock.t += 2000;
-  c.onCommandResult('lab', canary.device, ok(canary.device, canary.command, 2));
-  c.tick();
-  t.is(c.summary(r.id).waveSettledAtMs, clock.t);
+  await c.onCommandResult('lab', canary.device, ok(canary.device, canary.command, 2));
+  await c.tick();
+  t.is((await c.summary(r.id)).waveSettledAtMs, clock.t);
   clock.t += 9999;
-  c.tick();
+  await c.tick();
   t.is(sent.length, 1, 'soaking');
   clock.t += 1;
-  c.tick();
+  await c.tick();
   t.is(sent.length, 3, 'wave 2 after exactly 10 s');
-  for (const s of sent.slice(1)) c.onCommandResult('lab', s.device, ok(s.device, s.command, 2));
-  c.tick(); // the service ticks after every batch of device messages
+  for (const s of sent.slice(1)) await c.onCommandResult('lab', s.device, ok(s.device, s.command, 2));
+  await c.tick(); // the service ticks after every batch of device messages
   clock.t += 10_000;
-  c.tick();
+  await c.tick();
   t.is(sent.length, 5);
-  for (const s of sent.slice(3)) c.onCommandResult('lab', s.device, ok(s.device, s.command, 2));
-  c.tick();
+  for (const s of sent.slice(3)) await c.onCommandResult('lab', s.device, ok(s.device, s.command, 2));
+  await c.tick();
   clock.t += 10_000;
-  c.tick();
-  const done = c.summary(r.id);
+  await c.tick();
+  const done = await c.summary(r.id);
   t.is(done.state, 'completed');
   t.is(done.counts.active, 5);
   t.is(done.reason, '5 of 5 devices active, 0 failed');
@@ -90,69 +92,69 @@ test('heartbeat progress moves a device to verifying; a failed smoke test is rec
   const { c, sent, fail } = await setup(2);
   const r = await c.create(req({ strategy: 'all-at-once', abortFailureRate: '100%' }));
   const [a, b] = sent;
-  c.onHeartbeat('lab', a!.device, { tsMs: 1, seq: 1, uptimeS: 1, active: { occ: 1 }, transfer: { model: 'occ', version: 2, receivedChunks: 2, totalChunks: 5 } });
-  t.like(c.store.device(r.id, a!.device), { state: 'transferring', receivedChunks: 2, totalChunks: 5 });
-  c.onHeartbeat('lab', a!.device, { tsMs: 1, seq: 2, uptimeS: 1, active: { occ: 1 }, transfer: { model: 'occ', version: 2, receivedChunks: 5, totalChunks: 5 } });
-  t.is(c.store.device(r.id, a!.device)!.state, 'verifying');
-  c.onCommandResult('lab', a!.device, fail(a!.command, 'SMOKE_TEST'));
-  t.deepEqual(c.store.device(r.id, a!.device)!.error, { code: 'SMOKE_TEST', message: 'SMOKE_TEST on device' });
+  await c.onHeartbeat('lab', a!.device, { tsMs: 1, seq: 1, uptimeS: 1, active: { occ: 1 }, transfer: { model: 'occ', version: 2, receivedChunks: 2, totalChunks: 5 } });
+  t.like(await c.store.device(r.id, a!.device), { state: 'transferring', receivedChunks: 2, totalChunks: 5 });
+  await c.onHeartbeat('lab', a!.device, { tsMs: 1, seq: 2, uptimeS: 1, active: { occ: 1 }, transfer: { model: 'occ', version: 2, receivedChunks: 5, totalChunks: 5 } });
+  t.is((await c.store.device(r.id, a!.device))!.state, 'verifying');
+  await c.onCommandResult('lab', a!.device, fail(a!.command, 'SMOKE_TEST'));
+  t.deepEqual((await c.store.device(r.id, a!.device))!.error, { code: 'SMOKE_TEST', message: 'SMOKE_TEST on device' });
   // A result from another device, or with an unknown id, changes nothing.
-  c.onCommandResult('lab', b!.device, fail(a!.command, 'RUNTIME'));
-  c.onCommandResult('lab', b!.device, { ...fail(b!.command, 'RUNTIME'), id: 'ro-9/x/install' });
-  t.is(c.store.device(r.id, b!.device)!.state, 'transferring');
+  await c.onCommandResult('lab', b!.device, fail(a!.command, 'RUNTIME'));
+  await c.onCommandResult('lab', b!.device, { ...fail(b!.command, 'RUNTIME'), id: 'ro-9/x/install' });
+  t.is((await c.store.device(r.id, b!.device))!.state, 'transferring');
 });
 
 test('a timeout fails the device and aborts; the active ones are rolled back; a late success is rolled back too', async (t) => {
   const { clock, c, sent, ok } = await setup(3);
   const r = await c.create(req({ strategy: 'all-at-once', timeout: '30s', abortFailureRate: '20%', seed: 5 }));
   const [a, b, slow] = sent;
-  c.onCommandResult('lab', a!.device, ok(a!.device, a!.command, 2));
-  c.onCommandResult('lab', b!.device, ok(b!.device, b!.command, 2));
+  await c.onCommandResult('lab', a!.device, ok(a!.device, a!.command, 2));
+  await c.onCommandResult('lab', b!.device, ok(b!.device, b!.command, 2));
   clock.t += 30_000;
-  c.tick();
-  t.is(c.summary(r.id).state, 'running', 'not past the timeout yet');
+  await c.tick();
+  t.is((await c.summary(r.id)).state, 'running', 'not past the timeout yet');
   clock.t += 1;
-  c.tick();
-  const s = c.summary(r.id);
+  await c.tick();
+  const s = await c.summary(r.id);
   t.is(s.state, 'aborted');
   t.is(s.reason, 'aborted automatically: failure rate 33.3% (1 of 3 devices attempted) is above the abort threshold 20%');
-  t.deepEqual(c.store.device(r.id, slow!.device)!.error, { code: 'TIMEOUT', message: 'no install result within 30000 ms (last state transferring)' });
+  t.deepEqual((await c.store.device(r.id, slow!.device))!.error, { code: 'TIMEOUT', message: 'no install result within 30000 ms (last state transferring)' });
   const rollbacks = sent.slice(3);
   t.deepEqual(rollbacks.map((x) => [x.device, x.command]).sort(), [a!, b!].map((x) => [x.device, { id: `ro-1/${x.device}/rollback`, type: 'rollback', model: 'occ', toVersion: 1 }]).sort());
   // The slow device's install succeeds after all: it runs v2, so it is rolled back as well.
-  c.onCommandResult('lab', slow!.device, ok(slow!.device, slow!.command, 2));
+  await c.onCommandResult('lab', slow!.device, ok(slow!.device, slow!.command, 2));
   t.is(sent.length, 6);
   t.deepEqual(sent[5], { device: slow!.device, command: { id: `ro-1/${slow!.device}/rollback`, type: 'rollback', model: 'occ', toVersion: 1 } });
-  t.true(c.store.events(r.id).some((e) => e.kind === 'late-result' && e.device === slow!.device));
-  for (const x of sent.slice(3)) c.onCommandResult('lab', x.device, ok(x.device, x.command, 1));
-  t.deepEqual(c.summary(r.id).counts, { pending: 0, transferring: 0, verifying: 0, active: 0, failed: 0, 'rolled-back': 3 });
-  t.is(c.summary(r.id).state, 'aborted', 'still aborted, with its reason');
+  t.true((await c.store.events(r.id)).some((e) => e.kind === 'late-result' && e.device === slow!.device));
+  for (const x of sent.slice(3)) await c.onCommandResult('lab', x.device, ok(x.device, x.command, 1));
+  t.deepEqual((await c.summary(r.id)).counts, { pending: 0, transferring: 0, verifying: 0, active: 0, failed: 0, 'rolled-back': 3 });
+  t.is((await c.summary(r.id)).state, 'aborted', 'still aborted, with its reason');
 });
 
 test('operator abort keeps updated devices; rollback reaches them; state rules are enforced', async (t) => {
   const { c, sent, ok } = await setup(2);
   const r = await c.create(req({ strategy: 'all-at-once' }));
-  c.onCommandResult('lab', sent[0]!.device, ok(sent[0]!.device, sent[0]!.command, 2));
-  c.abort(r.id, 'wrong alias');
-  t.is(c.summary(r.id).reason, 'wrong alias');
+  await c.onCommandResult('lab', sent[0]!.device, ok(sent[0]!.device, sent[0]!.command, 2));
+  await c.abort(r.id, 'wrong alias');
+  t.is((await c.summary(r.id)).reason, 'wrong alias');
   t.is(sent.length, 2, 'abort sends no rollback');
   // The second device finishes after the abort: it keeps v2 (abort does not undo).
-  c.onCommandResult('lab', sent[1]!.device, ok(sent[1]!.device, sent[1]!.command, 2));
+  await c.onCommandResult('lab', sent[1]!.device, ok(sent[1]!.device, sent[1]!.command, 2));
   t.is(sent.length, 2);
-  const errs: [() => unknown, string][] = [
+  const errs: [() => Promise<unknown>, string][] = [
     [() => c.pause(r.id), `cannot pause rollout ${r.id}: it is aborted (pause needs running)`],
     [() => c.resumeRollout(r.id), `cannot resume rollout ${r.id}: it is aborted (resume needs paused)`],
     [() => c.abort(r.id), `cannot abort rollout ${r.id}: it is aborted (abort needs running or paused)`],
   ];
   for (const [fn, message] of errs) {
-    const err = t.throws(fn);
+    const err = await t.throwsAsync(fn);
     t.true(isEdgeloopError(err, 'BAD_ARGUMENT'));
     t.is(err!.message, message);
   }
-  c.rollback(r.id);
-  t.is(c.summary(r.id).state, 'rolled-back');
+  await c.rollback(r.id);
+  t.is((await c.summary(r.id)).state, 'rolled-back');
   t.deepEqual(sent.slice(2).map((x) => x.command.type), ['rollback', 'rollback']);
-  const again = t.throws(() => c.rollback(r.id));
+  const again = await t.throwsAsync(() => c.rollback(r.id));
   t.is(again!.message, `cannot roll back rollout ${r.id}: it is rolled-back (roll back needs running or paused or completed or aborted)`);
 });
 
@@ -170,14 +172,14 @@ test('refusals: no registry, unknown model, busy model, no or several fleets, no
   const e3 = await t.throwsAsync(c.create(req({})));
   t.true(isEdgeloopError(e3, 'BAD_ARGUMENT'));
   t.is(e3!.message, `rollout ${first.id} of model occ is running in fleet lab: abort it or let it finish before starting another`);
-  fleet.applyStatus('farm', 'x1', status('x1', null, 'farm'));
+  await fleet.applyStatus('farm', 'x1', status('x1', null, 'farm'));
   const e4 = await t.throwsAsync(c.create(parseRolloutRequest({ model: 'occ@1', target: 'all' })));
   t.is(e4!.message, 'fleet is required: this gateway knows farm, lab');
-  fleet.applyStatus('farm', 'x1', { online: false });
+  await fleet.applyStatus('farm', 'x1', { online: false });
   const e5 = await t.throwsAsync(c.create(parseRolloutRequest({ model: 'occ@1', target: 'device:x1,ghost', fleet: 'farm' })));
   t.true(isEdgeloopError(e5, 'BAD_ARGUMENT'));
   t.is(e5!.message, 'target device:x1,ghost matches no online device in fleet farm (skipped: ghost: unknown to the fleet registry (never sent a status); x1: offline)');
-  const e6 = t.throws(() => c.summary('ro-404'));
+  const e6 = await t.throwsAsync(() => c.summary('ro-404'));
   t.true(isEdgeloopError(e6, 'NOT_FOUND'));
   t.is(e6!.message, 'rollout "ro-404" does not exist (see GET /v1/rollouts)');
   void clock;
@@ -186,7 +188,7 @@ test('refusals: no registry, unknown model, busy model, no or several fleets, no
   t.true(isEdgeloopError(e8, 'MODEL_CORRUPT'));
   t.is(e8!.message, 'the registry returned the manifest of occ@7 for occ@2 (onnx/float32)');
   t.is(liar.sent.length, 0, 'nothing sent');
-  t.deepEqual(liar.c.list(), [], 'nothing recorded');
+  t.deepEqual(await liar.c.list(), [], 'nothing recorded');
   const empty = await setup(0);
   const e7 = await t.throwsAsync(empty.c.create(parseRolloutRequest({ model: 'occ@1', target: 'all' })));
   t.is(e7!.message, 'no device has reported to this gateway yet: there is no fleet to roll out to');

@@ -19,6 +19,7 @@ import { parseRolloutRequest, type RolloutRequest } from '../gateway/rollout-req
 import { Agent } from '../device/agent.ts';
 import { pinKeys } from '../device/verify.ts';
 import { openDatabase } from '../io/sqlite.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { deviceTopic } from '../src/topics.ts';
@@ -52,7 +53,7 @@ async function rig(t: ExecutionContext, versions: number, devices: number) {
     else results.push({ device, result: validateCommandResult(JSON.parse(payload.toString())) });
   });
   await spy.subscribeAsync([`edgeloop/${FLEET}/+/cmd`, `edgeloop/${FLEET}/+/cmd/result`], { qos: 1 });
-  const service = await RolloutService.create({ database: db, brokerUrl: broker.url, registry, tickMs: 50, resumeGraceMs: 300 });
+  const service = await RolloutService.create({ sql: sqliteSql(db), brokerUrl: broker.url, registry, tickMs: 50, resumeGraceMs: 300 });
   await service.start();
   const agents: Agent[] = [];
   t.teardown(async () => {
@@ -71,12 +72,12 @@ async function rig(t: ExecutionContext, versions: number, devices: number) {
     await agent.start();
     agents.push(agent);
   }
-  await waitFor(() => service.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length === devices, 10_000, 'agents in the fleet registry');
+  await waitFor(async () => (await service.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online').length === devices, 10_000, 'agents in the fleet registry');
   const create = (request: Partial<RolloutRequest>): Promise<RolloutSummary> =>
     service.controller.create(parseRolloutRequest({ fleet: FLEET, target: 'all', strategy: 'all-at-once', timeout: '20s', ...request }));
   const run = async (request: Partial<RolloutRequest>): Promise<RolloutSummary> => {
     const { id } = await create(request);
-    await waitFor(() => ['completed', 'aborted'].includes(service.controller.summary(id).state), 20_000, `rollout ${id} to finish`);
+    await waitFor(async () => ['completed', 'aborted'].includes((await service.controller.summary(id)).state), 20_000, `rollout ${id} to finish`);
     return service.controller.summary(id);
   };
   const activeVersions = async () => {
@@ -105,7 +106,7 @@ test('v2 everywhere: rolling back to v1 is refused without allowDowngrade, namin
   const err = await t.throwsAsync(r.create({ model: `${MODEL}@1` }));
   t.true(isEdgeloopError(err, 'BAD_ARGUMENT'));
   t.is(err!.message, 'rollout of occ@1 would downgrade 3 devices of lab that already ran a newer version: pi1 (v2 → v1), pi2 (v2 → v1), pi3 (v2 → v1); devices refuse that without a signed rollback: set allowDowngrade: true (CLI --allow-downgrade) to roll them back');
-  t.is(r.service.controller.list().length, 1, 'the refused rollout was not stored');
+  t.is((await r.service.controller.list()).length, 1, 'the refused rollout was not stored');
   t.is(r.commands.length, before, 'no command left the gateway');
 
   const bad = t.throws(() => parseRolloutRequest({ model: 'occ@1', target: 'all', allowDowngrade: 'yes' }));
@@ -121,7 +122,7 @@ test('v2 everywhere: rolling back to v1 is refused without allowDowngrade, namin
   const signed = installs(r.commands, 1);
   t.deepEqual(signed.map((c) => c.device).sort(), ['pi1', 'pi2', 'pi3']);
   for (const c of signed) t.is(c.command.rollback?.keyId, r.registry.publicKey().keyId, `${c.device}: the install carries a rollback signed by the registry`);
-  const events = r.service.controller.store.events(down.id);
+  const events = await r.service.controller.store.events(down.id);
   t.regex(events.find((e) => e.kind === 'created')!.detail, /; downgrade allowed \(signed rollbacks for pi1 \(v2 → v1\), pi2 \(v2 → v1\), pi3 \(v2 → v1\)\)$/);
   const signedEvents = events.filter((e) => e.kind === 'signed-rollback');
   t.deepEqual(signedEvents.map((e) => e.device).sort(), ['pi1', 'pi2', 'pi3']);
@@ -136,7 +137,7 @@ test('v2 everywhere: rolling back to v1 is refused without allowDowngrade, namin
   if (!refused.ok) t.regex(refused.error.message, /^signed rollback of occ to v1 issued at \d+ is a replay: this device already accepted a rollback of occ issued at \d+; sign a new one$/);
   t.deepEqual(await r.activeVersions(), { pi1: 1, pi2: 1, pi3: 1 });
   // The late failure answers a command of a device already active: the rollout's record stays as it was.
-  t.like(r.service.controller.summary(down.id), { state: 'completed', counts: { active: 3, failed: 0 } });
+  t.like(await r.service.controller.summary(down.id), { state: 'completed', counts: { active: 3, failed: 0 } });
 });
 
 test('a device back on v1 after running v3 reports its high-water mark: a rollout of v2 is a downgrade for it and is refused, then signed', async (t) => {
@@ -149,8 +150,8 @@ test('a device back on v1 after running v3 reports its high-water mark: a rollou
   // Only the mark tells: v1 active, nothing kept (keepPrevious 0), v3 gone from the device.
   const status = await r.agents[0]!.status();
   t.deepEqual(status.models, [{ model: MODEL, active: 1, shadow: null, previous: [], highWater: 3 }]);
-  await waitFor(() => r.service.fleet.get(FLEET, 'pi2')?.models[0]?.highWater === 3 && r.service.fleet.get(FLEET, 'pi1')?.models[0]?.highWater === 3, 10_000, 'the marks in the fleet registry');
-  t.deepEqual(r.service.fleet.get(FLEET, 'pi1')!.models, [{ model: MODEL, active: 1, shadow: null, previous: [], highWater: 3 }]);
+  await waitFor(async () => (await r.service.fleet.get(FLEET, 'pi2'))?.models[0]?.highWater === 3 && (await r.service.fleet.get(FLEET, 'pi1'))?.models[0]?.highWater === 3, 10_000, 'the marks in the fleet registry');
+  t.deepEqual((await r.service.fleet.get(FLEET, 'pi1'))!.models, [{ model: MODEL, active: 1, shadow: null, previous: [], highWater: 3 }]);
 
   const err = await t.throwsAsync(r.create({ model: `${MODEL}@2` }));
   t.true(isEdgeloopError(err, 'BAD_ARGUMENT'));

@@ -36,11 +36,11 @@ test('shadow: candidate installed beside the active model; agreement from paired
   batch.push({ ts: ts0 + 5000, model: 'other', version: 1, output: 0 }); // another model: ignored
   await publishAsync(dev, deviceTopic('predictions', FLEET, 'pi1'), JSON.stringify(batch));
   const c = rig.service!.controller;
-  await waitFor(() => c.summary(shadow.id).shadowAgreement !== null, 5000, 'shadow agreement');
-  t.is(c.summary(shadow.id).shadowAgreement, 0.8);
-  t.deepEqual(c.store.device(shadow.id, 'pi1')!.shadow, { agree: 8, total: 10 });
-  c.rollback(shadow.id, 'candidate disagrees too often');
-  const events = c.store.events(shadow.id);
+  await waitFor(async () => (await c.summary(shadow.id)).shadowAgreement !== null, 5000, 'shadow agreement');
+  t.is((await c.summary(shadow.id)).shadowAgreement, 0.8);
+  t.deepEqual((await c.store.device(shadow.id, 'pi1'))!.shadow, { agree: 8, total: 10 });
+  await c.rollback(shadow.id, 'candidate disagrees too often');
+  const events = await c.store.events(shadow.id);
   t.true(events.some((e) => e.kind === 'rollback-skipped' && e.detail.includes('no command to drop a shadow model')));
   t.deepEqual(await rig.activeVersions(), { pi1: 1, pi2: 1 }, 'the active model was not touched');
 });
@@ -76,11 +76,11 @@ test('a device that never answers times out, counts as failed and aborts the rol
     hardware: { arch: 'arm64', platform: 'linux', nodeVersion: '20', cpus: 4, memoryBytes: 1e9 },
   };
   await publishAsync(ghost, deviceTopic('status', FLEET, 'ghost'), JSON.stringify(status), { qos: 1, retain: true });
-  await waitFor(() => rig.service!.fleet.get(FLEET, 'ghost') !== null, 5000, 'ghost registered');
+  await waitFor(async () => (await rig.service!.fleet.get(FLEET, 'ghost')) !== null, 5000, 'ghost registered');
   const r = await rig.create({ target: 'device:ghost', timeout: '400ms', abortFailureRate: '20%' });
   const end = await rig.waitState(r.id, ['aborted', 'completed'], 5000);
   t.is(end.state, 'aborted');
-  const d = rig.service!.controller.store.device(r.id, 'ghost')!;
+  const d = (await rig.service!.controller.store.device(r.id, 'ghost'))!;
   t.is(d.state, 'failed');
   t.deepEqual(d.error, { code: 'TIMEOUT', message: 'no install result within 400 ms (last state transferring)' });
   t.is(end.reason, 'aborted automatically: failure rate 100% (1 of 1 devices attempted) is above the abort threshold 20%');

@@ -24,8 +24,8 @@ test('canary from the push alone; the next wave, whose broker lost three pushed 
   await tap.subscribeAsync(deviceTopic('cmdResult', FLEET, '+'), { qos: 1 });
 
   const created = await rig.create({ target: 'all', strategy: 'canary', canary: '1', waveInterval: '2s', timeout: '20s', seed: 3 });
-  await waitFor(() => service.controller.summary(created.id).counts.active === 1, 15_000, 'canary active');
-  const [canary, next] = service.controller.store.devices(created.id);
+  await waitFor(async () => (await service.controller.summary(created.id)).counts.active === 1, 15_000, 'canary active');
+  const [canary, next] = await service.controller.store.devices(created.id);
   t.like(service.transferStats[FLEET], { chunksPushed: total, requests: 0 });
   await waitFor(() => results.has(canary!.device), 5000, 'canary result seen');
   const first = results.get(canary!.device)!;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker.ts';
 import { Registry } from '../gateway/registry.ts';
 import { RolloutService, type RolloutServiceOptions } from '../gateway/rollout.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { Agent, type AgentOptions } from '../device/agent.ts';
 import type { ModelRunner } from '../device/runner.ts';
 import { createRunner } from '../device/runner.ts';
@@ -63,7 +64,7 @@ export class RolloutRig {
   }
 
   async startService(extra: Partial<RolloutServiceOptions> = {}): Promise<RolloutService> {
-    const service = await RolloutService.create({ database: this.db, brokerUrl: this.broker.url, registry: this.registry, tickMs: 50, resumeGraceMs: 300, ...extra });
+    const service = await RolloutService.create({ sql: sqliteSql(this.db), brokerUrl: this.broker.url, registry: this.registry, tickMs: 50, resumeGraceMs: 300, ...extra });
     await service.start();
     this.service = service;
     return service;
@@ -85,7 +86,7 @@ export class RolloutRig {
       this.agents.push(a);
       out.push(a);
     }
-    await waitFor(() => this.service !== null && this.service.fleet.list({ fleet: FLEET }).filter((d) => d.health === 'online').length >= this.agents.length, 10_000, 'agents in the fleet registry');
+    await waitFor(async () => this.service !== null && (await this.service.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online').length >= this.agents.length, 10_000, 'agents in the fleet registry');
     return out;
   }
 
@@ -94,7 +95,7 @@ export class RolloutRig {
   }
 
   async waitState(id: string, states: string[], timeoutMs = 15_000): Promise<RolloutSummary> {
-    await waitFor(() => states.includes(this.service!.controller.summary(id).state), timeoutMs, `rollout ${id} to reach ${states.join('|')}`);
+    await waitFor(async () => states.includes((await this.service!.controller.summary(id)).state), timeoutMs, `rollout ${id} to reach ${states.join('|')}`);
     return this.service!.controller.summary(id);
   }
 

@@ -19,29 +19,29 @@ test('rollback after an aborted first install: the updated device deactivates th
   t.deepEqual(await rig.activeVersions(), { pi1: null, pi2: null, pi3: null });
   // Canary of one, then a long soak: the operator aborts after the canary, before wave 2.
   const created = await rig.create({ target: 'all', strategy: 'waves', canary: '1', waveSize: '2', waveInterval: '1h', timeout: '20s', seed: 7 });
-  await waitFor(() => service.controller.summary(created.id).counts.active === 1, 15_000, 'canary active');
+  await waitFor(async () => (await service.controller.summary(created.id)).counts.active === 1, 15_000, 'canary active');
   const store = service.controller.store;
-  const canary = store.devices(created.id).find((d) => d.state === 'active')!;
+  const canary = (await store.devices(created.id)).find((d) => d.state === 'active')!;
   t.is(canary.fromVersion, null, 'the canary ran no version before');
   const agent = agents.find((a) => a.id === canary.device)!;
   t.truthy(agent.agent.runner(MODEL));
 
-  t.is(service.controller.abort(created.id, 'operator: wrong model').state, 'aborted');
-  t.is(service.controller.rollback(created.id, 'operator: undo').state, 'rolled-back');
-  await waitFor(() => store.device(created.id, canary.device)!.state === 'rolled-back' || store.device(created.id, canary.device)!.rollbackError !== null, 15_000, 'rollback confirmed');
-  const after = store.device(created.id, canary.device)!;
+  t.is((await service.controller.abort(created.id, 'operator: wrong model')).state, 'aborted');
+  t.is((await service.controller.rollback(created.id, 'operator: undo')).state, 'rolled-back');
+  await waitFor(async () => (await store.device(created.id, canary.device))!.state === 'rolled-back' || (await store.device(created.id, canary.device))!.rollbackError !== null, 15_000, 'rollback confirmed');
+  const after = (await store.device(created.id, canary.device))!;
   t.is(after.rollbackError, null);
   t.is(after.state, 'rolled-back');
-  const event = store.events(created.id).find((e) => e.device === canary.device && e.kind === 'rolled-back');
+  const event = (await store.events(created.id)).find((e) => e.device === canary.device && e.kind === 'rolled-back');
   t.is(event?.detail, `active → rolled-back: rolled back ${MODEL} from v1 to no version: it had none before, no model is active now (requested)`);
   // The other devices were never touched.
-  t.deepEqual(store.devices(created.id).filter((d) => d.device !== canary.device).map((d) => d.state), ['pending', 'pending']);
+  t.deepEqual((await store.devices(created.id)).filter((d) => d.device !== canary.device).map((d) => d.state), ['pending', 'pending']);
 
   // The agent serves nothing for the model and says so; the fleet registry shows it too.
   t.is(agent.agent.runner(MODEL), undefined);
   const slot = (await agent.agent.status()).models.find((m) => m.model === MODEL);
   t.deepEqual(slot, { model: MODEL, active: null, shadow: null, previous: [], highWater: 1 });
-  await waitFor(() => service.fleet.get(FLEET, canary.device)?.models.find((m) => m.model === MODEL)?.active === null, 10_000, 'fleet registry: no active version');
+  await waitFor(async () => (await service.fleet.get(FLEET, canary.device))?.models.find((m) => m.model === MODEL)?.active === null, 10_000, 'fleet registry: no active version');
   t.deepEqual(await rig.activeVersions(), { pi1: null, pi2: null, pi3: null });
 
   // Rolling the same version out again is an ordinary install (not a downgrade) and works.

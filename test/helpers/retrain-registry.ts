@@ -7,7 +7,7 @@ import { mlpFixture } from './device-model.ts';
 
 /** Rollouts that must not happen (approve mode, or a job that fails before its rollout). */
 export const NO_ROLLOUTS: RetrainRollouts = {
-  create: () => Promise.reject(new Error('no rollout in this test')), view: () => { throw new Error('no rollout'); }, pause: () => {}, resume: () => {}, rollback: () => {},
+  create: () => Promise.reject(new Error('no rollout in this test')), view: () => { throw new Error('no rollout'); }, pause: () => Promise.resolve(), resume: () => Promise.resolve(), rollback: () => Promise.resolve(),
 };
 
 /**
