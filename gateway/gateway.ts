@@ -251,8 +251,9 @@ export class Gateway {
         if (!this.#drift) this.#addLeaderMetrics(this.#http);
         this.#feed = attachDashboardPanels({
           http: this.#http, dashboard: this.#dashboard, store: this.#store, database: sqlite?.database,
-          // The dashboard's model panels read evaluations from SQLite; on PostgreSQL they stay empty for now.
-          registry: sqlite ? this.#registry : null, drift: this.#drift,
+          // The models panel reads the registry on either store; training runs and confusion matrices are
+          // kept in SQLite only, so on PostgreSQL a version's detail has neither.
+          registry: this.#registry, drift: this.#drift,
           runs: sqlite ? await RunStore.create({ database: sqlite.database }) : undefined,
           evaluations: sqlite ? ModelEvaluationStore.open(sqlite.database) : undefined,
           driftPolicy: this.#o.drift ? this.#o.drift.policy : undefined,

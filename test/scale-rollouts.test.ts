@@ -170,5 +170,8 @@ pgTest('on PostgreSQL an accepted retraining candidate goes out as a canary, is 
   t.is(rollout.createdBy, `retrain:${jobId}`);
   await waitFor(async () => (await gw.rollouts!.controller.summary(job.rolloutId!)).state === 'completed', 60_000, 'the rollout to reach the rest of the fleet');
   t.like((await gw.rollouts!.controller.summary(job.rolloutId!)).counts, { active: 2, failed: 0 });
+  const models = await call<{ model: string; version: number; aliases: string }[]>(gw.httpUrl!, 'GET', '/v1/models');
+  t.is(models.status, 200, 'the models panel reads the registry on PostgreSQL');
+  t.deepEqual(models.doc.filter((m) => m.model === 'occupancy').map((m) => [m.version, m.aliases]), [[2, 'production'], [1, '']]);
   t.log(`retraining on PostgreSQL: job ${jobId} ${job.state}: ${job.reason}`);
 });
