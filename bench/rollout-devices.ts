@@ -60,7 +60,15 @@ async function startSim(i: number): Promise<Sim> {
   const transfer = new TransferClient({ client, fleet, device: id, stateDir: join(stateRoot, id), pinned, chunkTimeoutMs: 3000,
     onProgress: (p) => { if (p.receivedChunks === 1) firstChunkAt = performance.now(); chunkTimes.push(Math.round(performance.now() - cmdAt)); }, maxStalledRounds: 20, manifestTimeoutMs: 30_000 });
   const cmdTopic = deviceTopic('cmd', fleet, id);
-  let queue = Promise.resolve();
+  // Commands run one at a time, in order; one arriving while none runs starts in the message handler
+  // itself, so its transfer's SUBSCRIBE shares a socket write with the command's PUBACK.
+  let queue: Promise<void> | null = null;
+  const enqueue = (run: () => Promise<void>): void => {
+    const next: Promise<void> = (queue ? queue.then(run) : run()).catch((err: unknown) => { emit({ error: `${id}: ${(err as Error).message}` }); }).finally(() => {
+      if (queue === next) queue = null;
+    });
+    queue = next;
+  };
   client.on('message', (topic, payload) => {
     if (topic.startsWith('bench/floor/')) {
       if (s.floorSeen.size < floorChunks && !s.floorSeen.has(topic)) {
@@ -70,7 +78,7 @@ async function startSim(i: number): Promise<Sim> {
       return;
     }
     if (topic !== cmdTopic) return;
-    queue = queue.then(async (): Promise<void> => {
+    enqueue(async (): Promise<void> => {
       const cmd = validateCommand(JSON.parse(payload.toString()));
       let result: CommandResult;
       try {
@@ -86,10 +94,13 @@ async function startSim(i: number): Promise<Sim> {
       } catch (err) {
         result = { id: cmd.id, type: cmd.type, ok: false, tsMs: Date.now(), error: { code: 'RUNTIME', message: (err as Error).message }, models: s.models };
       }
-      await publishAsync(client, deviceTopic('status', fleet, id), JSON.stringify(status(s)), { qos: 1, retain: true });
-      await publishAsync(client, deviceTopic('cmdResult', fleet, id), JSON.stringify(result), { qos: 1 });
+      // Status and result together, as the agent sends them: one socket write (with the transfer's UNSUBSCRIBE), in order.
+      await Promise.all([
+        publishAsync(client, deviceTopic('status', fleet, id), JSON.stringify(status(s)), { qos: 1, retain: true }),
+        publishAsync(client, deviceTopic('cmdResult', fleet, id), JSON.stringify(result), { qos: 1 }),
+      ]);
       if (process.env.BENCH_TRACE) emit({ trace: { id, resultAtEpochMs: Date.now() } });
-    }).catch((err: unknown) => { emit({ error: `${id}: ${(err as Error).message}` }); });
+    });
   });
   await client.subscribeAsync([cmdTopic, 'bench/floor/+'], { qos: 1 });
   await publishAsync(client, deviceTopic('status', fleet, id), JSON.stringify(status(s)), { qos: 1, retain: true });

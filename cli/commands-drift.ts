@@ -3,6 +3,7 @@ import { EdgeloopError } from '../src/errors.ts';
 import { assertSafeName } from '../src/names.ts';
 import { alertsTopic } from '../src/topics.ts';
 import { openDatabase, type SqliteDatabase } from '../io/sqlite.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { DriftStore } from '../gateway/drift-store.ts';
 import { AlertManager, ALERT_KINDS, type AlertKind } from '../gateway/alerts.ts';
 import { parse, requireFlag, intFlag } from './args.ts';
@@ -45,7 +46,7 @@ export async function driftCommand(argv: string[], print: Print = (l) => console
     case 'status': {
       const db = openDb(values);
       try {
-        const rows = DriftStore.open(db).latestPerDevice(fleet);
+        const rows = await (await DriftStore.create(sqliteSql(db))).latestPerDevice(fleet);
         if (fmt === 'json') return print(JSON.stringify({ devices: rows }, null, 2));
         print(table(rows.map((r) => ({
           fleet: r.fleet, device: r.device, model: r.model === null ? '-' : `${r.model} v${r.version}`, verdict: r.verdict, samples: r.sampleCount,
@@ -61,13 +62,13 @@ export async function driftCommand(argv: string[], print: Print = (l) => console
       const limit = intFlag(values.limit, 'limit', 1, 100_000) ?? 50;
       const db = openDb(values);
       try {
-        const store = DriftStore.open(db);
-        const fleets = [...new Set(store.latestPerDevice(fleet).filter((r) => r.device === device).map((r) => r.fleet))];
+        const store = await DriftStore.create(sqliteSql(db));
+        const fleets = [...new Set((await store.latestPerDevice(fleet)).filter((r) => r.device === device).map((r) => r.fleet))];
         if (fleets.length === 0) throw new EdgeloopError('NOT_FOUND', `no drift report from device ${device}${fleet ? ` in fleet ${fleet}` : ''}`);
         if (fleets.length > 1) throw new EdgeloopError('BAD_ARGUMENT', `device ${device} reports in several fleets (${fleets.join(', ')}): add --fleet`);
-        const points = store.series(fleets[0]!, device, { feature: values.feature, limit });
+        const points = await store.series(fleets[0]!, device, { feature: values.feature, limit });
         if (values.feature !== undefined && points.length === 0) throw new EdgeloopError('NOT_FOUND', `device ${device} has no drift statistics for feature ${JSON.stringify(values.feature)}`);
-        if (fmt === 'json') return print(JSON.stringify({ fleet: fleets[0], device, reports: store.reports(fleets[0]!, device, limit), series: points }, null, 2));
+        if (fmt === 'json') return print(JSON.stringify({ fleet: fleets[0], device, reports: await store.reports(fleets[0]!, device, limit), series: points }, null, 2));
         print(table(points.map((p) => ({
           report: iso(p.generatedAtMs), feature: p.isOutput ? `${p.feature} (output)` : p.feature, n: p.count, psi: num(p.psi), ks_or_chi2: num(p.testStat),
           p: num(p.testP, 3), js: num(p.js), wasserstein: num(p.wasserstein), missing: num(p.missingRate, 3), out_of_range: num(p.outRate, 3), level: p.level,
@@ -98,7 +99,7 @@ export async function alertsCommand(argv: string[], print: Print = (l) => consol
   };
   const db = openDb(values);
   try {
-    const rows = AlertManager.open(db, { topic: alertsTopic }).list(filter);
+    const rows = await (await AlertManager.create(sqliteSql(db), { topic: alertsTopic })).list(filter);
     if (fmt === 'json') return print(JSON.stringify({ alerts: rows }, null, 2));
     print(table(rows.map((a) => ({
       id: a.id, raised: iso(a.raisedAtMs), fleet: a.fleet, device: a.device, model: a.model === null ? '-' : `${a.model} v${a.version}`, kind: a.kind,

@@ -291,6 +291,21 @@ export class Agent {
     await publishAsync(this.client, this.topic('heartbeat'), JSON.stringify(hb), { qos: 0 });
   }
 
+  /**
+   * The retained status, then the result, sent together: one socket write and one round trip instead
+   * of two (the broker keeps their order). Throws when the result could not be published; a status that
+   * could not be is logged (the result went out, so the command must not be answered a second time).
+   */
+  private async publishStatusAndResult(status: DeviceStatusOnline, result: CommandResult): Promise<void> {
+    if (!this.client) return;
+    const [sent, answered] = await Promise.allSettled([
+      publishAsync(this.client, this.topic('status'), JSON.stringify(status), { qos: 1, retain: true }),
+      this.publishResult(result),
+    ]);
+    if (answered.status === 'rejected') throw answered.reason;
+    if (sent.status === 'rejected') this.logger.warn(`cannot publish status: ${errorMessage(sent.reason)}`);
+  }
+
   private async publishResult(result: CommandResult): Promise<void> {
     if (!this.client) return;
     await publishAsync(this.client, this.topic('cmdResult'), JSON.stringify(result), { qos: 1 });
@@ -353,11 +368,12 @@ export class Agent {
           throw new EdgeloopError('BAD_PAYLOAD', `command.type is not handled: ${JSON.stringify(unknown)}`);
         }
       }
-      await this.publishStatus();
-      const result: CommandResult = { id: cmd.id, type: cmd.type, ok: true, tsMs: this.now(), detail, models: await this.store.status() };
+      // One read of the model slots for both reports (results carry no high-water marks).
+      const status = await this.status();
+      const result: CommandResult = { id: cmd.id, type: cmd.type, ok: true, tsMs: this.now(), detail, models: status.models.map(({ highWater: _, ...slot }) => slot) };
       if (transfer) result.transfer = transfer;
       if (cmd.type === 'status' && this.engine) result.inference = this.engine.summary();
-      await this.publishResult(result);
+      await this.publishStatusAndResult(status, result);
     } catch (err) {
       if (isEdgeloopError(err, 'ABORTED')) return; // stopping; the pending install resumes at next start
       this.logger.warn(`${cmd.type} ${cmd.id} failed: ${errorMessage(err)}`);

@@ -29,7 +29,7 @@ import { silentLogger, type Logger } from '../src/log.ts';
 import { assertSafeName } from '../src/names.ts';
 import type { ModelManifest } from '../src/manifest.ts';
 import { canonicalJson } from '../src/pipeline/hash.ts';
-import { chunkTopic, deviceTopic, manifestTopic, parseTopic } from '../src/topics.ts';
+import { chunkTopic, deviceTopic, manifestTopic } from '../src/topics.ts';
 import type { ChunkRequest, TransferStats } from '../src/contracts/device.ts';
 import { parseJsonPayload } from '../src/contracts/device.ts';
 import { publishAsync, type MqttClient } from '../io/mqtt-client.ts';
@@ -72,7 +72,7 @@ export interface TransferResult {
   stats: TransferStats;
 }
 
-/** Per MQTT client: its TransferClients' UNSUBSCRIBEs still in flight. */
+/** Per MQTT client: its TransferClients' UNSUBSCRIBEs still in flight (the entry goes once they are acknowledged). */
 const unsubscribing = new WeakMap<MqttClient, Promise<unknown>>();
 
 /** The chunk topic filter of one model version: the chunkTopic builder with a '+' for the index. */
@@ -80,6 +80,9 @@ function chunkFilter(fleet: string, model: string, version: number): string {
   const one = chunkTopic(fleet, model, version, 0);
   return `${one.slice(0, one.lastIndexOf('/') + 1)}+`;
 }
+
+/** A chunk index in a topic, as parseTopic accepts it. */
+const CHUNK_INDEX = /^(0|[1-9][0-9]{0,8})$/;
 
 function abortError(what: string): EdgeloopError {
   return new EdgeloopError('ABORTED', `${what} was aborted`);
@@ -110,9 +113,9 @@ export class TransferClient {
     this.now = options.now ?? Date.now;
   }
 
-  /** UNSUBSCRIBEs sent on this client and not yet acknowledged (see #unsubscribeLater). */
-  get #unsubscribed(): Promise<unknown> {
-    return unsubscribing.get(this.o.client) ?? Promise.resolve();
+  /** UNSUBSCRIBEs sent on this client and not yet acknowledged (see #unsubscribeLater); undefined when none. */
+  get #unsubscribed(): Promise<unknown> | undefined {
+    return unsubscribing.get(this.o.client);
   }
 
   /**
@@ -122,9 +125,13 @@ export class TransferClient {
    * following SUBSCRIBE of the same topic (a retry, a resumed transfer).
    */
   #unsubscribeLater(topic: string | string[]): void {
+    const client = this.o.client;
     const previous = this.#unsubscribed;
-    const now = this.o.client.unsubscribeAsync(topic).catch(() => undefined);
-    unsubscribing.set(this.o.client, Promise.all([previous, now]));
+    const now = client.unsubscribeAsync(topic).catch(() => undefined);
+    const all: Promise<unknown> = Promise.all([previous, now]).then(() => {
+      if (unsubscribing.get(client) === all) unsubscribing.delete(client);
+    });
+    unsubscribing.set(client, all);
   }
 
   transferDir(model: string, version: number): string {
@@ -135,7 +142,8 @@ export class TransferClient {
   async fetchManifest(model: string, version: number, signal?: AbortSignal): Promise<ModelManifest> {
     assertSafeName('model', model);
     assertVersion(version);
-    await this.#unsubscribed;
+    const unsubscribing = this.#unsubscribed;
+    if (unsubscribing) await unsubscribing;
     const topic = manifestTopic(this.o.fleet, model, version);
     try {
       return await this.#receiveManifest(model, version, topic, () => this.o.client.subscribeAsync(topic, { qos: 1 }), signal);
@@ -196,13 +204,16 @@ export class TransferClient {
    * whose size and sha256 match the signed manifest.
    */
   async download(model: string, version: number, signal?: AbortSignal): Promise<TransferResult> {
-    await this.#unsubscribed;
+    // Without an UNSUBSCRIBE to wait for, the SUBSCRIBE below goes out in the caller's tick: an install
+    // started from the command's message handler shares one socket write with the command's PUBACK.
+    const unsubscribing = this.#unsubscribed;
+    if (unsubscribing) await unsubscribing;
     const started = this.now();
     // Collect chunks from before the subscription: pushed (retained) chunks come right after the SUBACK,
     // in the same round trip as the manifest, and are verified once the manifest is.
     const filter = chunkFilter(this.o.fleet, assertSafeName('model', model), assertVersion(version));
     const topic = manifestTopic(this.o.fleet, model, version);
-    const inbox = new ChunkInbox(filter, model, version, this.o.maxBufferedBytes);
+    const inbox = new ChunkInbox(filter, this.o.maxBufferedBytes);
     this.o.client.on('message', inbox.onMessage);
     try {
       // One SUBSCRIBE for both: the retained manifest and the retained chunks come back together.
@@ -228,19 +239,19 @@ export class TransferClient {
       await rm(dir, { recursive: true, force: true });
     }
     // The transfer is written to disk (manifest.json, then chunk files) only once it lasts: see pull().
-    const store = new PartialStore(dir, sameOnDisk ? null : JSON.stringify(manifest));
+    const store = new PartialStore(dir, sameOnDisk ? null : manifest);
 
     const asm = new ArtifactAssembler(manifest);
     if (partial) await this.loadChunks(dir, manifest, asm);
     const stats: TransferStats = { totalChunks: asm.chunkCount, resumedChunks: asm.receivedChunks, requestedChunks: 0, tamperedChunks: 0, bytes: manifest.artifact.bytes, durationMs: 0, pushedChunks: 0 };
-    if (stats.resumedChunks > 0) this.logger.info(`resuming ${model} v${version}: ${stats.resumedChunks}/${stats.totalChunks} chunks on disk`);
+    if (stats.resumedChunks > 0) this.logger.info(() => `resuming ${model} v${version}: ${stats.resumedChunks}/${stats.totalChunks} chunks on disk`);
 
     await this.pull(manifest, asm, store, stats, inbox, signal);
     // finish() checks size and whole-file sha256 against the signed manifest (once, node:crypto).
     const bytes = asm.finish();
     if (inbox.dropped > 0) this.logger.warn(`${model} v${version}: ${inbox.dropped} chunks arrived while ${this.o.maxBufferedBytes} bytes were already waiting for the manifest; they were dropped and fetched again`);
     stats.durationMs = this.now() - started;
-    this.logger.info(`downloaded ${model} v${version}: ${bytes.length} bytes, ${stats.pushedChunks} chunks pushed, ${stats.requestedChunks} requested, ${stats.tamperedChunks} refused`);
+    this.logger.info(() => `downloaded ${model} v${version}: ${bytes.length} bytes, ${stats.pushedChunks} chunks pushed, ${stats.requestedChunks} requested, ${stats.tamperedChunks} refused`);
     return { manifest, bytes, stats };
   }
 
@@ -367,17 +378,19 @@ export class TransferClient {
 /**
  * The on-disk state of a transfer in progress: manifest.json (written once, atomically) and one file per
  * verified chunk (tmp + rename, not fsynced: a chunk torn by a power cut fails its hash on resume and is
- * fetched again). Chunks are kept in memory until flush().
+ * fetched again). Chunks are kept in memory until flush(); the manifest is serialised only then (a
+ * pushed transfer usually finishes without writing anything, and real manifests carry ~200 KB of
+ * drift reference profile).
  */
 class PartialStore {
   readonly #dir: string;
-  #manifestJson: string | null;
+  #manifest: ModelManifest | null;
   #unsaved = new Map<number, Uint8Array>();
 
-  /** manifestJson: null when the manifest on disk is already this transfer's. */
-  constructor(dir: string, manifestJson: string | null) {
+  /** manifest: null when the manifest on disk is already this transfer's. */
+  constructor(dir: string, manifest: ModelManifest | null) {
     this.#dir = dir;
-    this.#manifestJson = manifestJson;
+    this.#manifest = manifest;
   }
 
   add(index: number, chunk: Uint8Array): void {
@@ -388,9 +401,9 @@ class PartialStore {
     if (this.#unsaved.size === 0) return;
     const chunkDir = join(this.#dir, 'chunks');
     await mkdir(chunkDir, { recursive: true });
-    if (this.#manifestJson !== null) {
-      await writeFileAtomic(this.#dir, 'manifest.json', this.#manifestJson);
-      this.#manifestJson = null;
+    if (this.#manifest !== null) {
+      await writeFileAtomic(this.#dir, 'manifest.json', JSON.stringify(this.#manifest));
+      this.#manifest = null;
     }
     const chunks = [...this.#unsaved];
     this.#unsaved.clear();
@@ -408,36 +421,30 @@ class PartialStore {
  * payloads (a retained chunk being cleared) are not chunks and are ignored.
  */
 class ChunkInbox {
+  /** edgeloop/<fleet>/models/<model>/<version>/chunk/ : what is left of a matching topic is the index. */
   readonly #prefix: string;
-  readonly #model: string;
-  readonly #version: number;
   readonly #maxBytes: number;
   #arrivals: { index: number; payload: Buffer }[] = [];
   #bytes = 0;
   dropped = 0;
   wake: (() => void) | undefined;
 
-  constructor(filter: string, model: string, version: number, maxBytes: number) {
+  /** filter: the version's chunk filter (chunkFilter), built from the validated fleet, model and version. */
+  constructor(filter: string, maxBytes: number) {
     this.#prefix = filter.slice(0, -1);
-    this.#model = model;
-    this.#version = version;
     this.#maxBytes = maxBytes;
   }
 
   readonly onMessage = (topic: string, payload: Buffer): void => {
-    if (!topic.startsWith(this.#prefix) || payload.length === 0) return;
-    let parsed;
-    try {
-      parsed = parseTopic(topic);
-    } catch {
-      return;
-    }
-    if (parsed.kind !== 'modelChunk' || parsed.model !== this.#model || parsed.version !== this.#version) return;
+    if (payload.length === 0 || !topic.startsWith(this.#prefix)) return;
+    // Fleet, model and version are the prefix's; only the index is left to parse (as parseTopic does).
+    const index = topic.slice(this.#prefix.length);
+    if (!CHUNK_INDEX.test(index)) return;
     if (this.#bytes + payload.length > this.#maxBytes) {
       this.dropped++;
       return;
     }
-    this.#arrivals.push({ index: parsed.index, payload });
+    this.#arrivals.push({ index: Number(index), payload });
     this.#bytes += payload.length;
     this.wake?.();
   };

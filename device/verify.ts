@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { EdgeloopError } from '../src/errors.ts';
 import type { ModelManifest } from '../src/manifest.ts';
-import { checkArtifact, checkChunk, chunkLength, manifestSigningBytes, parseManifest } from '../src/manifest-validate.ts';
+import { checkArtifact, checkChunk, chunkLength, parseManifestForSignature } from '../src/manifest-validate.ts';
 import { parsePublicKey, verify, type PublicKey } from '../io/ed25519.ts';
 import { rollbackSigningBytes, type RollbackClaim, type SignedRollback } from '../src/contracts/device.ts';
 import type { DowngradeGuard } from './model-store.ts';
@@ -39,14 +39,15 @@ export function pinKeys(texts: readonly string[]): PublicKey[] {
 export function verifyManifest(json: unknown, pinned: PinnedKeys): ModelManifest {
   const keys: readonly PublicKey[] = Array.isArray(pinned) ? pinned : [pinned as PublicKey];
   if (keys.length === 0) throw new EdgeloopError('BAD_ARGUMENT', 'verifyManifest: at least one pinned public key is required');
-  const m = parseManifest(json);
+  // One canonical-JSON pass gives both the validation of the free-form parts and the signed bytes.
+  const { manifest: m, signingBytes } = parseManifestForSignature(json);
   const what = `manifest ${m.model}@${m.version} ${m.artifact.format}/${m.artifact.variant}`;
   if (m.signature === undefined) throw new EdgeloopError('MODEL_SIGNATURE', `${what} is not signed`);
   const key = keys.find((k) => k.keyId === m.signature!.keyId);
   if (key === undefined) {
     throw new EdgeloopError('MODEL_SIGNATURE', `${what} is signed by unknown key ${m.signature.keyId}; pinned keys: ${keys.map((k) => k.keyId).join(', ')}`);
   }
-  if (!verify(key, manifestSigningBytes(m), Buffer.from(m.signature.value, 'base64'))) {
+  if (!verify(key, signingBytes, Buffer.from(m.signature.value, 'base64'))) {
     throw new EdgeloopError('MODEL_SIGNATURE', `${what}: signature by key ${key.keyId} is invalid (the manifest was changed after signing or the signature is forged)`);
   }
   return m;

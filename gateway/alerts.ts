@@ -1,16 +1,22 @@
 /**
- * Alerts: recorded in the `alerts` table inside the caller's transaction (so an alert exists exactly
- * when the report or label batch that raised it committed), then delivered to the fleet's MQTT alert
- * topic (QoS 1), an optional HTTP webhook and the log.
+ * Alerts: recorded in the `alerts` table by statements in the caller's batch (so an alert exists
+ * exactly when the report or label batch that raised it committed), then delivered to the fleet's MQTT
+ * alert topic (QoS 1), an optional HTTP webhook and the log. On gateway/sql.ts: the same class on
+ * SQLite and PostgreSQL (test/drift-contract.ts).
  *
  * De-duplication: an alert with the same (fleet, device, model, kind) as one sent less than
  * `cooldownMs` ago is not sent again; the sent row's `suppressed` count goes up instead.
+ * Idempotence: every alert has a key naming what raised it (the drift report, the joined labels), and
+ * the key is unique: a batch written twice (redelivered after a crash, or to the next elected
+ * gateway) stores and delivers its alerts once.
  *
  * Webhook: a bounded in-memory queue (the oldest undelivered alert is evicted when full, and marked
  * 'dropped'), POSTed in order, retried with exponential backoff up to `maxAttempts`. Undelivered
  * rows stay 'pending' in the table and are queued again at the next start().
  */
-import type { SqliteDatabase, SqliteStatement } from '../io/sqlite.ts';
+import { randomUUID } from 'node:crypto';
+import type { SqlDb, SqlValue } from './sql.ts';
+import { createTables, placeholders, SqlBatch } from './sql-batch.ts';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 
@@ -36,6 +42,9 @@ export interface Alert {
 
 export type AlertInput = Omit<Alert, 'id' | 'raisedAtMs'>;
 
+/** An alert raised by a batch: `key` names what raised it; an alert with a key already stored is not stored again. */
+export type KeyedAlertInput = AlertInput & { key: string };
+
 export interface AlertRow extends Alert {
   /** Alerts of the same key within the cooldown, counted instead of sent. */
   suppressed: number;
@@ -45,7 +54,27 @@ export interface AlertRow extends Alert {
   webhookAttempts: number;
 }
 
-export type RecordOutcome = { sent: true; alert: Alert } | { sent: false; suppressedInto: number };
+/**
+ * Not sent: counted on the last alert of its (fleet, device, model, kind) within the cooldown, or a
+ * `duplicate` of the stored alert with the same key (then nothing changed).
+ */
+export type RecordOutcome = { sent: true; alert: Alert } | { sent: false; reason: 'cooldown' | 'duplicate'; suppressedInto: number };
+
+/** Alerts of one batch, decided by AlertManager#prepare, written by #write, read back by #committed. */
+export interface AlertPlan {
+  readonly nowMs: number;
+  readonly entries: AlertPlanEntry[];
+}
+
+interface AlertPlanEntry {
+  input: KeyedAlertInput;
+  /** Counted on a stored alert (its id) instead of being sent. */
+  suppressInto: number | null;
+  /** Repeats within this batch counted on this new alert. */
+  suppressed: number;
+  /** The statement's index in the caller's batch. */
+  index: number;
+}
 
 export interface AlertPublisher {
   /** Publishes with QoS 1; resolves at PUBACK. */
@@ -98,15 +127,17 @@ export interface AlertStats {
   webhookQueue: number;
 }
 
+// Both dialects (sql-batch.ts createTables); dedupe_key is added to SQLite files from before it.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS alerts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, fleet TEXT NOT NULL, device TEXT NOT NULL, model TEXT, version INTEGER,
-  kind TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL, raised_at INTEGER NOT NULL,
-  suppressed INTEGER NOT NULL DEFAULT 0, last_suppressed_at INTEGER,
-  mqtt TEXT NOT NULL, webhook TEXT NOT NULL, webhook_attempts INTEGER NOT NULL DEFAULT 0
+  id {serial}, fleet TEXT NOT NULL, device TEXT NOT NULL, model TEXT, version INTEGER,
+  kind TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL, raised_at {time} NOT NULL,
+  suppressed INTEGER NOT NULL DEFAULT 0, last_suppressed_at {time},
+  mqtt TEXT NOT NULL, webhook TEXT NOT NULL, webhook_attempts INTEGER NOT NULL DEFAULT 0, dedupe_key TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_by_key ON alerts (fleet, device, kind, id);
 `;
+const ONCE_INDEX = 'CREATE UNIQUE INDEX IF NOT EXISTS alerts_once ON alerts (dedupe_key)';
 
 interface AlertDbRow {
   id: number; fleet: string; device: string; model: string | null; version: number | null; kind: AlertKind; severity: AlertSeverity; message: string;
@@ -129,13 +160,33 @@ export const fetchPost: WebhookPost = async (url, body, timeoutMs) => {
   return res.status;
 };
 
+/** Merges the defaults; BAD_CONFIG lists every problem. */
+export function resolveAlertOptions(options: AlertManagerOptions): AlertManagerOptions & { cooldownMs: number; webhook: WebhookOptions } {
+  const webhook = { ...ALERT_DEFAULTS.webhook, ...options.webhook };
+  const cooldownMs = options.cooldownMs ?? ALERT_DEFAULTS.cooldownMs;
+  const problems: string[] = [];
+  if (!(Number.isFinite(cooldownMs) && cooldownMs >= 0)) problems.push(`cooldownMs must be a finite number ≥ 0, got ${cooldownMs}`);
+  if (!(Number.isInteger(webhook.maxQueue) && webhook.maxQueue >= 1)) problems.push(`webhook.maxQueue must be an integer ≥ 1, got ${webhook.maxQueue}`);
+  if (!(Number.isInteger(webhook.maxAttempts) && webhook.maxAttempts >= 1 && webhook.maxAttempts <= 100)) problems.push(`webhook.maxAttempts must be an integer in [1, 100], got ${webhook.maxAttempts}`);
+  if (!(webhook.backoffBaseMs > 0 && webhook.backoffMaxMs >= webhook.backoffBaseMs)) problems.push(`webhook backoff must satisfy 0 < backoffBaseMs ≤ backoffMaxMs, got ${webhook.backoffBaseMs} and ${webhook.backoffMaxMs}`);
+  if (!(webhook.timeoutMs > 0)) problems.push(`webhook.timeoutMs must be > 0, got ${webhook.timeoutMs}`);
+  if (options.webhookUrl !== undefined) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(options.webhookUrl).protocol);
+    } catch { /* reported below */ }
+    if (!ok) problems.push(`webhookUrl ${JSON.stringify(options.webhookUrl)} must be an http:// or https:// URL`);
+  }
+  if (problems.length > 0) throw new EdgeloopError('BAD_CONFIG', `alert options are invalid: ${problems.join('; ')}`);
+  return { ...options, cooldownMs, webhook };
+}
+
 export class AlertManager {
-  readonly #db: SqliteDatabase;
+  readonly #db: SqlDb;
   readonly #o: AlertManagerOptions & { cooldownMs: number; webhook: WebhookOptions };
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #post: WebhookPost;
-  readonly #s: Record<string, SqliteStatement>;
   readonly #queue: Alert[] = [];
   #publisher: AlertPublisher | null;
   #timer: NodeJS.Timeout | null = null;
@@ -143,48 +194,31 @@ export class AlertManager {
   #attempts = 0;
   #running = false;
   readonly #inFlightPublishes = new Set<Promise<void>>();
+  readonly #statusWrites = new Set<Promise<void>>();
   readonly #listeners = new Set<(alert: Alert) => void>();
   readonly #stats: AlertStats = { raised: 0, suppressed: 0, mqttPublished: 0, mqttFailed: 0, webhookDelivered: 0, webhookRetries: 0, webhookFailed: 0, webhookDropped: 0, webhookQueue: 0 };
 
-  private constructor(db: SqliteDatabase, options: AlertManagerOptions) {
-    const webhook = { ...ALERT_DEFAULTS.webhook, ...options.webhook };
-    const cooldownMs = options.cooldownMs ?? ALERT_DEFAULTS.cooldownMs;
-    const problems: string[] = [];
-    if (!(Number.isFinite(cooldownMs) && cooldownMs >= 0)) problems.push(`cooldownMs must be a finite number ≥ 0, got ${cooldownMs}`);
-    if (!(Number.isInteger(webhook.maxQueue) && webhook.maxQueue >= 1)) problems.push(`webhook.maxQueue must be an integer ≥ 1, got ${webhook.maxQueue}`);
-    if (!(Number.isInteger(webhook.maxAttempts) && webhook.maxAttempts >= 1 && webhook.maxAttempts <= 100)) problems.push(`webhook.maxAttempts must be an integer in [1, 100], got ${webhook.maxAttempts}`);
-    if (!(webhook.backoffBaseMs > 0 && webhook.backoffMaxMs >= webhook.backoffBaseMs)) problems.push(`webhook backoff must satisfy 0 < backoffBaseMs ≤ backoffMaxMs, got ${webhook.backoffBaseMs} and ${webhook.backoffMaxMs}`);
-    if (!(webhook.timeoutMs > 0)) problems.push(`webhook.timeoutMs must be > 0, got ${webhook.timeoutMs}`);
-    if (options.webhookUrl !== undefined) {
-      let ok = false;
-      try {
-        ok = ['http:', 'https:'].includes(new URL(options.webhookUrl).protocol);
-      } catch { /* reported below */ }
-      if (!ok) problems.push(`webhookUrl ${JSON.stringify(options.webhookUrl)} must be an http:// or https:// URL`);
-    }
-    if (problems.length > 0) throw new EdgeloopError('BAD_CONFIG', `alert options are invalid: ${problems.join('; ')}`);
+  private constructor(db: SqlDb, options: AlertManagerOptions & { cooldownMs: number; webhook: WebhookOptions }) {
     this.#db = db;
-    this.#o = { ...options, cooldownMs, webhook };
+    this.#o = options;
     this.#log = (options.logger ?? silentLogger).child('alerts');
     this.#now = options.now ?? Date.now;
     this.#post = options.post ?? fetchPost;
     this.#publisher = options.publisher ?? null;
-    this.#s = {
-      lastSent: db.prepare('SELECT id, raised_at FROM alerts WHERE fleet = ? AND device = ? AND model IS ? AND kind = ? ORDER BY id DESC LIMIT 1'),
-      suppress: db.prepare('UPDATE alerts SET suppressed = suppressed + 1, last_suppressed_at = ? WHERE id = ?'),
-      insert: db.prepare(`INSERT INTO alerts (fleet, device, model, version, kind, severity, message, details, raised_at, mqtt, webhook)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      setMqtt: db.prepare('UPDATE alerts SET mqtt = ? WHERE id = ?'),
-      setWebhook: db.prepare('UPDATE alerts SET webhook = ?, webhook_attempts = ? WHERE id = ?'),
-      pendingWebhook: db.prepare("SELECT * FROM alerts WHERE webhook = 'pending' ORDER BY id"),
-      pendingMqtt: db.prepare("SELECT * FROM alerts WHERE mqtt = 'pending' ORDER BY id"),
-    };
   }
 
-  /** Creates the table when missing; validates the options (BAD_CONFIG listing every problem). */
-  static open(db: SqliteDatabase, options: AlertManagerOptions): AlertManager {
-    db.exec(SCHEMA);
-    return new AlertManager(db, options);
+  /** Validates the options (BAD_CONFIG listing every problem), then creates the table when missing (SQLite: adds dedupe_key to an old one). */
+  static async create(db: SqlDb, options: AlertManagerOptions): Promise<AlertManager> {
+    const resolved = resolveAlertOptions(options);
+    if (db.dialect === 'postgres') {
+      await createTables(db, 'alerts', `${SCHEMA}\n${ONCE_INDEX};`);
+    } else {
+      await createTables(db, 'alerts', SCHEMA);
+      const columns = await db.all<{ name: string }>("SELECT name FROM pragma_table_info('alerts')");
+      if (!columns.some((c) => c.name === 'dedupe_key')) await db.exec('ALTER TABLE alerts ADD COLUMN dedupe_key TEXT');
+      await db.exec(ONCE_INDEX);
+    }
+    return new AlertManager(db, resolved);
   }
 
   get stats(): AlertStats {
@@ -197,23 +231,89 @@ export class AlertManager {
   }
 
   /**
-   * Records an alert, or counts it on the last one of its key when that was sent within the cooldown.
-   * Synchronous: call it inside the transaction of the data that raised it, then deliver() after commit.
+   * Decides a batch's alerts: each is sent, or counted on the last alert of its (fleet, device, model,
+   * kind) when that was sent within the cooldown (also one sent earlier in this batch). Reads only;
+   * write() appends the statements to the batch of the data that raised them, committed() reads the
+   * stored alerts back for deliver().
    */
-  record(input: AlertInput): RecordOutcome {
-    const now = this.#now();
-    const last = this.#s.lastSent!.get(input.fleet, input.device, input.model, input.kind) as { id: number; raised_at: number } | undefined;
-    if (last && now - last.raised_at < this.#o.cooldownMs) {
-      this.#s.suppress!.run(now, last.id);
-      this.#stats.suppressed++;
-      return { sent: false, suppressedInto: last.id };
+  async prepare(inputs: readonly KeyedAlertInput[]): Promise<AlertPlan> {
+    const nowMs = this.#now();
+    const entries: AlertPlanEntry[] = [];
+    const fresh = new Map<string, AlertPlanEntry>();
+    for (const input of inputs) {
+      const group = `${input.fleet}\u0000${input.device}\u0000${input.model ?? ''}\u0000${input.kind}`;
+      const sameBatch = fresh.get(group);
+      if (sameBatch && this.#o.cooldownMs > 0) {
+        sameBatch.suppressed++;
+        continue;
+      }
+      const last = sameBatch ? undefined : await this.#db.get<{ id: number; raised_at: number }>(
+        "SELECT id, raised_at FROM alerts WHERE fleet = ? AND device = ? AND COALESCE(model, '') = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+        [input.fleet, input.device, input.model ?? '', input.kind],
+      );
+      const entry: AlertPlanEntry = { input, suppressInto: last && nowMs - last.raised_at < this.#o.cooldownMs ? last.id : null, suppressed: 0, index: -1 };
+      entries.push(entry);
+      if (entry.suppressInto === null) fresh.set(group, entry);
     }
-    const id = Number(this.#s.insert!.run(
-      input.fleet, input.device, input.model, input.version, input.kind, input.severity, input.message, JSON.stringify(input.details), now,
-      this.#publisher ? 'pending' : 'disabled', this.#o.webhookUrl ? 'pending' : 'disabled',
-    ).lastInsertRowid);
-    this.#stats.raised++;
-    return { sent: true, alert: { ...input, id, raisedAtMs: now } };
+    return { nowMs, entries };
+  }
+
+  /** Appends the plan's alert rows and suppression counts to the caller's batch. */
+  write(plan: AlertPlan, batch: Pick<SqlBatch, 'add'>): void {
+    for (const e of plan.entries) {
+      const i = e.input;
+      e.index = e.suppressInto !== null
+        ? batch.add('UPDATE alerts SET suppressed = suppressed + 1, last_suppressed_at = ? WHERE id = ?', [plan.nowMs, e.suppressInto])
+        : batch.add(
+          `INSERT INTO alerts (fleet, device, model, version, kind, severity, message, details, raised_at, suppressed, last_suppressed_at, mqtt, webhook, dedupe_key)
+           VALUES ${placeholders(14)} ON CONFLICT DO NOTHING`,
+          [i.fleet, i.device, i.model, i.version, i.kind, i.severity, i.message, JSON.stringify(i.details), plan.nowMs, e.suppressed, e.suppressed > 0 ? plan.nowMs : null,
+            this.#publisher ? 'pending' : 'disabled', this.#o.webhookUrl ? 'pending' : 'disabled', i.key],
+        );
+    }
+  }
+
+  /**
+   * After the caller's batch committed: counts the plan and resolves to the outcome of each of its
+   * alerts (a sent alert as stored, for deliver()); a repeat folded into an alert of the same batch
+   * has no outcome of its own.
+   */
+  async committed(plan: AlertPlan, counts: readonly number[]): Promise<RecordOutcome[]> {
+    const keys = plan.entries.filter((e) => e.suppressInto === null).map((e) => e.input.key);
+    const stored = new Map<string, AlertDbRow>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const part = keys.slice(i, i + 500);
+      for (const r of await this.#db.all<AlertDbRow & { dedupe_key: string }>(`SELECT * FROM alerts WHERE dedupe_key IN ${placeholders(part.length)}`, part)) stored.set(r.dedupe_key, r);
+    }
+    const out: RecordOutcome[] = [];
+    for (const e of plan.entries) {
+      if (e.suppressInto !== null) {
+        this.#stats.suppressed++;
+        out.push({ sent: false, reason: 'cooldown', suppressedInto: e.suppressInto });
+        continue;
+      }
+      const row = stored.get(e.input.key)!;
+      if (counts[e.index] === 1) {
+        this.#stats.raised++;
+        this.#stats.suppressed += e.suppressed;
+        out.push({ sent: true, alert: alertOf(toRow(row)) });
+      } else {
+        out.push({ sent: false, reason: 'duplicate', suppressedInto: row.id });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Records one alert in its own transaction (prepare, write, committed): sent, or counted on the last
+   * one of its (fleet, device, model, kind) when that was sent within the cooldown. Without a key the
+   * alert gets a random one. Call deliver() with a sent alert.
+   */
+  async record(input: AlertInput & { key?: string }): Promise<RecordOutcome> {
+    const plan = await this.prepare([{ ...input, key: input.key ?? randomUUID() }]);
+    const batch = new SqlBatch();
+    this.write(plan, batch);
+    return (await this.committed(plan, await batch.run(this.#db)))[0]!;
   }
 
   /** Logs, publishes and queues for the webhook an alert returned by record(). Never throws. */
@@ -240,38 +340,44 @@ export class AlertManager {
   }
 
   /** Queues again whatever a previous run left undelivered. */
-  start(): void {
+  async start(): Promise<void> {
     this.#running = true;
-    for (const r of this.#s.pendingMqtt!.all() as AlertDbRow[]) this.#publish(alertOf(toRow(r)));
-    if (this.#o.webhookUrl) for (const r of this.#s.pendingWebhook!.all() as AlertDbRow[]) this.#enqueue(alertOf(toRow(r)));
+    for (const r of await this.#db.all<AlertDbRow>("SELECT * FROM alerts WHERE mqtt = 'pending' ORDER BY id")) this.#publish(alertOf(toRow(r)));
+    if (this.#o.webhookUrl) for (const r of await this.#db.all<AlertDbRow>("SELECT * FROM alerts WHERE webhook = 'pending' ORDER BY id")) this.#enqueue(alertOf(toRow(r)));
   }
 
-  /** Stops retrying (undelivered alerts stay 'pending' for the next start) and waits for in-flight sends. */
+  /** Stops retrying (undelivered alerts stay 'pending' for the next start) and waits for in-flight sends and their status writes. */
   async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#inFlight;
     await Promise.all([...this.#inFlightPublishes]);
+    await Promise.all([...this.#statusWrites]);
     this.#queue.length = 0;
   }
 
-  list(options: { fleet?: string; device?: string; kind?: AlertKind; limit?: number } = {}): AlertRow[] {
+  /** Resolves when the delivery statuses written so far are stored. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#statusWrites]);
+  }
+
+  async list(options: { fleet?: string; device?: string; kind?: AlertKind; limit?: number } = {}): Promise<AlertRow[]> {
     const clauses: string[] = [];
-    const params: (string | number)[] = [];
+    const params: SqlValue[] = [];
     if (options.fleet !== undefined) { clauses.push('fleet = ?'); params.push(options.fleet); }
     if (options.device !== undefined) { clauses.push('device = ?'); params.push(options.device); }
     if (options.kind !== undefined) { clauses.push('kind = ?'); params.push(options.kind); }
     params.push(options.limit ?? 100);
-    const rows = this.#db.prepare(`SELECT * FROM alerts ${clauses.length ? 'WHERE ' + clauses.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`).all(...params) as AlertDbRow[];
+    const rows = await this.#db.all<AlertDbRow>(`SELECT * FROM alerts ${clauses.length ? 'WHERE ' + clauses.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`, params);
     return rows.map(toRow);
   }
 
   /** Alerts sent and suppressed per (kind, severity), for /metrics. */
-  countsByKind(): { kind: AlertKind; severity: AlertSeverity; sent: number; suppressed: number }[] {
-    return this.#db.prepare('SELECT kind, severity, count(*) AS sent, sum(suppressed) AS suppressed FROM alerts GROUP BY kind, severity').all() as {
-      kind: AlertKind; severity: AlertSeverity; sent: number; suppressed: number;
-    }[];
+  async countsByKind(): Promise<{ kind: AlertKind; severity: AlertSeverity; sent: number; suppressed: number }[]> {
+    return this.#db.all<{ kind: AlertKind; severity: AlertSeverity; sent: number; suppressed: number }>(
+      'SELECT kind, severity, CAST(count(*) AS INTEGER) AS sent, CAST(COALESCE(sum(suppressed), 0) AS INTEGER) AS suppressed FROM alerts GROUP BY kind, severity ORDER BY kind, severity',
+    );
   }
 
   #publish(alert: Alert): void {
@@ -292,12 +398,13 @@ export class AlertManager {
   }
 
   #update(stmt: 'setMqtt' | 'setWebhook', ...args: (string | number)[]): void {
-    try {
-      this.#s[stmt]!.run(...args);
-    } catch (err) {
+    const sql = stmt === 'setMqtt' ? 'UPDATE alerts SET mqtt = ? WHERE id = ?' : 'UPDATE alerts SET webhook = ?, webhook_attempts = ? WHERE id = ?';
+    const write = this.#db.run(sql, args).then(
+      () => undefined,
       // The database may be closed during shutdown; the status stays 'pending' and is retried next start.
-      this.#log.warn(`cannot record alert delivery status: ${errorMessage(err)}`);
-    }
+      (err: unknown) => this.#log.warn(`cannot record alert delivery status: ${errorMessage(err)}`),
+    ).finally(() => this.#statusWrites.delete(write));
+    this.#statusWrites.add(write);
   }
 
   #enqueue(alert: Alert): void {

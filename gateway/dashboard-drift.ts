@@ -46,11 +46,12 @@ export function registerDriftDashboardRoutes(http: HttpServer, drift: DriftServi
   const policy = resolveDriftPolicy(options.policy);
   const store = drift.store;
 
-  http.route('GET', /^\/v1\/dashboard\/drift-heatmap$/, guarded((req, res) => {
+  http.route('GET', /^\/v1\/dashboard\/drift-heatmap$/, guarded(async (req, res) => {
     const q = queryOf(req);
     const fleet = nameParam(q, 'fleet');
     const metric = metricOf(q);
-    const cells = store.latestPerDevice(fleet).flatMap((r) => store.series(r.fleet, r.device, { limit: 1 }).map((p) => ({
+    const latest = await Promise.all((await store.latestPerDevice(fleet)).map(async (r) => ({ r, points: await store.series(r.fleet, r.device, { limit: 1 }) })));
+    const cells = latest.flatMap(({ r, points }) => points.map((p) => ({
       row: `${r.fleet}/${r.device}`,
       col: p.isOutput ? `${p.feature} (output)` : p.feature,
       value: round(valueOf(p, metric)),
@@ -64,18 +65,18 @@ export function registerDriftDashboardRoutes(http: HttpServer, drift: DriftServi
     sendJson(res, 200, { metric, max: metric === 'psi' ? policy.psiAlert : 0.5, thresholds: metric === 'psi' ? { warn: policy.psiWarn, alert: policy.psiAlert } : null, cells });
   }));
 
-  http.route('GET', /^\/v1\/dashboard\/drift-series$/, guarded((req, res) => {
+  http.route('GET', /^\/v1\/dashboard\/drift-series$/, guarded(async (req, res) => {
     const q = queryOf(req);
     const fleet = requiredName(q, 'fleet');
     const device = requiredName(q, 'device');
     const feature = q.get('feature');
     if (feature === null || feature.length === 0 || feature.length > 256) throw new EdgeloopError('BAD_ARGUMENT', 'query parameter feature is required (1-256 characters)');
     const metric = metricOf(q);
-    const points = store.series(fleet, device, { feature, limit: intParam(q, 'points', 200, 1, 10_000) });
+    const points = await store.series(fleet, device, { feature, limit: intParam(q, 'points', 200, 1, 10_000) });
     if (points.length === 0) throw new EdgeloopError('NOT_FOUND', `no drift statistics for feature ${JSON.stringify(feature)} of device ${fleet}/${device}`);
     // A calibrated profile scales the thresholds per feature (src/drift/policy.ts): the levels say it, fixed lines would not.
     const last = points[points.length - 1]!;
-    const calibrated = last.model !== null && last.version !== null && store.getProfile(last.model, last.version)?.profile.calibration !== undefined;
+    const calibrated = last.model !== null && last.version !== null && (await store.getProfile(last.model, last.version))?.profile.calibration !== undefined;
     sendJson(res, 200, {
       fleet, device, feature, metric, label: `${fleet}/${device} ${feature} ${metric.toUpperCase()}`,
       thresholds: metric === 'psi' && !calibrated ? { warn: policy.psiWarn, alert: policy.psiAlert } : null,
@@ -85,18 +86,18 @@ export function registerDriftDashboardRoutes(http: HttpServer, drift: DriftServi
     });
   }));
 
-  http.route('GET', /^\/v1\/dashboard\/alerts$/, guarded((req, res) => {
+  http.route('GET', /^\/v1\/dashboard\/alerts$/, guarded(async (req, res) => {
     const q = queryOf(req);
-    const rows = drift.alerts.list({ fleet: nameParam(q, 'fleet'), limit: intParam(q, 'limit', 50, 1, 1000) });
+    const rows = await drift.alerts.list({ fleet: nameParam(q, 'fleet'), limit: intParam(q, 'limit', 50, 1, 1000) });
     sendJson(res, 200, rows.map((a) => ({
       id: a.id, raised: isoTime(a.raisedAtMs), severity: a.severity, kind: a.kind, device: `${a.fleet}/${a.device}`,
       model: a.model === null ? '' : `${a.model}@${a.version}`, message: a.message.slice(0, 200), suppressed: a.suppressed, mqtt: a.mqtt, webhook: a.webhook,
     })));
   }));
 
-  http.route('GET', /^\/v1\/dashboard\/performance$/, guarded((req, res) => {
+  http.route('GET', /^\/v1\/dashboard\/performance$/, guarded(async (req, res) => {
     const q = queryOf(req);
-    sendJson(res, 200, drift.performance.states({ fleet: nameParam(q, 'fleet') }).map((s) => ({
+    sendJson(res, 200, (await drift.performance.states({ fleet: nameParam(q, 'fleet') })).map((s) => ({
       device: `${s.fleet}/${s.device}`, model: `${s.model}@${s.version}`, task: s.task, samples: s.samples,
       accuracy: round(s.accuracy), f1: round(s.f1), mse: round(s.mse), baseline: round(s.baseline), status: s.status,
       reasons: s.reasons.join('; '), updated: isoTime(s.updatedAtMs),
@@ -106,12 +107,11 @@ export function registerDriftDashboardRoutes(http: HttpServer, drift: DriftServi
 
 /** Live-feed fingerprints: reports stored (per verdict), alerts raised, performance states. */
 export function driftProbes(drift: DriftService): ChangeProbe[] {
-  // The newest report id: O(1) on the primary key, where DriftStore#verdictCounts scans every report.
-  const lastReport = drift.store.database.prepare('SELECT max(id) FROM drift_reports').pluck();
   return [
-    { event: 'drift', probe: () => lastReport.get() },
+    // The newest report id: O(1) on the primary key, where DriftStore#verdictCounts scans every report.
+    { event: 'drift', probe: () => drift.store.lastReportId() },
     { event: 'alerts', probe: () => drift.alerts.countsByKind() },
-    { event: 'performance', probe: () => drift.performance.states().map((s) => [s.fleet, s.device, s.model, s.version, s.samples, s.updatedAtMs]) },
+    { event: 'performance', probe: async () => (await drift.performance.states()).map((s) => [s.fleet, s.device, s.model, s.version, s.samples, s.updatedAtMs]) },
   ];
 }
 

@@ -5,16 +5,23 @@
  * tracks performance from delayed labels, raises alerts on ok → warn/alert transitions (and on
  * performance degradation), and serves /metrics and the /v1/drift, /v1/alerts, /v1/performance API.
  *
- * One MQTT batch = one SQLite transaction (reports, verdicts, joins, rejects and alert rows); the
- * broker gets its PUBACKs only after that commit, and alerts leave (MQTT, webhook) only after it.
+ * One MQTT batch = one transaction (reports, verdicts, joins, rejects and alert rows): the batch is
+ * read, judged in memory and written as one `SqlDb.batch` (gateway/sql-batch.ts); the broker gets its
+ * PUBACKs only after that commit, and alerts leave (MQTT, webhook) only after it. The tables are on
+ * gateway/sql.ts: the gateway's SQLite file, or the PostgreSQL shared by scaled-out gateways (where the
+ * elected leader runs this service). A batch delivered again (a crash before the PUBACK, or the next
+ * leader taking over the MQTT session) is stored once: reports, predictions, labels and alerts are
+ * keyed, and what a batch stored already raises nothing new.
  *
  * Which model a device runs: set by the rollout (setDeviceModel) or learned from the newest
- * prediction the device published. A DriftReport does not name its model (src/drift/report.ts),
- * so a report from a device whose model is unknown, or whose version has no registered profile,
+ * prediction the device published. A DriftReport from an older device does not name its model
+ * (src/drift/report.ts), so a report from a device whose model is unknown, or whose version has no registered profile,
  * is stored with the verdict 'no_profile' and raises nothing.
  */
 import type http from 'node:http';
 import type { SqliteDatabase } from '../io/sqlite.ts';
+import { sqliteSql, type SqlDb } from './sql.ts';
+import { SqlBatch } from './sql-batch.ts';
 import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
 import { EdgeloopError, errorMessage, isEdgeloopError, type ErrorCode } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -27,14 +34,16 @@ import type { ModelManifest } from '../src/manifest.ts';
 import { decodeJsonPayload, parseLabelBatch, parsePredictionBatch, type LabelBatch, type PredictionBatch } from '../src/contracts/predictions.ts';
 import { DurableSubscriber, type ReceivedMessage } from './mqtt-session.ts';
 import { sendJson, type HttpServer } from './http.ts';
-import { DriftStore, type ModelTask, type StoredVerdict } from './drift-store.ts';
-import { PerformanceTracker, type PerformancePolicy, type PerformanceState, type TouchedGroup } from './performance.ts';
-import { AlertManager, ALERT_KINDS, type Alert, type AlertKind, type AlertPublisher, type WebhookOptions, type WebhookPost } from './alerts.ts';
+import { DriftStore, reportKey, type DeviceModel, type ModelTask, type ProfileRecord, type StoredVerdict } from './drift-store.ts';
+import { PerformanceTracker, resolvePerformancePolicy, type PerformanceEvent, type PerformancePolicy, type PerformanceState } from './performance.ts';
+import { AlertManager, ALERT_KINDS, resolveAlertOptions, type Alert, type AlertKind, type AlertManagerOptions, type AlertPublisher, type KeyedAlertInput, type WebhookOptions, type WebhookPost } from './alerts.ts';
 import { GatewayMetrics, type MetricsSources } from './metrics.ts';
 
 export interface DriftServiceOptions {
-  /** The gateway's SQLite handle (SqliteStore#database): drift tables live in the same file. */
-  database: SqliteDatabase;
+  /** The gateway's SQLite handle (SqliteStore#database): drift tables live in the same file. Or `sql`. */
+  database?: SqliteDatabase;
+  /** Where the drift, performance and alert tables live: sqliteSql(database) or postgresSql(pool). Exactly one of database and sql. */
+  sql?: SqlDb;
   brokerUrl: string;
   /** Fleet to monitor, or '+' for every fleet. */
   fleet: string;
@@ -46,7 +55,11 @@ export interface DriftServiceOptions {
   webhook?: Partial<WebhookOptions>;
   logger?: Logger;
   now?: () => number;
-  /** MQTT client id prefix (the subscriber uses it as is, the alert publisher adds '-alerts'). */
+  /**
+   * MQTT client id prefix (the subscriber uses it as is, the alert publisher adds '-alerts'); default
+   * `edgeloop-drift-<fleet|all>`. Its session is persistent: gateways on one PostgreSQL should all use
+   * the same id, so the elected leader takes over the session (and its unacknowledged messages).
+   */
   clientId?: string;
   mqtt?: { username?: string; password?: string; protocolVersion?: 4 | 5; tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean } };
   /** Largest accepted drift / predictions / labels payload. */
@@ -76,6 +89,18 @@ interface BatchEffects {
   perf: PerformanceState[];
   rejects: { topicKind: string; reason: ErrorCode }[];
   alerts: Alert[];
+}
+
+/** What a batch read or decided so far, for the messages after it in the same batch. */
+interface BatchContext {
+  profiles: Map<string, ProfileRecord | null>;
+  /** Device models set by this batch's predictions ("fleet/device"). */
+  deviceModels: Map<string, DeviceModel>;
+  /** The latest decided verdict per device after this batch's reports so far. */
+  verdicts: Map<string, 'ok' | 'warn' | 'alert' | null>;
+  /** Report keys stored by this batch. */
+  reports: Set<string>;
+  raised: KeyedAlertInput[];
 }
 
 export interface BatchOutcome {
@@ -110,11 +135,12 @@ export class DriftService {
   readonly #perf: PerformanceTracker;
   readonly #alerts: AlertManager;
   readonly #metrics: GatewayMetrics;
-  readonly #commit: (items: readonly Item[]) => BatchEffects;
+  readonly #sql: SqlDb;
   #subscriber: DurableSubscriber | null = null;
   #client: MqttClient | null = null;
 
-  private constructor(o: DriftServiceOptions, policy: DriftPolicy, store: DriftStore, perf: PerformanceTracker, alerts: AlertManager) {
+  private constructor(o: DriftServiceOptions, sql: SqlDb, policy: DriftPolicy, store: DriftStore, perf: PerformanceTracker, alerts: AlertManager) {
+    this.#sql = sql;
     this.#o = o;
     this.#log = (o.logger ?? silentLogger).child('drift');
     this.#now = o.now ?? Date.now;
@@ -124,12 +150,11 @@ export class DriftService {
     this.#alerts = alerts;
     this.#metrics = new GatewayMetrics(
       {
-        alerts: () => ({ byKind: alerts.countsByKind(), stats: alerts.stats }),
-        performance: () => ({ counters: perf.counters, pendingLabels: perf.pendingLabels() }),
+        alerts: async () => ({ byKind: await alerts.countsByKind(), stats: alerts.stats }),
+        performance: async () => ({ counters: perf.counters, pendingLabels: await perf.pendingLabels() }),
       },
       { now: this.#now, sources: o.metricsSources },
     );
-    this.#commit = o.database.transaction((items: readonly Item[]) => this.#apply(items));
   }
 
   /**
@@ -148,6 +173,7 @@ export class DriftService {
     if (!/^(mqtt|mqtts|tcp):\/\/[^/\s]+$/.test(options.brokerUrl)) problems.push(`brokerUrl ${JSON.stringify(options.brokerUrl)} must look like mqtt://host:port`);
     const maxPayloadBytes = options.maxPayloadBytes ?? DRIFT_SERVICE_DEFAULTS.maxPayloadBytes;
     if (!(Number.isInteger(maxPayloadBytes) && maxPayloadBytes >= 64)) problems.push(`maxPayloadBytes must be an integer ≥ 64, got ${maxPayloadBytes}`);
+    if ((options.database === undefined) === (options.sql === undefined)) problems.push('exactly one of database (SQLite) or sql must be given');
     const attempt = <T>(f: () => T): T | null => {
       try {
         return f();
@@ -157,8 +183,8 @@ export class DriftService {
       }
     };
     const policy = attempt(() => resolveDriftPolicy(options.policy));
-    const perf = attempt(() => PerformanceTracker.open(options.database, options.performance));
-    const alerts = attempt(() => AlertManager.open(options.database, {
+    attempt(() => resolvePerformancePolicy(options.performance));
+    const alertOptions: AlertManagerOptions = {
       topic: alertsTopic,
       cooldownMs: options.alertCooldownMs,
       webhookUrl: options.webhookUrl,
@@ -167,9 +193,14 @@ export class DriftService {
       post: options.webhookPost,
       logger: options.logger,
       now: options.now,
-    }));
-    if (problems.length > 0 || !policy || !perf || !alerts) throw new EdgeloopError('BAD_CONFIG', `drift service options are invalid: ${problems.join('; ')}`);
-    return new DriftService({ ...options, maxPayloadBytes }, policy, DriftStore.open(options.database), perf, alerts);
+    };
+    attempt(() => resolveAlertOptions(alertOptions));
+    if (problems.length > 0 || !policy) throw new EdgeloopError('BAD_CONFIG', `drift service options are invalid: ${problems.join('; ')}`);
+    const sql = options.sql ?? sqliteSql(options.database!);
+    const store = await DriftStore.create(sql);
+    const perf = await PerformanceTracker.create(sql, options.performance);
+    const alerts = await AlertManager.create(sql, alertOptions);
+    return new DriftService({ ...options, maxPayloadBytes }, sql, policy, store, perf, alerts);
   }
 
   get store(): DriftStore {
@@ -202,7 +233,7 @@ export class DriftService {
    * `task` defaults from the profile's output (numeric → regression); `testMetrics` (the manifest's
    * `metrics`, e.g. test_accuracy / test_mse) is the baseline of the performance check.
    */
-  registerProfile(model: string, version: number, profile: ReferenceProfile, options: { task?: ModelTask; testMetrics?: Record<string, number> } = {}): void {
+  async registerProfile(model: string, version: number, profile: ReferenceProfile, options: { task?: ModelTask; testMetrics?: Record<string, number> } = {}): Promise<void> {
     assertSafeName('model', model);
     if (!(Number.isInteger(version) && version >= 1)) throw new EdgeloopError('BAD_ARGUMENT', `version must be an integer ≥ 1, got ${version}`);
     const problem = profileProblem(profile);
@@ -213,23 +244,23 @@ export class DriftService {
     for (const [k, v] of Object.entries(testMetrics)) {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new EdgeloopError('BAD_ARGUMENT', `testMetrics.${k} must be a finite number, got ${String(v)}`);
     }
-    this.#store.putProfile({ model, version, task, profile, testMetrics, registeredAtMs: this.#now() });
+    await this.#store.putProfile({ model, version, task, profile, testMetrics, registeredAtMs: this.#now() });
     this.#log.info(`registered reference profile of ${model} v${version} (${profile.features.length} features, ${task})`);
   }
 
   /** registerProfile from a model manifest (reference.profile, task, metrics). */
-  registerManifest(manifest: ModelManifest): void {
+  async registerManifest(manifest: ModelManifest): Promise<void> {
     if (!manifest.reference) throw new EdgeloopError('BAD_ARGUMENT', `manifest of ${manifest.model} v${manifest.version} has no reference profile (reference is null)`);
-    this.registerProfile(manifest.model, manifest.version, manifest.reference.profile as ReferenceProfile, { task: manifest.task, testMetrics: manifest.metrics });
+    await this.registerProfile(manifest.model, manifest.version, manifest.reference.profile as ReferenceProfile, { task: manifest.task, testMetrics: manifest.metrics });
   }
 
   /** Records the model version a device runs (the rollout calls this when a device activates a version). */
-  setDeviceModel(fleet: string, device: string, model: string, version: number): void {
+  async setDeviceModel(fleet: string, device: string, model: string, version: number): Promise<void> {
     assertSafeName('fleet', fleet);
     assertSafeName('device', device);
     assertSafeName('model', model);
     if (!(Number.isInteger(version) && version >= 1)) throw new EdgeloopError('BAD_ARGUMENT', `version must be an integer ≥ 1, got ${version}`);
-    this.#store.setDeviceModel(fleet, device, { model, version }, this.#now());
+    await this.#store.setDeviceModel(fleet, device, { model, version }, this.#now());
   }
 
   async start(): Promise<void> {
@@ -241,7 +272,7 @@ export class DriftService {
         this.#client = client;
         this.#alerts.setPublisher({ publish: (topic, payload) => publishAsync(client, topic, payload, { qos: 1 }) });
       }
-      this.#alerts.start();
+      await this.#alerts.start();
       this.#subscriber = new DurableSubscriber({
         url: this.#o.brokerUrl,
         clientId,
@@ -278,7 +309,7 @@ export class DriftService {
   async handleMessages(messages: readonly ReceivedMessage[]): Promise<BatchOutcome> {
     const items = messages.map((m) => this.#validate(m));
     await this.#loadProfiles(items);
-    const effects = this.#commit(items);
+    const effects = await this.#commit(items);
     for (const r of effects.reports) this.#metrics.recordDriftReport(r.fleet, r.device, r.model, r.report, r.verdict);
     for (const s of effects.perf) this.#metrics.recordPerformance(s);
     for (const r of effects.rejects) this.#metrics.recordReject(r.topicKind, r.reason);
@@ -304,10 +335,10 @@ export class DriftService {
     for (const [key, ref] of wanted) {
       if (this.#looked.has(key)) continue;
       this.#looked.add(key);
-      if (this.#store.getProfile(ref.model, ref.version)) continue;
+      if (await this.#store.getProfile(ref.model, ref.version)) continue;
       try {
         const manifest = await source(ref.model, ref.version);
-        if (manifest?.reference) this.registerManifest(manifest);
+        if (manifest?.reference) await this.registerManifest(manifest);
         else this.#log.warn(`no reference profile for ${key}: its drift reports are stored but not judged`);
       } catch (err) {
         this.#log.warn(`cannot load the reference profile of ${key}: ${errorMessage(err)}`);
@@ -344,32 +375,36 @@ export class DriftService {
     }
   }
 
-  /** Runs inside the batch transaction. */
-  #apply(items: readonly Item[]): BatchEffects {
+  /**
+   * Reads what the batch needs, judges it in memory in message order (a report sees the verdict of the
+   * device's report before it in the same batch, a label the predictions before it), then writes it all
+   * in one SqlDb batch. Resolves after the commit with what to publish.
+   */
+  async #commit(items: readonly Item[]): Promise<BatchEffects> {
     const fx: BatchEffects = { reports: [], perf: [], rejects: [], alerts: [] };
-    const raise = (input: Parameters<AlertManager['record']>[0]): void => {
-      const r = this.#alerts.record(input);
-      if (r.sent) fx.alerts.push(r.alert);
-    };
-    const touchedAll: TouchedGroup[] = [];
+    const batch = new SqlBatch();
+    const ctx: BatchContext = { profiles: new Map(), deviceModels: new Map(), verdicts: new Map(), reports: new Set(), raised: [] };
+    const events: PerformanceEvent[] = [];
     for (const item of items) {
       switch (item.kind) {
         case 'reject':
-          this.#store.insertReject({ receivedAtMs: item.msg.receivedAtMs, topic: item.msg.topic, reason: item.reason, detail: item.detail, payload: item.msg.payload });
+          this.#store.addReject(batch, { receivedAtMs: item.msg.receivedAtMs, topic: item.msg.topic, reason: item.reason, detail: item.detail, payload: item.msg.payload });
           fx.rejects.push({ topicKind: item.topicKind, reason: item.reason });
           break;
         case 'drift':
-          this.#applyReport(item, fx, raise);
+          await this.#planReport(item, batch, ctx, fx);
           break;
         case 'predictions': {
           // The newest prediction names the model version the device runs now.
           const newest = item.batch.reduce((a, b) => (b.ts > a.ts ? b : a));
-          this.#store.setDeviceModel(item.fleet, item.device, { model: newest.model, version: newest.version }, item.msg.receivedAtMs);
-          touchedAll.push(...this.#perf.addPredictions(item.fleet, item.device, item.batch, item.msg.receivedAtMs));
+          const model = { model: newest.model, version: newest.version };
+          this.#store.addDeviceModel(batch, item.fleet, item.device, model, item.msg.receivedAtMs);
+          ctx.deviceModels.set(`${item.fleet}/${item.device}`, model);
+          events.push({ kind: 'predictions', fleet: item.fleet, device: item.device, batch: item.batch, receivedAtMs: item.msg.receivedAtMs });
           break;
         }
         case 'labels':
-          touchedAll.push(...this.#perf.addLabels(item.fleet, item.device, item.batch, item.msg.receivedAtMs));
+          events.push({ kind: 'labels', fleet: item.fleet, device: item.device, batch: item.batch, receivedAtMs: item.msg.receivedAtMs });
           break;
         default: {
           const never: never = item;
@@ -377,44 +412,66 @@ export class DriftService {
         }
       }
     }
-    const seen = new Set<string>();
-    for (const g of touchedAll) {
-      const key = `${g.fleet}/${g.device}/${g.model}/${g.version}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const rec = this.#store.getProfile(g.model, g.version);
-      const { state, previous } = this.#perf.evaluate(g, { task: rec?.task ?? null, testMetrics: rec?.testMetrics ?? {} }, this.#now());
+    const plan = await this.#perf.prepare(events);
+    for (const g of plan.touched) {
+      const rec = await this.#profile(ctx, g.model, g.version);
+      const { state, previous, newestJoinedTs } = await this.#perf.evaluate(plan, g, { task: rec?.task ?? null, testMetrics: rec?.testMetrics ?? {} }, this.#now());
       fx.perf.push(state);
       if (state.status === 'degraded' && previous !== 'degraded') {
         const absolute = state.reasons.some((r) => r.includes('minAccuracy') || r.includes('maxMse'));
-        raise({
+        ctx.raised.push({
+          // A prediction is joined once: the newest one this batch joined names the batch.
+          key: `performance:${g.fleet}/${g.device}/${g.model}@${g.version}/${newestJoinedTs}`,
           fleet: g.fleet, device: g.device, model: g.model, version: g.version, kind: 'performance', severity: absolute ? 'critical' : 'warning',
           message: `${g.model} v${g.version} performance degraded: ${state.reasons.join('; ')}`,
           details: { task: state.task, samples: state.samples, accuracy: state.accuracy, f1: state.f1, mse: state.mse, baseline: state.baseline, reasons: state.reasons },
         });
       }
     }
+    this.#perf.write(plan, batch);
+    const alertPlan = await this.#alerts.prepare(ctx.raised);
+    this.#alerts.write(alertPlan, batch);
+    const counts = await batch.run(this.#sql);
+    this.#perf.committed(plan, counts);
+    for (const r of await this.#alerts.committed(alertPlan, counts)) if (r.sent) fx.alerts.push(r.alert);
     return fx;
   }
 
-  #applyReport(item: Extract<Item, { kind: 'drift' }>, fx: BatchEffects, raise: (input: Parameters<AlertManager['record']>[0]) => void): void {
+  async #profile(ctx: BatchContext, model: string, version: number): Promise<ProfileRecord | null> {
+    const key = `${model}@${version}`;
+    if (!ctx.profiles.has(key)) ctx.profiles.set(key, await this.#store.getProfile(model, version));
+    return ctx.profiles.get(key)!;
+  }
+
+  async #planReport(item: Extract<Item, { kind: 'drift' }>, batch: SqlBatch, ctx: BatchContext, fx: BatchEffects): Promise<void> {
     const { fleet, device, report } = item;
+    const dk = `${fleet}/${device}`;
     // The report names the model version it was computed for; older devices leave it to the predictions.
-    const model = report.model !== undefined && report.modelVersion !== undefined
-      ? { model: report.model, version: report.modelVersion }
-      : this.#store.getDeviceModel(fleet, device);
-    const rec = model ? this.#store.getProfile(model.model, model.version) : null;
+    let model: DeviceModel | null;
+    if (report.model !== undefined && report.modelVersion !== undefined) model = { model: report.model, version: report.modelVersion };
+    else if (ctx.deviceModels.has(dk)) model = ctx.deviceModels.get(dk)!;
+    else model = await this.#store.getDeviceModel(fleet, device);
+    const key = reportKey({ fleet, device, model, generatedAtMs: report.generatedAtMs });
+    if (ctx.reports.has(key) || (await this.#store.hasReport({ fleet, device, model, generatedAtMs: report.generatedAtMs }))) {
+      this.#log.debug(() => `drift report ${key} is stored already (delivered again): skipped`);
+      return;
+    }
+    ctx.reports.add(key);
+    const rec = model ? await this.#profile(ctx, model.model, model.version) : null;
     let evaluation: DriftEvaluation | null = null;
     if (rec) evaluation = evaluateDrift(report, rec.profile, this.#policy);
-    const previous = this.#store.lastDecidedVerdict(fleet, device);
-    const reportId = this.#store.insertReport({ fleet, device, model, receivedAtMs: item.msg.receivedAtMs, report, evaluation });
+    const previous = ctx.verdicts.has(dk) ? ctx.verdicts.get(dk)! : await this.#store.lastDecidedVerdict(fleet, device);
+    this.#store.addReport(batch, { fleet, device, model, receivedAtMs: item.msg.receivedAtMs, report, evaluation });
     const verdict: StoredVerdict = evaluation?.verdict ?? 'no_profile';
+    if (verdict === 'ok' || verdict === 'warn' || verdict === 'alert') ctx.verdicts.set(dk, verdict);
+    else ctx.verdicts.set(dk, previous);
     fx.reports.push({ fleet, device, model, report, verdict });
     if ((verdict === 'warn' || verdict === 'alert') && RANK[verdict] > RANK[previous ?? 'ok']) {
-      raise({
+      ctx.raised.push({
+        key: `drift:${key}`,
         fleet, device, model: model?.model ?? null, version: model?.version ?? null, kind: 'drift', severity: verdict === 'alert' ? 'critical' : 'warning',
         message: `drift ${previous ?? 'ok'} → ${verdict}: ${[...evaluation!.reasons, ...evaluation!.drifted.flatMap((d) => d.reasons)].join('; ')}`,
-        details: { verdict, previous, reportId, generatedAtMs: report.generatedAtMs, sampleCount: report.sampleCount, drifted: evaluation!.drifted },
+        details: { verdict, previous, generatedAtMs: report.generatedAtMs, sampleCount: report.sampleCount, drifted: evaluation!.drifted },
       });
     }
   }
@@ -449,40 +506,40 @@ export class DriftService {
       res.writeHead(200, { 'content-type': this.#metrics.contentType, 'content-length': Buffer.byteLength(text) });
       res.end(text);
     });
-    server.route('GET', /^\/v1\/drift$/, guard((req, res) => {
+    server.route('GET', /^\/v1\/drift$/, guard(async (req, res) => {
       const fleet = fleetOf(query(req));
-      sendJson(res, 200, { policy: this.#policy, devices: this.#store.latestPerDevice(fleet), profiles: this.#store.listProfiles() });
+      sendJson(res, 200, { policy: this.#policy, devices: await this.#store.latestPerDevice(fleet), profiles: await this.#store.listProfiles() });
     }));
-    server.route('GET', /^\/v1\/drift\/([^/]+)$/, guard((req, res, [device]) => {
+    server.route('GET', /^\/v1\/drift\/([^/]+)$/, guard(async (req, res, [device]) => {
       const q = query(req);
       assertSafeName('device', device);
       let fleet = fleetOf(q);
       if (fleet === undefined) {
-        const fleets = this.#store.latestPerDevice().filter((r) => r.device === device).map((r) => r.fleet);
+        const fleets = (await this.#store.latestPerDevice()).filter((r) => r.device === device).map((r) => r.fleet);
         if (fleets.length > 1) throw new EdgeloopError('BAD_ARGUMENT', `device ${device} reports in several fleets (${fleets.join(', ')}): add ?fleet=`);
         fleet = fleets[0];
       }
-      const reports = fleet === undefined ? [] : this.#store.reports(fleet, device!, intParam(q, 'limit', 20, 10_000));
+      const reports = fleet === undefined ? [] : await this.#store.reports(fleet, device!, intParam(q, 'limit', 20, 10_000));
       if (fleet === undefined || reports.length === 0) throw new EdgeloopError('NOT_FOUND', `no drift report from device ${device}${fleet ? ` in fleet ${fleet}` : ''}`);
       const feature = q.get('feature') ?? undefined;
       sendJson(res, 200, {
-        fleet, device, model: this.#store.getDeviceModel(fleet, device!), reports,
-        series: this.#store.series(fleet, device!, { feature, limit: intParam(q, 'points', 100, 10_000) }),
+        fleet, device, model: await this.#store.getDeviceModel(fleet, device!), reports,
+        series: await this.#store.series(fleet, device!, { feature, limit: intParam(q, 'points', 100, 10_000) }),
       });
     }));
-    server.route('GET', /^\/v1\/alerts$/, guard((req, res) => {
+    server.route('GET', /^\/v1\/alerts$/, guard(async (req, res) => {
       const q = query(req);
       const kind = q.get('kind') ?? undefined;
       if (kind !== undefined && !ALERT_KINDS.includes(kind as AlertKind)) throw new EdgeloopError('BAD_ARGUMENT', `query parameter kind must be one of ${ALERT_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
       const device = q.get('device') ?? undefined;
       if (device !== undefined) assertSafeName('device', device);
-      sendJson(res, 200, { alerts: this.#alerts.list({ fleet: fleetOf(q), device, kind: kind as AlertKind | undefined, limit: intParam(q, 'limit', 100, 10_000) }), stats: this.#alerts.stats });
+      sendJson(res, 200, { alerts: await this.#alerts.list({ fleet: fleetOf(q), device, kind: kind as AlertKind | undefined, limit: intParam(q, 'limit', 100, 10_000) }), stats: this.#alerts.stats });
     }));
-    server.route('GET', /^\/v1\/performance$/, guard((req, res) => {
+    server.route('GET', /^\/v1\/performance$/, guard(async (req, res) => {
       const q = query(req);
       const device = q.get('device') ?? undefined;
       if (device !== undefined) assertSafeName('device', device);
-      sendJson(res, 200, { policy: this.#perf.policy, states: this.#perf.states({ fleet: fleetOf(q), device }), counters: this.#perf.counters, pendingLabels: this.#perf.pendingLabels() });
+      sendJson(res, 200, { policy: this.#perf.policy, states: await this.#perf.states({ fleet: fleetOf(q), device }), counters: this.#perf.counters, pendingLabels: await this.#perf.pendingLabels() });
     }));
   }
 }

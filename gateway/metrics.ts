@@ -50,8 +50,8 @@ export interface MetricsSources {
 
 /** Sources the drift service itself supplies. */
 export interface InternalSources {
-  alerts: () => { byKind: { kind: AlertKind; severity: AlertSeverity; sent: number; suppressed: number }[]; stats: AlertStats };
-  performance: () => { counters: PerformanceCounters; pendingLabels: number };
+  alerts: () => Promise<{ byKind: { kind: AlertKind; severity: AlertSeverity; sent: number; suppressed: number }[]; stats: AlertStats }>;
+  performance: () => Promise<{ counters: PerformanceCounters; pendingLabels: number }>;
 }
 
 const VERDICT_LEVEL: Record<StoredVerdict, number> = { ok: 0, warn: 1, alert: 2, insufficient: -1, no_profile: -2 };
@@ -204,22 +204,24 @@ export class GatewayMetrics {
     });
     new Counter({
       name: 'edgeloop_alerts_total', help: 'Alerts sent, by kind and severity', labelNames: ['kind', 'severity'] as const, registers: reg,
-      collect() {
+      async collect() {
+        const { byKind } = await internal.alerts();
         this.reset();
-        for (const r of internal.alerts().byKind) this.inc({ kind: r.kind, severity: r.severity }, r.sent);
+        for (const r of byKind) this.inc({ kind: r.kind, severity: r.severity }, r.sent);
       },
     });
     new Counter({
       name: 'edgeloop_alerts_suppressed_total', help: 'Alerts not re-sent because one of the same device, model and kind was sent within the cooldown', labelNames: ['kind'] as const, registers: reg,
-      collect() {
+      async collect() {
+        const { byKind } = await internal.alerts();
         this.reset();
-        for (const r of internal.alerts().byKind) this.inc({ kind: r.kind }, r.suppressed);
+        for (const r of byKind) this.inc({ kind: r.kind }, r.suppressed);
       },
     });
     new Counter({
       name: 'edgeloop_alert_deliveries_total', help: 'Alert deliveries by channel and outcome since start', labelNames: ['channel', 'outcome'] as const, registers: reg,
-      collect() {
-        const s = internal.alerts().stats;
+      async collect() {
+        const s = (await internal.alerts()).stats;
         this.reset();
         this.inc({ channel: 'mqtt', outcome: 'delivered' }, s.mqttPublished);
         this.inc({ channel: 'mqtt', outcome: 'failed' }, s.mqttFailed);
@@ -231,14 +233,14 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: 'edgeloop_alert_webhook_queue', help: 'Alerts waiting for webhook delivery', registers: reg,
-      collect() {
-        this.set(internal.alerts().stats.webhookQueue);
+      async collect() {
+        this.set((await internal.alerts()).stats.webhookQueue);
       },
     });
     new Counter({
       name: 'edgeloop_performance_events_total', help: 'Prediction/label events since start (predictions, labels, joined, duplicates, conflicts, expired labels)', labelNames: ['event'] as const, registers: reg,
-      collect() {
-        const c = internal.performance().counters;
+      async collect() {
+        const c = (await internal.performance()).counters;
         this.reset();
         this.inc({ event: 'prediction' }, c.predictions);
         this.inc({ event: 'duplicate_prediction' }, c.duplicatePredictions);
@@ -251,8 +253,8 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: 'edgeloop_performance_pending_labels', help: 'Labels waiting for their prediction', registers: reg,
-      collect() {
-        this.set(internal.performance().pendingLabels);
+      async collect() {
+        this.set((await internal.performance()).pendingLabels);
       },
     });
   }

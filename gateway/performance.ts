@@ -9,9 +9,13 @@
  * (classification; binary F1 for 0/1 labels, else macro) or MSE (regression), computed with
  * models/metrics. The state is 'degraded' when a metric is past the absolute threshold or worse than
  * the model's test score (registered with its profile) by more than the margin.
- * Synchronous (better-sqlite3): callers compose these calls inside one transaction per MQTT batch.
+ *
+ * On gateway/sql.ts, so the same class runs on SQLite and on PostgreSQL (test/drift-contract.ts). One
+ * MQTT batch is read (prepare), judged in memory (evaluate) and written in the caller's one batch of
+ * statements (write): no interactive transaction, and a batch delivered twice is stored once.
  */
-import type { SqliteDatabase, SqliteStatement } from '../io/sqlite.ts';
+import { schemaFor, type SqlDb } from './sql.ts';
+import { createTables, placeholders, type SqlBatch } from './sql-batch.ts';
 import { EdgeloopError } from '../src/errors.ts';
 import type { LabelBatch, PredictionBatch } from '../src/contracts/predictions.ts';
 import { accuracy, meanSquaredError, precisionRecallF1 } from '../models/metrics/index.ts';
@@ -102,75 +106,129 @@ export interface PerformanceCounters {
   expiredLabels: number;
 }
 
+// Both dialects (sql-batch.ts createTables); DOUBLE PRECISION because PostgreSQL's REAL is single precision.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS perf_predictions (
-  fleet TEXT NOT NULL, device TEXT NOT NULL, ts INTEGER NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL,
-  output REAL NOT NULL, proba TEXT, label REAL, received_at INTEGER NOT NULL, joined_at INTEGER,
+  fleet TEXT NOT NULL, device TEXT NOT NULL, ts {time} NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL,
+  output DOUBLE PRECISION NOT NULL, proba TEXT, label DOUBLE PRECISION, received_at {time} NOT NULL, joined_at {time},
   PRIMARY KEY (fleet, device, ts, model, version)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE INDEX IF NOT EXISTS perf_joined ON perf_predictions (fleet, device, model, version, ts) WHERE label IS NOT NULL;
 CREATE INDEX IF NOT EXISTS perf_by_arrival ON perf_predictions (received_at);
 CREATE TABLE IF NOT EXISTS perf_labels (
-  fleet TEXT NOT NULL, device TEXT NOT NULL, ts INTEGER NOT NULL, label REAL NOT NULL, received_at INTEGER NOT NULL,
+  fleet TEXT NOT NULL, device TEXT NOT NULL, ts {time} NOT NULL, label DOUBLE PRECISION NOT NULL, received_at {time} NOT NULL,
   PRIMARY KEY (fleet, device, ts)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE INDEX IF NOT EXISTS perf_labels_by_arrival ON perf_labels (received_at);
 CREATE TABLE IF NOT EXISTS perf_state (
   fleet TEXT NOT NULL, device TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, task TEXT NOT NULL, samples INTEGER NOT NULL,
-  accuracy REAL, f1 REAL, mse REAL, baseline REAL, status TEXT NOT NULL, reasons TEXT NOT NULL, updated_at INTEGER NOT NULL,
+  accuracy DOUBLE PRECISION, f1 DOUBLE PRECISION, mse DOUBLE PRECISION, baseline DOUBLE PRECISION, status TEXT NOT NULL, reasons TEXT NOT NULL, updated_at {time} NOT NULL,
   PRIMARY KEY (fleet, device, model, version)
 );
 `;
 
 /**
- * Files written before predictions were keyed by version had PRIMARY KEY (fleet, device, ts): the
- * second prediction of a shadow pair was dropped as a duplicate. Rebuilds that table once, keeping its rows.
+ * SQLite files written before predictions were keyed by version had PRIMARY KEY (fleet, device, ts):
+ * the second prediction of a shadow pair was dropped as a duplicate. Rebuilds that table once, keeping its rows.
  */
-function migrateVersionKey(db: SqliteDatabase): void {
-  const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'perf_predictions'").pluck().get() as string | undefined;
-  if (!sql || !/PRIMARY KEY \(fleet, device, ts\)/.test(sql)) return;
-  db.transaction(() => {
-    db.exec('ALTER TABLE perf_predictions RENAME TO perf_predictions_old; DROP INDEX IF EXISTS perf_joined; DROP INDEX IF EXISTS perf_by_arrival;');
-    db.exec(SCHEMA);
-    db.exec('INSERT INTO perf_predictions SELECT fleet, device, ts, model, version, output, proba, label, received_at, joined_at FROM perf_predictions_old; DROP TABLE perf_predictions_old;');
-  })();
+async function migrateVersionKey(db: SqlDb): Promise<void> {
+  if (db.dialect !== 'sqlite') return;
+  const row = await db.get<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'perf_predictions'");
+  if (!row || !/PRIMARY KEY \(fleet, device, ts\)/.test(row.sql)) return;
+  const schema = schemaFor('sqlite', SCHEMA).replace(/\{without_rowid\}/g, 'WITHOUT ROWID').split(';').map((s) => s.trim()).filter((s) => s.length > 0);
+  await db.batch([
+    'ALTER TABLE perf_predictions RENAME TO perf_predictions_old', 'DROP INDEX IF EXISTS perf_joined', 'DROP INDEX IF EXISTS perf_by_arrival',
+    ...schema,
+    'INSERT INTO perf_predictions SELECT fleet, device, ts, model, version, output, proba, label, received_at, joined_at FROM perf_predictions_old',
+    'DROP TABLE perf_predictions_old',
+  ].map((sql) => ({ sql })));
 }
 
 /** Prune at most this often (by the injected clock): it is a range delete, cheap but not free. */
 const PRUNE_EVERY_MS = 60_000;
+/** Values per IN list or multi-row INSERT (far below SQLite's and PostgreSQL's parameter limits). */
+const CHUNK = 500;
+
+/** Predictions or labels a device published, as the drift service received them. */
+export type PerformanceEvent =
+  | { kind: 'predictions'; fleet: string; device: string; batch: PredictionBatch; receivedAtMs: number }
+  | { kind: 'labels'; fleet: string; device: string; batch: LabelBatch; receivedAtMs: number };
+
+interface PredictionRow {
+  ts: number;
+  model: string;
+  version: number;
+  output: number;
+  proba: string | null;
+  label: number | null;
+  joinedAtMs: number | null;
+  receivedAtMs: number;
+  /** In the table before this batch (else inserted by it). */
+  stored: boolean;
+  /** A stored row this batch labels. */
+  joinedNow: boolean;
+}
+
+interface PendingLabel {
+  label: number;
+  receivedAtMs: number;
+  stored: boolean;
+}
+
+interface DevicePlan {
+  fleet: string;
+  device: string;
+  predictions: Map<number, PredictionRow[]>;
+  pending: Map<number, PendingLabel>;
+  /** Stored pending labels taken by a prediction of this batch. */
+  taken: number[];
+}
+
+/**
+ * What one MQTT batch does to the performance tables, decided in memory from what they held before it
+ * (PerformanceTracker#prepare), then written in the caller's batch (#write) and counted after its
+ * commit (#committed).
+ */
+export interface PerformancePlan {
+  /** The (device, model version) groups whose joined samples this batch changed. */
+  readonly touched: readonly TouchedGroup[];
+  readonly devices: ReadonlyMap<string, DevicePlan>;
+  readonly counters: Omit<PerformanceCounters, 'expiredLabels'>;
+  readonly states: PerformanceState[];
+  readonly latestMs: number;
+  prune: { labels: number; predictions: number } | null;
+}
+
+type StateRow = {
+  fleet: string; device: string; model: string; version: number; task: ModelTask; samples: number; accuracy: number | null; f1: number | null; mse: number | null;
+  baseline: number | null; status: PerformanceStatus; reasons: string; updated_at: number;
+};
+
+const deviceKey = (fleet: string, device: string): string => `${fleet}\u0000${device}`;
+const groupKey = (g: TouchedGroup): string => `${g.fleet}\u0000${g.device}\u0000${g.model}\u0000${g.version}`;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
 
 export class PerformanceTracker {
-  readonly #db: SqliteDatabase;
+  readonly #db: SqlDb;
   readonly #p: PerformancePolicy;
-  readonly #s: Record<string, SqliteStatement>;
   readonly #counters: PerformanceCounters = { predictions: 0, duplicatePredictions: 0, labels: 0, joined: 0, duplicateLabels: 0, labelConflicts: 0, expiredLabels: 0 };
   #lastPruneMs = -Infinity;
 
-  private constructor(db: SqliteDatabase, policy: PerformancePolicy) {
+  private constructor(db: SqlDb, policy: PerformancePolicy) {
     this.#db = db;
     this.#p = policy;
-    this.#s = {
-      insertPrediction: db.prepare('INSERT OR IGNORE INTO perf_predictions (fleet, device, ts, model, version, output, proba, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      takeLabel: db.prepare('DELETE FROM perf_labels WHERE fleet = ? AND device = ? AND ts = ? RETURNING label'),
-      // A shadow pair (or an A/B switch) has two predictions at one ts: a label joins each of them.
-      siblingLabel: db.prepare('SELECT label FROM perf_predictions WHERE fleet = ? AND device = ? AND ts = ? AND label IS NOT NULL LIMIT 1'),
-      setLabel: db.prepare('UPDATE perf_predictions SET label = ?, joined_at = ? WHERE fleet = ? AND device = ? AND ts = ? AND label IS NULL RETURNING model, version'),
-      setVersionLabel: db.prepare('UPDATE perf_predictions SET label = ?, joined_at = ? WHERE fleet = ? AND device = ? AND ts = ? AND model = ? AND version = ?'),
-      existingLabel: db.prepare('SELECT label FROM perf_predictions WHERE fleet = ? AND device = ? AND ts = ? AND label IS NOT NULL LIMIT 1'),
-      pendLabel: db.prepare('INSERT OR IGNORE INTO perf_labels (fleet, device, ts, label, received_at) VALUES (?, ?, ?, ?, ?)'),
-      window: db.prepare('SELECT output, label FROM perf_predictions WHERE fleet = ? AND device = ? AND model = ? AND version = ? AND label IS NOT NULL ORDER BY ts DESC LIMIT ?'),
-      getState: db.prepare('SELECT status FROM perf_state WHERE fleet = ? AND device = ? AND model = ? AND version = ?').pluck(),
-      putState: db.prepare(`INSERT OR REPLACE INTO perf_state (fleet, device, model, version, task, samples, accuracy, f1, mse, baseline, status, reasons, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      expireLabels: db.prepare('DELETE FROM perf_labels WHERE received_at < ?'),
-      expirePredictions: db.prepare('DELETE FROM perf_predictions WHERE received_at < ?'),
-    };
   }
 
-  static open(db: SqliteDatabase, policy: Partial<PerformancePolicy> = {}): PerformanceTracker {
+  /** Validates the policy (BAD_CONFIG), migrates an old SQLite file, creates the tables when missing. */
+  static async create(db: SqlDb, policy: Partial<PerformancePolicy> = {}): Promise<PerformanceTracker> {
     const p = resolvePerformancePolicy(policy);
-    migrateVersionKey(db);
-    db.exec(SCHEMA);
+    await migrateVersionKey(db);
+    await createTables(db, 'performance', SCHEMA);
     return new PerformanceTracker(db, p);
   }
 
@@ -178,58 +236,130 @@ export class PerformanceTracker {
     return { ...this.#p };
   }
 
+  /** Events since start, counted after each batch committed. */
   get counters(): PerformanceCounters {
     return { ...this.#counters };
   }
 
-  /** Stores predictions; joins those whose label came first. Returns the groups whose window changed. */
-  addPredictions(fleet: string, device: string, batch: PredictionBatch, receivedAtMs: number): TouchedGroup[] {
-    const touched = new Map<string, TouchedGroup>();
-    for (const p of batch) {
-      const inserted = this.#s.insertPrediction!.run(fleet, device, p.ts, p.model, p.version, p.output, p.proba ? JSON.stringify(p.proba) : null, receivedAtMs).changes === 1;
-      if (!inserted) {
-        this.#counters.duplicatePredictions++;
-        continue;
-      }
-      this.#counters.predictions++;
-      const waiting = (this.#s.takeLabel!.get(fleet, device, p.ts) ?? this.#s.siblingLabel!.get(fleet, device, p.ts)) as { label: number } | undefined;
-      if (waiting) {
-        this.#s.setVersionLabel!.run(waiting.label, receivedAtMs, fleet, device, p.ts, p.model, p.version);
-        this.#counters.joined++;
-        touched.set(`${p.model}\u0000${p.version}`, { fleet, device, model: p.model, version: p.version });
+  /**
+   * Reads the predictions and pending labels the events name, then joins the events in order in
+   * memory, exactly as if each were applied on its own: a prediction takes its waiting label (or the
+   * label a sibling of a shadow pair already has), a label joins every unlabelled prediction at its ts
+   * or waits. A prediction stored already is a duplicate; a label for a labelled ts is a duplicate
+   * (and a conflict when it differs). Writes nothing.
+   */
+  async prepare(events: readonly PerformanceEvent[]): Promise<PerformancePlan> {
+    const devices = new Map<string, DevicePlan>();
+    const wanted = new Map<string, Set<number>>();
+    for (const e of events) {
+      const key = deviceKey(e.fleet, e.device);
+      if (!devices.has(key)) devices.set(key, { fleet: e.fleet, device: e.device, predictions: new Map(), pending: new Map(), taken: [] });
+      const set = wanted.get(key) ?? new Set<number>();
+      for (const x of e.batch) set.add(x.ts);
+      wanted.set(key, set);
+    }
+    for (const [key, set] of wanted) {
+      const d = devices.get(key)!;
+      for (const part of chunks([...set])) {
+        const preds = await this.#db.all<{ ts: number; model: string; version: number; output: number; label: number | null }>(
+          `SELECT ts, model, version, output, label FROM perf_predictions WHERE fleet = ? AND device = ? AND ts IN ${placeholders(part.length)}`, [d.fleet, d.device, ...part],
+        );
+        for (const r of preds) {
+          const rows = d.predictions.get(r.ts) ?? [];
+          rows.push({ ...r, proba: null, joinedAtMs: null, receivedAtMs: 0, stored: true, joinedNow: false });
+          d.predictions.set(r.ts, rows);
+        }
+        const labels = await this.#db.all<{ ts: number; label: number; received_at: number }>(
+          `SELECT ts, label, received_at FROM perf_labels WHERE fleet = ? AND device = ? AND ts IN ${placeholders(part.length)}`, [d.fleet, d.device, ...part],
+        );
+        for (const r of labels) d.pending.set(r.ts, { label: r.label, receivedAtMs: r.received_at, stored: true });
       }
     }
-    this.#prune(receivedAtMs);
-    return [...touched.values()];
-  }
-
-  /** Joins labels to their predictions, or keeps them until the prediction arrives. */
-  addLabels(fleet: string, device: string, batch: LabelBatch, receivedAtMs: number): TouchedGroup[] {
+    const c = { predictions: 0, duplicatePredictions: 0, labels: 0, joined: 0, duplicateLabels: 0, labelConflicts: 0 };
     const touched = new Map<string, TouchedGroup>();
-    for (const l of batch) {
-      this.#counters.labels++;
-      const joined = this.#s.setLabel!.all(l.label, receivedAtMs, fleet, device, l.ts) as { model: string; version: number }[];
-      if (joined.length > 0) {
-        this.#counters.joined += joined.length;
-        for (const j of joined) touched.set(`${j.model}\u0000${j.version}`, { fleet, device, ...j });
-        continue;
+    const touch = (fleet: string, device: string, model: string, version: number): void => {
+      const g = { fleet, device, model, version };
+      touched.set(groupKey(g), g);
+    };
+    let latestMs = -Infinity;
+    for (const e of events) {
+      latestMs = Math.max(latestMs, e.receivedAtMs);
+      const d = devices.get(deviceKey(e.fleet, e.device))!;
+      if (e.kind === 'predictions') {
+        for (const p of e.batch) {
+          const rows = d.predictions.get(p.ts) ?? [];
+          d.predictions.set(p.ts, rows);
+          if (rows.some((r) => r.model === p.model && r.version === p.version)) {
+            c.duplicatePredictions++;
+            continue;
+          }
+          c.predictions++;
+          // A shadow pair (or an A/B switch) has two predictions at one ts: a label joins each of them.
+          const waiting = d.pending.get(p.ts);
+          const label = waiting?.label ?? rows.find((r) => r.label !== null)?.label ?? null;
+          if (waiting) {
+            d.pending.delete(p.ts);
+            if (waiting.stored) d.taken.push(p.ts);
+          }
+          rows.push({
+            ts: p.ts, model: p.model, version: p.version, output: p.output, proba: p.proba ? JSON.stringify(p.proba) : null, label,
+            joinedAtMs: label === null ? null : e.receivedAtMs, receivedAtMs: e.receivedAtMs, stored: false, joinedNow: false,
+          });
+          if (label !== null) {
+            c.joined++;
+            touch(e.fleet, e.device, p.model, p.version);
+          }
+        }
+      } else {
+        for (const l of e.batch) {
+          c.labels++;
+          const rows = d.predictions.get(l.ts) ?? [];
+          const open = rows.filter((r) => r.label === null);
+          if (open.length > 0) {
+            for (const r of open) {
+              r.label = l.label;
+              r.joinedAtMs = e.receivedAtMs;
+              if (r.stored) r.joinedNow = true;
+              touch(e.fleet, e.device, r.model, r.version);
+            }
+            c.joined += open.length;
+            continue;
+          }
+          const existing = rows.find((r) => r.label !== null);
+          if (existing) {
+            c.duplicateLabels++;
+            if (existing.label !== l.label) c.labelConflicts++;
+            continue;
+          }
+          if (d.pending.has(l.ts)) c.duplicateLabels++;
+          else d.pending.set(l.ts, { label: l.label, receivedAtMs: e.receivedAtMs, stored: false });
+        }
       }
-      const existing = this.#s.existingLabel!.get(fleet, device, l.ts) as { label: number | null } | undefined;
-      if (existing && existing.label !== null) {
-        this.#counters.duplicateLabels++;
-        if (existing.label !== l.label) this.#counters.labelConflicts++;
-        continue;
-      }
-      if (this.#s.pendLabel!.run(fleet, device, l.ts, l.label, receivedAtMs).changes === 0) this.#counters.duplicateLabels++;
     }
-    this.#prune(receivedAtMs);
-    return [...touched.values()];
+    return { touched: [...touched.values()], devices, counters: c, states: [], latestMs, prune: null };
   }
 
-  /** Recomputes a group's rolling metrics and stores the state; returns it with the previous status. */
-  evaluate(group: TouchedGroup, model: { task: ModelTask | null; testMetrics: Record<string, number> }, nowMs: number): { state: PerformanceState; previous: PerformanceStatus | null } {
-    const previous = (this.#s.getState!.get(group.fleet, group.device, group.model, group.version) as PerformanceStatus | undefined) ?? null;
-    const rows = this.#s.window!.all(group.fleet, group.device, group.model, group.version, this.#p.windowSize) as { output: number; label: number }[];
+  /**
+   * Recomputes a touched group's rolling metrics over its stored joined samples and this plan's joins;
+   * the state is written with the plan. Returns it with the status stored before and the newest
+   * prediction ts this plan joined in the group (a prediction is joined once: it names the batch).
+   */
+  async evaluate(plan: PerformancePlan, group: TouchedGroup, model: { task: ModelTask | null; testMetrics: Record<string, number> }, nowMs: number): Promise<{ state: PerformanceState; previous: PerformanceStatus | null; newestJoinedTs: number | null }> {
+    const before = await this.#db.get<{ status: PerformanceStatus }>('SELECT status FROM perf_state WHERE fleet = ? AND device = ? AND model = ? AND version = ?', [group.fleet, group.device, group.model, group.version]);
+    const stored = await this.#db.all<{ ts: number; output: number; label: number }>(
+      'SELECT ts, output, label FROM perf_predictions WHERE fleet = ? AND device = ? AND model = ? AND version = ? AND label IS NOT NULL ORDER BY ts DESC LIMIT ?',
+      [group.fleet, group.device, group.model, group.version, this.#p.windowSize],
+    );
+    const byTs = new Map(stored.map((r) => [r.ts, r]));
+    let newestJoinedTs: number | null = null;
+    for (const [ts, rows] of plan.devices.get(deviceKey(group.fleet, group.device))?.predictions ?? []) {
+      for (const r of rows) {
+        if (r.model !== group.model || r.version !== group.version || r.label === null || (r.stored && !r.joinedNow)) continue;
+        byTs.set(ts, { ts, output: r.output, label: r.label });
+        newestJoinedTs = Math.max(newestJoinedTs ?? ts, ts);
+      }
+    }
+    const rows = [...byTs.values()].sort((a, b) => b.ts - a.ts).slice(0, this.#p.windowSize);
     const yPred = rows.map((r) => r.output);
     const yTrue = rows.map((r) => r.label);
     // Unregistered model version: integers on both sides look like classes.
@@ -252,8 +382,71 @@ export class PerformanceTracker {
       state.reasons.push(...this.#degradation(state));
       state.status = state.reasons.length > 0 ? 'degraded' : 'ok';
     }
-    this.#s.putState!.run(group.fleet, group.device, group.model, group.version, task, state.samples, state.accuracy, state.f1, state.mse, state.baseline, state.status, JSON.stringify(state.reasons), nowMs);
-    return { state, previous };
+    plan.states.push(state);
+    return { state, previous: before?.status ?? null, newestJoinedTs };
+  }
+
+  /**
+   * Appends the plan's writes to the caller's batch: new predictions (with their label when this batch
+   * joined them), labels of stored predictions, pending labels added and taken, the evaluated states,
+   * and (at most every minute) the expiry of old pending labels and predictions. Every insert is
+   * ON CONFLICT DO NOTHING and every join `WHERE label IS NULL`: a batch written twice changes nothing.
+   */
+  write(plan: PerformancePlan, batch: Pick<SqlBatch, 'add'>): void {
+    for (const d of plan.devices.values()) {
+      const rows = [...d.predictions.values()].flat();
+      for (const part of chunks(rows.filter((r) => !r.stored))) {
+        batch.add(
+          `INSERT INTO perf_predictions (fleet, device, ts, model, version, output, proba, label, received_at, joined_at) VALUES ${part.map(() => placeholders(10)).join(', ')} ON CONFLICT DO NOTHING`,
+          part.flatMap((r) => [d.fleet, d.device, r.ts, r.model, r.version, r.output, r.proba, r.label, r.receivedAtMs, r.joinedAtMs]),
+        );
+      }
+      // Labels of stored predictions, grouped by value (classes are few): one UPDATE per label value and chunk.
+      const joins = new Map<string, { label: number; joinedAtMs: number; ts: number[] }>();
+      for (const r of rows) {
+        if (!r.joinedNow) continue;
+        const k = `${r.label}\u0000${r.joinedAtMs}`;
+        const j = joins.get(k) ?? { label: r.label!, joinedAtMs: r.joinedAtMs!, ts: [] };
+        if (!j.ts.includes(r.ts)) j.ts.push(r.ts);
+        joins.set(k, j);
+      }
+      for (const j of joins.values()) {
+        for (const part of chunks(j.ts)) {
+          batch.add(`UPDATE perf_predictions SET label = ?, joined_at = ? WHERE fleet = ? AND device = ? AND ts IN ${placeholders(part.length)} AND label IS NULL`, [j.label, j.joinedAtMs, d.fleet, d.device, ...part]);
+        }
+      }
+      for (const part of chunks(d.taken)) batch.add(`DELETE FROM perf_labels WHERE fleet = ? AND device = ? AND ts IN ${placeholders(part.length)}`, [d.fleet, d.device, ...part]);
+      const added = [...d.pending.entries()].filter(([, l]) => !l.stored);
+      for (const part of chunks(added)) {
+        batch.add(
+          `INSERT INTO perf_labels (fleet, device, ts, label, received_at) VALUES ${part.map(() => placeholders(5)).join(', ')} ON CONFLICT DO NOTHING`,
+          part.flatMap(([ts, l]) => [d.fleet, d.device, ts, l.label, l.receivedAtMs]),
+        );
+      }
+    }
+    for (const s of plan.states) {
+      batch.add(
+        `INSERT INTO perf_state (fleet, device, model, version, task, samples, accuracy, f1, mse, baseline, status, reasons, updated_at) VALUES ${placeholders(13)}
+         ON CONFLICT (fleet, device, model, version) DO UPDATE SET task = excluded.task, samples = excluded.samples, accuracy = excluded.accuracy, f1 = excluded.f1,
+           mse = excluded.mse, baseline = excluded.baseline, status = excluded.status, reasons = excluded.reasons, updated_at = excluded.updated_at`,
+        [s.fleet, s.device, s.model, s.version, s.task, s.samples, s.accuracy, s.f1, s.mse, s.baseline, s.status, JSON.stringify(s.reasons), s.updatedAtMs],
+      );
+    }
+    if (plan.devices.size > 0 && plan.latestMs - this.#lastPruneMs >= PRUNE_EVERY_MS) {
+      plan.prune = {
+        labels: batch.add('DELETE FROM perf_labels WHERE received_at < ?', [plan.latestMs - this.#p.pendingLabelTtlMs]),
+        predictions: batch.add('DELETE FROM perf_predictions WHERE received_at < ?', [plan.latestMs - this.#p.predictionRetentionMs]),
+      };
+    }
+  }
+
+  /** After the caller's batch committed: adds the plan's events to the counters. */
+  committed(plan: PerformancePlan, counts: readonly number[]): void {
+    for (const [k, v] of Object.entries(plan.counters) as [keyof PerformancePlan['counters'], number][]) this.#counters[k] += v;
+    if (plan.prune) {
+      this.#lastPruneMs = plan.latestMs;
+      this.#counters.expiredLabels += counts[plan.prune.labels] ?? 0;
+    }
   }
 
   #degradation(s: PerformanceState): string[] {
@@ -270,15 +463,12 @@ export class PerformanceTracker {
     return out;
   }
 
-  states(options: { fleet?: string; device?: string } = {}): PerformanceState[] {
+  async states(options: { fleet?: string; device?: string } = {}): Promise<PerformanceState[]> {
     const clauses: string[] = [];
     const params: string[] = [];
     if (options.fleet !== undefined) { clauses.push('fleet = ?'); params.push(options.fleet); }
     if (options.device !== undefined) { clauses.push('device = ?'); params.push(options.device); }
-    const rows = this.#db.prepare(`SELECT * FROM perf_state ${clauses.length ? 'WHERE ' + clauses.join(' AND ') : ''} ORDER BY fleet, device, model, version`).all(...params) as {
-      fleet: string; device: string; model: string; version: number; task: ModelTask; samples: number; accuracy: number | null; f1: number | null; mse: number | null;
-      baseline: number | null; status: PerformanceStatus; reasons: string; updated_at: number;
-    }[];
+    const rows = await this.#db.all<StateRow>(`SELECT * FROM perf_state ${clauses.length ? 'WHERE ' + clauses.join(' AND ') : ''} ORDER BY fleet, device, model, version`, params);
     return rows.map((r) => ({
       fleet: r.fleet, device: r.device, model: r.model, version: r.version, task: r.task, samples: r.samples, accuracy: r.accuracy, f1: r.f1, mse: r.mse,
       baseline: r.baseline, status: r.status, reasons: JSON.parse(r.reasons) as string[], updatedAtMs: r.updated_at,
@@ -286,15 +476,18 @@ export class PerformanceTracker {
   }
 
   /** Labels still waiting for their prediction. */
-  pendingLabels(): number {
-    return this.#db.prepare('SELECT count(*) FROM perf_labels').pluck().get() as number;
+  async pendingLabels(): Promise<number> {
+    return (await this.#db.get<{ n: number }>('SELECT CAST(count(*) AS INTEGER) AS n FROM perf_labels'))?.n ?? 0;
   }
 
-  #prune(nowMs: number): void {
-    if (nowMs - this.#lastPruneMs < PRUNE_EVERY_MS) return;
-    this.#lastPruneMs = nowMs;
-    this.#counters.expiredLabels += this.#s.expireLabels!.run(nowMs - this.#p.pendingLabelTtlMs).changes;
-    this.#s.expirePredictions!.run(nowMs - this.#p.predictionRetentionMs);
+  /** Labelled predictions of a model version in a fleet that arrived since `sinceMs`, and how many were right (the retraining live watch). */
+  async labelled(fleet: string, model: string, version: number, sinceMs: number): Promise<{ samples: number; correct: number }> {
+    const row = await this.#db.get<{ samples: number; correct: number | null }>(
+      `SELECT CAST(count(*) AS INTEGER) AS samples, CAST(sum(CASE WHEN output = label THEN 1 ELSE 0 END) AS INTEGER) AS correct
+       FROM perf_predictions WHERE fleet = ? AND model = ? AND version = ? AND label IS NOT NULL AND received_at >= ?`,
+      [fleet, model, version, sinceMs],
+    );
+    return { samples: row?.samples ?? 0, correct: row?.correct ?? 0 };
   }
 }
 

@@ -14,7 +14,8 @@
  * broker right after its SUBACK — the same bytes to the same subscribers as one publish burst, with no
  * request and no gateway round trip per device. Requests remain for what a device still lacks (the
  * broker lost its retained messages in a restart, dropped a queued message, a chunk failed its hash):
- * those chunks are published again, not retained. `withdraw()` clears the retained chunks.
+ * those chunks are published again, not retained. Retained chunks stay in the broker until `withdraw()`
+ * clears them, which the caller does once no rollout needs the version any more.
  *
  * Coalescing (`coalesceQuietMs`): chunks go to a fleet-wide topic, so one publish serves every device
  * subscribed at that moment — but a request arriving after the chunk left the queue makes it go again,
@@ -29,8 +30,9 @@ import { EdgeloopError, errorMessage, isEdgeloopError } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import type { ModelManifest } from '../src/manifest.ts';
 import { checkArtifact, parseManifest } from '../src/manifest-validate.ts';
+import { assertSafeName } from '../src/names.ts';
 import { chunkTopic, deviceTopic, manifestTopic, parseTopic } from '../src/topics.ts';
-import { parseJsonPayload, validateChunkRequest, type ChunkRequest, type Rejection } from '../src/contracts/device.ts';
+import { MAX_MODEL_VERSION, parseJsonPayload, validateChunkRequest, type ChunkRequest, type Rejection } from '../src/contracts/device.ts';
 import { publishAsync, type MqttClient } from '../io/mqtt-client.ts';
 
 export interface TransferServerOptions {
@@ -64,6 +66,8 @@ export interface TransferServerStats {
   chunksCoalesced: number;
   /** Chunks published retained by offer() (pushChunks), each once per offer. */
   chunksPushed: number;
+  /** Retained chunk and manifest topics cleared by withdraw() (empty retained publishes). */
+  retainedCleared: number;
   rejected: number;
   publishErrors: number;
   /** Most chunk publishes awaiting their PUBACK at once (never above maxInflight). */
@@ -85,7 +89,26 @@ interface Job {
   push: boolean;
 }
 
+/** Most chunks a version may have (chunk indices in topics have at most 9 digits). */
+const MAX_CHUNKS = 1_000_000_000;
+
 const key = (model: string, version: number): string => `${model}@${version}`;
+
+export interface WithdrawOptions {
+  /**
+   * How many chunk topics the version has (its manifest's artifact.chunkSha256.length), for a server
+   * that does not hold the offer — restarted since, or never offered it — but whose fleet may still
+   * retain pushed chunks. Not needed when this server offered the version (or withdrew it before).
+   */
+  chunkCount?: number;
+}
+
+export interface WithdrawResult {
+  /** Retained topics cleared: the chunk topics (with pushChunks or chunkCount) and the manifest topic. */
+  clearedTopics: number;
+  /** The version was offered by this server until this call (false: a repeated or after-restart withdraw). */
+  wasOffered: boolean;
+}
 
 export class TransferServer {
   private readonly client: MqttClient;
@@ -109,7 +132,9 @@ export class TransferServer {
   private idleWaiters: (() => void)[] = [];
   private readonly push: boolean;
   private readonly sha256: (data: Uint8Array) => string;
-  private readonly counters: TransferServerStats = { requests: 0, chunksRequested: 0, chunksPublished: 0, chunksCoalesced: 0, chunksPushed: 0, rejected: 0, publishErrors: 0, peakInflight: 0 };
+  private readonly counters: TransferServerStats = { requests: 0, chunksRequested: 0, chunksPublished: 0, chunksCoalesced: 0, chunksPushed: 0, retainedCleared: 0, rejected: 0, publishErrors: 0, peakInflight: 0 };
+  /** Chunk counts of versions withdrawn by this server: a repeated withdraw clears the same topics again. */
+  private readonly withdrawnChunks = new Map<string, number>();
   private readonly onMessage = (topic: string, payload: Buffer): void => {
     this.handle(topic, payload);
   };
@@ -182,6 +207,7 @@ export class TransferServer {
     checkArtifact(manifest.artifact, bytes, this.sha256);
     const k = key(manifest.model, manifest.version);
     this.offers.set(k, { manifest, bytes });
+    this.withdrawnChunks.delete(k);
     await publishAsync(this.client, manifestTopic(this.fleet, manifest.model, manifest.version), JSON.stringify(manifest), { qos: 1, retain: true });
     const n = manifest.artifact.chunkSha256.length;
     this.logger.info(`offering ${manifest.model} v${manifest.version}: ${bytes.length} bytes in ${n} chunks${this.push ? ', pushed retained' : ''}`);
@@ -202,14 +228,52 @@ export class TransferServer {
     return manifest;
   }
 
-  /** Stops offering a version and clears its retained manifest (and its retained chunks, with pushChunks). */
-  async withdraw(model: string, version: number): Promise<void> {
-    const offer = this.offers.get(key(model, version));
-    this.offers.delete(key(model, version));
-    await publishAsync(this.client, manifestTopic(this.fleet, model, version), '', { qos: 1, retain: true });
-    if (this.push && offer) {
-      for (let i = 0; i < offer.manifest.artifact.chunkSha256.length; i++) await publishAsync(this.client, chunkTopic(this.fleet, model, version, i), '', { qos: 1, retain: true });
+  /**
+   * Withdraws model@version from this fleet, for when no rollout needs it any more (every rollout of it
+   * in the fleet is completed, aborted or rolled back): forgets the offer, so requests for it are refused
+   * with NOT_FOUND; drops its chunks still queued; and clears what the broker retains for it — every
+   * pushed chunk first, then the manifest — with empty retained publishes (QoS 1). Resolves when the
+   * broker has acknowledged every clear.
+   *
+   * Idempotent: a second call clears the same topics again. A server that does not hold the offer (it
+   * was restarted since) clears the manifest, and the chunks when given `chunkCount`. All clears are
+   * written at once, in order, before anything offered later: a withdraw followed by offer() of the same
+   * version (a new rollout) leaves the new push in place. Devices ignore the empty messages.
+   */
+  async withdraw(model: string, version: number, options: WithdrawOptions = {}): Promise<WithdrawResult> {
+    assertSafeName('model', model);
+    if (!Number.isInteger(version) || version < 1 || version > MAX_MODEL_VERSION) throw new EdgeloopError('BAD_ARGUMENT', `withdraw ${model}: version must be an integer in 1..${MAX_MODEL_VERSION}, got ${version}`);
+    const given = options.chunkCount;
+    if (given !== undefined && !(Number.isInteger(given) && given >= 0 && given <= MAX_CHUNKS)) {
+      throw new EdgeloopError('BAD_ARGUMENT', `withdraw ${model}@${version}: chunkCount must be an integer in 0..${MAX_CHUNKS} (the manifest's artifact.chunkSha256.length), got ${given}`);
     }
+    const k = key(model, version);
+    const offer = this.offers.get(k);
+    const offered = offer?.manifest.artifact.chunkSha256.length;
+    if (given !== undefined && offered !== undefined && given !== offered) {
+      throw new EdgeloopError('BAD_ARGUMENT', `withdraw ${model}@${version}: chunkCount ${given} differs from the offered artifact's ${offered} chunks`);
+    }
+    // Retained chunks exist when this server pushed them; a caller's chunkCount says they may exist anyway.
+    const chunks = given ?? (offered !== undefined ? (this.push ? offered : 0) : this.withdrawnChunks.get(k) ?? 0);
+    this.offers.delete(k);
+    this.withdrawnChunks.set(k, chunks);
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const job = this.queue[i]!;
+      if (job.model === model && job.version === version) {
+        this.queue.splice(i, 1);
+        this.queued.delete(`${k}#${job.index}`);
+      }
+    }
+    if (this.inflight === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    // Chunk publishes already dequeued were written to the socket before these clears, so the broker
+    // applies them first; nothing of this version is published after the manifest is cleared.
+    const clears: Promise<void>[] = [];
+    for (let i = 0; i < chunks; i++) clears.push(publishAsync(this.client, chunkTopic(this.fleet, model, version, i), '', { qos: 1, retain: true }));
+    clears.push(publishAsync(this.client, manifestTopic(this.fleet, model, version), '', { qos: 1, retain: true }));
+    await Promise.all(clears);
+    this.counters.retainedCleared += clears.length;
+    this.logger.info(`withdrew ${model} v${version}: cleared ${chunks} retained chunk${chunks === 1 ? '' : 's'} and the manifest${offer ? '' : ' (it was not offered by this server)'}`);
+    return { clearedTopics: clears.length, wasOffered: offer !== undefined };
   }
 
   private handle(topic: string, payload: Buffer): void {

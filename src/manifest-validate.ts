@@ -20,6 +20,7 @@ const KEY_ID = /^[0-9a-f]{16}$/;
 /** ed25519 signatures are 64 bytes: 86 base64 characters and '==' padding. */
 const SIGNATURE_BASE64 = /^[A-Za-z0-9+/]{86}==$/;
 const MAX_TEXT = 256;
+const UTF8 = new TextEncoder();
 
 type Obj = Record<string, unknown>;
 
@@ -74,7 +75,16 @@ function finite(p: Problems, path: string, v: unknown, min = -Infinity): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min) p.add(path, `must be a finite number${min > -Infinity ? ` >= ${min}` : ''}, got ${describe(v)}`);
 }
 
-function jsonEncodable(p: Problems, path: string, v: unknown): void {
+/**
+ * `v` must be plain JSON. `checked`: the caller has already encoded the whole manifest with
+ * canonicalJson (which throws on anything else), so only an undefined part — which canonicalJson
+ * leaves out of its object instead of refusing — is left to reject here.
+ */
+function jsonEncodable(p: Problems, path: string, v: unknown, checked: boolean): void {
+  if (checked) {
+    if (v === undefined) p.add(path, 'must be plain JSON (canonicalJson: cannot encode a value of type undefined)');
+    return;
+  }
   try {
     canonicalJson(v);
   } catch (err) {
@@ -162,6 +172,31 @@ const TOP_OPTIONAL = ['classes', 'signature'] as const;
  * the only problems are in a present-but-malformed `signature`. Returns the same object, typed.
  */
 export function parseManifest(json: unknown): ModelManifest {
+  return validateManifest(json, false);
+}
+
+/**
+ * parseManifest and the bytes the manifest's signature covers (manifestSigningBytes), in one
+ * canonical-JSON pass over the manifest instead of two: encoding the whole manifest already proves that
+ * its free-form parts (pipeline spec and fitted state, the drift reference profile: most of a real
+ * manifest's size) are plain JSON, so they are not encoded once more just to check that. Devices call
+ * this on every manifest they receive. Same errors as parseManifest.
+ */
+export function parseManifestForSignature(json: unknown): { manifest: ModelManifest; signingBytes: Uint8Array } {
+  let canonical: string | null = null;
+  if (isObject(json)) {
+    try {
+      canonical = canonicalJson({ ...json, signature: undefined });
+    } catch {
+      canonical = null; // not plain JSON somewhere: validateManifest lists where
+    }
+  }
+  const manifest = validateManifest(json, canonical !== null);
+  return { manifest, signingBytes: canonical === null ? manifestSigningBytes(manifest) : UTF8.encode(canonical) };
+}
+
+/** jsonChecked: the whole manifest (without `signature`) went through canonicalJson without an error. */
+function validateManifest(json: unknown, jsonChecked: boolean): ModelManifest {
   const p = new Problems();
   if (!object(p, 'manifest', json, TOP_REQUIRED, TOP_OPTIONAL)) throw new EdgeloopError('BAD_PAYLOAD', `invalid manifest: ${p.list[0]}`);
   const m = json;
@@ -184,8 +219,8 @@ export function parseManifest(json: unknown): ModelManifest {
     }
   }
   if ('pipeline' in m && object(p, 'pipeline', m.pipeline, ['spec', 'fitted', 'specHash'])) {
-    jsonEncodable(p, 'pipeline.spec', m.pipeline.spec);
-    jsonEncodable(p, 'pipeline.fitted', m.pipeline.fitted);
+    jsonEncodable(p, 'pipeline.spec', m.pipeline.spec, jsonChecked);
+    jsonEncodable(p, 'pipeline.fitted', m.pipeline.fitted, jsonChecked);
     hex64(p, 'pipeline.specHash', m.pipeline.specHash);
   }
   if ('lineage' in m && object(p, 'lineage', m.lineage, [], ['runId', 'dataset', 'datasetHash', 'parentVersion'])) {
@@ -199,7 +234,7 @@ export function parseManifest(json: unknown): ModelManifest {
     if (!isObject(m.metrics)) p.add('metrics', `must be an object of finite numbers, got ${describe(m.metrics)}`);
     else for (const [k, v] of Object.entries(m.metrics)) finite(p, `metrics.${k}`, v);
   }
-  if ('reference' in m && m.reference !== null && object(p, 'reference', m.reference, ['profile'])) jsonEncodable(p, 'reference.profile', m.reference.profile);
+  if ('reference' in m && m.reference !== null && object(p, 'reference', m.reference, ['profile'])) jsonEncodable(p, 'reference.profile', m.reference.profile, jsonChecked);
   if ('smokeTest' in m) smokeTest(p, m.smokeTest);
   const structural = p.list.length;
   if (m.signature !== undefined) signature(p, m.signature);
@@ -212,7 +247,7 @@ export function parseManifest(json: unknown): ModelManifest {
 
 /** The bytes a manifest signature covers: UTF-8 of canonicalJson(manifest without `signature`). */
 export function manifestSigningBytes(m: ModelManifest): Uint8Array {
-  return new TextEncoder().encode(canonicalJson({ ...m, signature: undefined }));
+  return UTF8.encode(canonicalJson({ ...m, signature: undefined }));
 }
 
 /** The artifact spec (sizes and hashes) of `bytes` cut into `chunkBytes` chunks. */

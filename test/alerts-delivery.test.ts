@@ -1,7 +1,11 @@
-/** Alert delivery: webhook retries with backoff against a real local HTTP server, bounded queue, cooldown/dedupe with an injected clock. */
+/**
+ * Alert delivery: webhook retries with backoff against a real local HTTP server, bounded queue, MQTT
+ * republish at start. Cooldown and de-duplication are in the store contract (test/drift-contract.ts).
+ */
 import test from 'ava';
 import http from 'node:http';
 import { openDatabase } from '../io/sqlite.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { AlertManager, type AlertInput, type AlertPublisher } from '../gateway/alerts.ts';
 import { alertsTopic } from '../src/topics.ts';
 import { EdgeloopError } from '../src/errors.ts';
@@ -43,10 +47,10 @@ const input = (device: string, kind: AlertInput['kind'] = 'drift'): AlertInput =
 test('webhook: two failures then success → delivered once, two retries counted, backoff doubles', async (t) => {
   const hook = await webhookServer((n) => (n < 2 ? 500 : 204));
   t.teardown(() => hook.close());
-  const alerts = AlertManager.open(openDatabase(':memory:'), { topic: alertsTopic, webhookUrl: hook.url, webhook: { backoffBaseMs: 40 } });
-  alerts.start();
+  const alerts = await AlertManager.create(sqliteSql(openDatabase(':memory:')), { topic: alertsTopic, webhookUrl: hook.url, webhook: { backoffBaseMs: 40 } });
+  await alerts.start();
   t.teardown(() => alerts.stop());
-  const r = alerts.record(input('d1'));
+  const r = await alerts.record(input('d1'));
   if (!r.sent) return t.fail('first alert must be sent');
   alerts.deliver(r.alert);
   await waitFor(() => alerts.stats.webhookDelivered === 1, 5000, 'delivery');
@@ -54,7 +58,7 @@ test('webhook: two failures then success → delivered once, two retries counted
   t.true(hook.bodies.every((b) => b === hook.bodies[0]), 'the same alert is retried');
   t.like(JSON.parse(hook.bodies[2]!), { id: r.alert.id, device: 'd1', kind: 'drift', severity: 'critical', details: { x: 1 } });
   t.like(alerts.stats, { webhookDelivered: 1, webhookRetries: 2, webhookFailed: 0, webhookDropped: 0, webhookQueue: 0 });
-  t.like(alerts.list()[0], { webhook: 'delivered', webhookAttempts: 3, mqtt: 'disabled' });
+  t.like((await alerts.list())[0], { webhook: 'delivered', webhookAttempts: 3, mqtt: 'disabled' });
   const gap1 = hook.times[1]! - hook.times[0]!;
   const gap2 = hook.times[2]! - hook.times[1]!;
   t.true(gap1 >= 35 && gap2 >= 75, `backoff gaps ${gap1.toFixed(0)} ms, ${gap2.toFixed(0)} ms`);
@@ -66,19 +70,19 @@ test('webhook: two failures then success → delivered once, two retries counted
 test('webhook: gives up after maxAttempts and marks the alert failed; a network error counts as a failure', async (t) => {
   const hook = await webhookServer(() => 503);
   t.teardown(() => hook.close());
-  const alerts = AlertManager.open(openDatabase(':memory:'), { topic: alertsTopic, webhookUrl: hook.url, webhook: { backoffBaseMs: 5, maxAttempts: 3 } });
-  alerts.start();
+  const alerts = await AlertManager.create(sqliteSql(openDatabase(':memory:')), { topic: alertsTopic, webhookUrl: hook.url, webhook: { backoffBaseMs: 5, maxAttempts: 3 } });
+  await alerts.start();
   t.teardown(() => alerts.stop());
-  const r = alerts.record(input('d1'));
+  const r = await alerts.record(input('d1'));
   if (r.sent) alerts.deliver(r.alert);
   await waitFor(() => alerts.stats.webhookFailed === 1, 5000, 'give up');
   t.is(hook.bodies.length, 3);
-  t.like(alerts.list()[0], { webhook: 'failed', webhookAttempts: 3 });
+  t.like((await alerts.list())[0], { webhook: 'failed', webhookAttempts: 3 });
 
-  const dead = AlertManager.open(openDatabase(':memory:'), { topic: alertsTopic, webhookUrl: 'http://127.0.0.1:9/unreachable', webhook: { backoffBaseMs: 5, maxAttempts: 2, timeoutMs: 500 } });
-  dead.start();
+  const dead = await AlertManager.create(sqliteSql(openDatabase(':memory:')), { topic: alertsTopic, webhookUrl: 'http://127.0.0.1:9/unreachable', webhook: { backoffBaseMs: 5, maxAttempts: 2, timeoutMs: 500 } });
+  await dead.start();
   t.teardown(() => dead.stop());
-  const d = dead.record(input('d2'));
+  const d = await dead.record(input('d2'));
   if (d.sent) dead.deliver(d.alert);
   await waitFor(() => dead.stats.webhookFailed === 1, 5000, 'network failure give up');
   t.like(dead.stats, { webhookRetries: 1, webhookDelivered: 0 });
@@ -92,70 +96,44 @@ test('webhook queue is bounded: the oldest waiting alert is evicted and marked d
     await gate;
     return 200;
   };
-  const alerts = AlertManager.open(openDatabase(':memory:'), { topic: alertsTopic, webhookUrl: 'http://127.0.0.1:1/x', webhook: { maxQueue: 2 }, post });
-  alerts.start();
+  const alerts = await AlertManager.create(sqliteSql(openDatabase(':memory:')), { topic: alertsTopic, webhookUrl: 'http://127.0.0.1:1/x', webhook: { maxQueue: 2 }, post });
+  await alerts.start();
   t.teardown(() => alerts.stop());
   for (const d of ['a', 'b', 'c', 'e']) {
-    const r = alerts.record(input(d));
+    const r = await alerts.record(input(d));
     if (r.sent) alerts.deliver(r.alert);
   }
   t.like(alerts.stats, { webhookDropped: 2, webhookQueue: 2 });
-  const byDevice = Object.fromEntries(alerts.list().map((a) => [a.device, a.webhook]));
+  const byDevice = Object.fromEntries((await alerts.list()).map((a) => [a.device, a.webhook]));
   // 'a' is in flight (never evicted), 'b' and 'c' were evicted in turn, 'e' waits.
   t.deepEqual(byDevice, { a: 'pending', b: 'dropped', c: 'dropped', e: 'pending' });
   release();
   await waitFor(() => alerts.stats.webhookDelivered === 2, 5000, 'drain');
-  t.deepEqual(Object.fromEntries(alerts.list().map((a) => [a.device, a.webhook])), { a: 'delivered', b: 'dropped', c: 'dropped', e: 'delivered' });
-});
-
-test('cooldown: the same device+model+kind within the cooldown is counted, not re-sent (injected clock)', (t) => {
-  let nowMs = 1_000_000;
-  const alerts = AlertManager.open(openDatabase(':memory:'), { topic: alertsTopic, cooldownMs: 15 * 60_000, now: () => nowMs });
-  const first = alerts.record(input('d1'));
-  t.true(first.sent);
-  nowMs += 60_000;
-  const again = alerts.record(input('d1'));
-  t.false(again.sent);
-  if (!again.sent && first.sent) t.is(again.suppressedInto, first.alert.id);
-  nowMs += 60_000;
-  t.false(alerts.record(input('d1')).sent);
-  t.true(alerts.record(input('d2')).sent, 'another device is another key');
-  t.true(alerts.record(input('d1', 'performance')).sent, 'another kind is another key');
-  t.true(alerts.record({ ...input('d1'), model: 'other' }).sent, 'another model is another key');
-  t.like(alerts.list({ device: 'd1', kind: 'drift' }).find((a) => a.model === 'm'), { suppressed: 2, lastSuppressedAtMs: nowMs });
-  nowMs = 1_000_000 + 15 * 60_000;
-  const later = alerts.record(input('d1'));
-  t.true(later.sent, 'sent again once the cooldown has passed');
-  t.is(alerts.list({ device: 'd1', kind: 'drift' }).filter((a) => a.model === 'm').length, 2);
-  t.like(alerts.stats, { raised: 5, suppressed: 2 });
-  t.deepEqual(alerts.countsByKind().sort((a, b) => a.kind.localeCompare(b.kind)), [
-    { kind: 'drift', severity: 'critical', sent: 4, suppressed: 2 },
-    { kind: 'performance', severity: 'critical', sent: 1, suppressed: 0 },
-  ]);
+  t.deepEqual(Object.fromEntries((await alerts.list()).map((a) => [a.device, a.webhook])), { a: 'delivered', b: 'dropped', c: 'dropped', e: 'delivered' });
 });
 
 test('MQTT publish failures leave the alert pending; the next start publishes it', async (t) => {
   const db = openDatabase(':memory:');
   const failing: AlertPublisher = { publish: () => Promise.reject(new Error('broker down')) };
-  const a1 = AlertManager.open(db, { topic: alertsTopic, publisher: failing });
-  a1.start();
-  const r = a1.record(input('d1'));
+  const a1 = await AlertManager.create(sqliteSql(db), { topic: alertsTopic, publisher: failing });
+  await a1.start();
+  const r = await a1.record(input('d1'));
   if (r.sent) a1.deliver(r.alert);
   await waitFor(() => a1.stats.mqttFailed === 1, 2000, 'failure');
   await a1.stop();
-  t.is(a1.list()[0]!.mqtt, 'pending');
+  t.is((await a1.list())[0]!.mqtt, 'pending');
   const got: { topic: string; payload: string }[] = [];
-  const a2 = AlertManager.open(db, { topic: alertsTopic, publisher: { publish: async (topic, payload) => { got.push({ topic, payload }); } } });
-  a2.start();
+  const a2 = await AlertManager.create(sqliteSql(db), { topic: alertsTopic, publisher: { publish: async (topic, payload) => { got.push({ topic, payload }); } } });
+  await a2.start();
   await waitFor(() => a2.stats.mqttPublished === 1, 2000, 'republish');
   await a2.stop();
   t.is(got[0]!.topic, 'edgeloop/f/alerts');
   t.like(JSON.parse(got[0]!.payload), { device: 'd1', kind: 'drift' });
-  t.is(a2.list()[0]!.mqtt, 'delivered');
+  t.is((await a2.list())[0]!.mqtt, 'delivered');
 });
 
-test('bad alert options fail with BAD_CONFIG listing every problem', (t) => {
-  const err = t.throws(() => AlertManager.open(openDatabase(':memory:'), {
+test('bad alert options fail with BAD_CONFIG listing every problem', async (t) => {
+  const err = await t.throwsAsync(AlertManager.create(sqliteSql(openDatabase(':memory:')), {
     topic: alertsTopic, cooldownMs: -1, webhookUrl: 'ftp://x', webhook: { maxQueue: 0, maxAttempts: 0, backoffBaseMs: 10, backoffMaxMs: 5, timeoutMs: 0 },
   }), { instanceOf: EdgeloopError });
   t.is(err.code, 'BAD_CONFIG');

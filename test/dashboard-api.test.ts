@@ -50,7 +50,7 @@ test('bad calls answer 400/404 with the error code and what was wrong', async (t
   const client = await connectMqtt(gw.brokerUrl, { clientId: 'api-device' });
   t.teardown(() => endAsync(client));
   await publishAsync(client, deviceTopic('drift', 'f', 'd'), 'not json', { qos: 1 });
-  await waitFor(() => gw.drift!.store.rejects().length === 1, 10_000, 'drift reject');
+  await waitFor(async () => (await gw.drift!.store.rejects()).length === 1, 10_000, 'drift reject');
   const quality = (await (await fetch(`${url}/v1/dashboard/data-quality`)).json()) as { source: string; reason: string; count: number; last: string }[];
   t.is(quality.length, 1);
   t.like(quality[0], { source: 'drift/predictions/labels', reason: 'NOT_JSON', count: 1 });

@@ -131,7 +131,7 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   // Drift: the published reference profile; dev-ok streams train rows, dev-fault the same with CO2 stuck far out of
   // range (+20 standard deviations: a sensor fault, not a seasonal shift the calibrated thresholds absorb).
   const manifest = published.manifests[0]!;
-  gw.drift!.registerManifest(manifest);
+  await gw.drift!.registerManifest(manifest);
   const profile = (manifest.reference as { profile: ReferenceProfile }).profile;
   const co2 = matrix.columns.findIndex((c) => /^CO2/.test(c));
   t.true(co2 >= 0, `a CO2 feature among ${matrix.columns.join(', ')}`);
@@ -140,12 +140,12 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   const sample = Array.from({ length: WINDOW + 2 * REPORT_EVERY }, () => train[r.int(train.length)]!);
   const client = await connectMqtt(gw.brokerUrl, { clientId: 'panel-devices' });
   t.teardown(() => endAsync(client));
-  for (const d of ['dev-ok', 'dev-fault', 'dev-late']) gw.drift!.setDeviceModel('occ', d, 'occupancy', published.version);
+  for (const d of ['dev-ok', 'dev-fault', 'dev-late']) await gw.drift!.setDeviceModel('occ', d, 'occupancy', published.version);
   const t0 = Date.UTC(2026, 0, 1);
   const nOk = await streamDrift(client, 'dev-ok', profile, matrix.columns, trained.model, sample, t0);
   const nFault = await streamDrift(client, 'dev-fault', profile, matrix.columns, trained.model, sample.map((row) => row.map((v, j) => (j === co2 ? v + 20 : v))), t0);
-  await waitFor(() => gw.drift!.store.reports('occ', 'dev-ok').length === nOk && gw.drift!.store.reports('occ', 'dev-fault').length === nFault, 15_000, 'drift reports stored');
-  await waitFor(() => gw.drift!.alerts.list().length > 0, 10_000, 'an alert');
+  await waitFor(async () => (await gw.drift!.store.reports('occ', 'dev-ok')).length === nOk && (await gw.drift!.store.reports('occ', 'dev-fault')).length === nFault, 15_000, 'drift reports stored');
+  await waitFor(async () => (await gw.drift!.alerts.list()).length > 0, 10_000, 'an alert');
 
   const heat = await getJson<{ metric: string; max: number; cells: Cell[] }>(`${url}/v1/dashboard/drift-heatmap`);
   t.is(heat.body.metric, 'psi');
@@ -172,7 +172,7 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   const predicted = trained.model.predict(testSet.X.slice(0, n));
   await publishAsync(client, deviceTopic('predictions', 'occ', 'dev-ok'), JSON.stringify(predicted.map((output, i) => ({ ts: t0 + i * 60_000, model: 'occupancy', version: published.version, output }))), { qos: 1 });
   await publishAsync(client, deviceTopic('labels', 'occ', 'dev-ok'), JSON.stringify(testSet.y.slice(0, n).map((label, i) => ({ ts: t0 + i * 60_000, label }))), { qos: 1 });
-  await waitFor(() => gw.drift!.performance.states().some((s) => s.device === 'dev-ok' && s.samples === n), 10_000, 'performance state');
+  await waitFor(async () => (await gw.drift!.performance.states()).some((s) => s.device === 'dev-ok' && s.samples === n), 10_000, 'performance state');
   const perf = await getJson<{ device: string; model: string; samples: number; accuracy: number }[]>(`${url}/v1/dashboard/performance`);
   const expectedAccuracy = predicted.filter((p, i) => p === testSet.y[i]).length / n;
   t.like(perf.body.find((p) => p.device === 'occ/dev-ok'), { model: 'occupancy@1', samples: n, accuracy: Math.round(expectedAccuracy * 1e4) / 1e4 });

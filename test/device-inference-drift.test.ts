@@ -35,19 +35,19 @@ test('a device with --fault CO2:+800@0.5 raises a drift alert at the gateway, a 
   await waitFor(() => done.size === 2, 40_000, 'both inputs done');
   for (const id of ['clean', 'faulty']) t.is(done.get(id)!.rows, trainRows, `${id}: one row per training row`);
   t.is(done.get('faulty')!.faulted, Math.ceil(done.get('faulty')!.readings / 2));
-  await waitFor(() => ['clean', 'faulty'].every((d) => service.store.reports(FLEET, d, 10).length === 1), 15_000, 'one stored report per device');
+  await waitFor(async () => (await Promise.all(['clean', 'faulty'].map((d) => service.store.reports(FLEET, d, 10)))).every((r) => r.length === 1), 15_000, 'one stored report per device');
 
   for (const id of ['clean', 'faulty']) {
     const r = reports.get(id)![0]!;
     t.like(r, { model: MODEL, modelVersion: 1, device: id, sampleCount: trainRows, window: { kind: 'count', size: trainRows } });
   }
-  const verdict = (d: string) => service.store.reports(FLEET, d, 10)[0]!;
-  const clean = verdict('clean');
-  const faulty = verdict('faulty');
+  const verdict = async (d: string) => (await service.store.reports(FLEET, d, 10))[0]!;
+  const clean = await verdict('clean');
+  const faulty = await verdict('faulty');
   t.log(`clean: ${clean.verdict} (${clean.drifted.map((x) => x.name).join(', ') || 'nothing drifted'}); faulty: ${faulty.verdict} (${faulty.drifted.map((x) => `${x.name} ${x.level}`).join(', ')})`);
   t.is(clean.verdict, 'ok');
   t.is(faulty.verdict, 'alert');
   t.true(faulty.drifted.some((x) => x.name.includes('CO2')), 'a CO2 feature drifted');
-  const alerts = service.alerts.list({ fleet: FLEET });
+  const alerts = await service.alerts.list({ fleet: FLEET });
   t.deepEqual(alerts.map((a) => [a.device, a.kind, a.model, a.version]), [['faulty', 'drift', MODEL, 1]]);
 });

@@ -69,7 +69,7 @@ test('--labels Occupancy: telemetry without the label, then labels (and the labe
   t.true(labels.every((m) => m.labels.every((l) => predictionArrival.get(l.ts)! < m.arrival)), 'each label after its prediction');
 
   await waitFor(() => service.performance.counters.joined >= rows, 15_000, 'all labels joined');
-  const state = service.performance.states({ fleet: FLEET, device: 'pi4' })[0]!;
+  const state = (await service.performance.states({ fleet: FLEET, device: 'pi4' }))[0]!;
   t.log(`joined ${service.performance.counters.joined} of ${rows}; rolling accuracy ${state.accuracy} over ${state.samples}; status ${state.status}`);
   t.is(service.performance.counters.joined, rows);
   // The gateway's rolling accuracy is the one of the last `windowSize` (200) joined predictions by ts.

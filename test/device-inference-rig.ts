@@ -166,7 +166,7 @@ export async function rigWithDriftService(t: ExecutionContext, clientId: string)
     await service.stop();
     await broker.stop();
   });
-  service.registerManifest(rig.manifests[0]!);
+  await service.registerManifest(rig.manifests[0]!);
   const watch = await connectMqtt(broker.url, { clientId: `${clientId}-watch` });
   t.teardown(() => endAsync(watch, true));
   return { broker, rig, service, watch };

@@ -19,9 +19,9 @@ async function populated(): Promise<string> {
   const r = createRandom(9);
   const X = Array.from({ length: 500 }, () => [20 + r.next()]);
   const profile = buildReferenceProfile(['temp'], { columns: ['temp'], X, ts: X.map((_, i) => i), device: X.map(() => 'd') });
-  svc.registerProfile('occ', 1, profile);
+  await svc.registerProfile('occ', 1, profile);
   for (const [device, shift] of [['ok1', 0], ['hot', 3]] as const) {
-    svc.setDeviceModel('f', device, 'occ', 1);
+    await svc.setDeviceModel('f', device, 'occ', 1);
     const mon = createDriftMonitor(profile, { windowSize: 300, now: () => T });
     for (let i = 0; i < 600; i++) {
       mon.update([20 + shift + r.next()], { tsMs: T + i * 1000 });

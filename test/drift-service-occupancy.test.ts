@@ -111,25 +111,25 @@ test('a CO2 +400 offset on one of three devices is flagged within two report win
   const live = all.filter((_, i) => split[i] === 'live');
   const r = await rig(fleet);
   t.teardown(() => r.close());
-  r.service.registerProfile('occupancy', 3, profile, { task: 'classification', testMetrics: { test_accuracy: 0.98 } });
+  await r.service.registerProfile('occupancy', 3, profile, { task: 'classification', testMetrics: { test_accuracy: 0.98 } });
   const devices = ['dev-1', 'dev-2', 'dev-3'];
-  for (const d of devices) r.service.setDeviceModel(fleet, d, 'occupancy', 3);
+  for (const d of devices) await r.service.setDeviceModel(fleet, d, 'occupancy', 3);
 
   let expected = 0;
   for (const [k, d] of devices.entries()) {
     expected += await streamDevice(r.device, fleet, d, profile, shuffled(live, 100 + k), d === 'dev-3' ? { from: ONSET } : undefined);
   }
-  await waitFor(() => devices.every((d) => r.service.store.reports(fleet, d, 1000).length === expected / 3), 15_000, 'all reports stored');
+  await waitFor(async () => (await Promise.all(devices.map((d) => r.service.store.reports(fleet, d, 1000)))).every((x) => x.length === expected / 3), 15_000, 'all reports stored');
 
-  const verdicts = (d: string) => r.service.store.reports(fleet, d, 1000).reverse().map((x) => x.verdict);
+  const verdicts = async (d: string) => (await r.service.store.reports(fleet, d, 1000)).reverse().map((x) => x.verdict);
   // Report k (1-based) covers samples up to k·REPORT_EVERY; the first with faulty samples is ONSET/REPORT_EVERY + 1.
   const firstFaulty = ONSET / REPORT_EVERY;
-  const faulty = verdicts('dev-3');
+  const faulty = await verdicts('dev-3');
   t.deepEqual(faulty.slice(0, firstFaulty), new Array(firstFaulty).fill('ok'), 'before the onset the faulty device is ok');
   const flaggedAt = faulty.indexOf('alert');
   t.true(flaggedAt >= firstFaulty && flaggedAt < firstFaulty + 2, `flagged at report ${flaggedAt + 1}, onset before report ${firstFaulty + 1}`);
   t.true(faulty.slice(flaggedAt).every((v) => v === 'alert'), 'stays at alert while the offset lasts');
-  for (const d of ['dev-1', 'dev-2']) t.deepEqual(new Set(verdicts(d)), new Set(['ok']), `${d} verdicts`);
+  for (const d of ['dev-1', 'dev-2']) t.deepEqual(new Set(await verdicts(d)), new Set(['ok']), `${d} verdicts`);
 
   // Exactly one alert (the transition), on the topic and in the table; none for the healthy devices.
   await waitFor(() => r.alerts.length >= 1, 5000, 'alert on the alert topic');
@@ -138,7 +138,7 @@ test('a CO2 +400 offset on one of three devices is flagged within two report win
   const alert = r.alerts[0]!;
   t.like(alert, { fleet, device: 'dev-3', model: 'occupancy', version: 3, kind: 'drift', severity: 'critical' });
   t.regex(alert.message, /drift ok → alert: .*CO2: PSI/);
-  const rows = r.service.alerts.list({ fleet });
+  const rows = await r.service.alerts.list({ fleet });
   t.is(rows.length, 1);
   t.like(rows[0], { id: alert.id, device: 'dev-3', mqtt: 'delivered', webhook: 'disabled', suppressed: 0 });
 
@@ -171,14 +171,14 @@ test('against the datatraining profile, datatest2 is drifted on every device (th
   const test2 = readOccupancy('datatest2.txt').X.map((row) => row.slice(0, 5)).slice(0, 1000);
   const r = await rig(fleet);
   t.teardown(() => r.close());
-  r.service.registerProfile('occupancy', 1, profile);
+  await r.service.registerProfile('occupancy', 1, profile);
   for (const d of ['a', 'b']) {
-    r.service.setDeviceModel(fleet, d, 'occupancy', 1);
+    await r.service.setDeviceModel(fleet, d, 'occupancy', 1);
     await streamDevice(r.device, fleet, d, profile, shuffled(test2, 5));
   }
-  await waitFor(() => ['a', 'b'].every((d) => r.service.store.reports(fleet, d).length === 4), 10_000, 'reports');
+  await waitFor(async () => (await Promise.all(['a', 'b'].map((d) => r.service.store.reports(fleet, d)))).every((x) => x.length === 4), 10_000, 'reports');
   for (const d of ['a', 'b']) {
-    const rep = r.service.store.reports(fleet, d);
+    const rep = await r.service.store.reports(fleet, d);
     t.true(rep.every((x) => x.verdict === 'alert'), d);
     const drifted = rep[0]!.drifted.map((x) => x.name);
     t.true(drifted.includes('CO2') && drifted.includes('Humidity'), drifted.join(','));

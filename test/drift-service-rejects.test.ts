@@ -48,7 +48,7 @@ test('bad drift, prediction and label messages are quarantined in drift_rejects 
     raw('edgeloop/f/d1/labels', '[{"ts":1704067200000,"label":1}]'),
   ]);
   t.deepEqual(out, { reports: 0, predictions: 0, labels: 1, rejected: 5, alertsSent: 0 });
-  const rows = svc.store.rejects().reverse();
+  const rows = (await svc.store.rejects()).reverse();
   t.deepEqual(rows.map((r) => r.reason), ['BAD_PAYLOAD', 'BAD_PAYLOAD', 'NOT_JSON', 'BAD_TOPIC', 'BAD_NAME']);
   t.regex(rows[0]!.detail, /^drift report is invalid: window: .*sampleCount: .*features: /);
   t.is(rows[1]!.detail, 'predictions[0].version must be an integer ≥ 1, got string "1"');
@@ -64,8 +64,8 @@ test('a report from a device without a known model is stored as no_profile and r
   const report = { version: 1, generatedAtMs: T, window: { kind: 'count', size: 10 }, sampleCount: 10, windowStartMs: T, windowEndMs: T, features: [] };
   const out = await svc.handleMessages([raw('edgeloop/f/d1/drift', JSON.stringify(report))]);
   t.is(out.reports, 1);
-  t.like(svc.store.latestPerDevice('f')[0], { device: 'd1', verdict: 'no_profile', model: null });
-  t.is(svc.alerts.list().length, 0);
+  t.like((await svc.store.latestPerDevice('f'))[0], { device: 'd1', verdict: 'no_profile', model: null });
+  t.is((await svc.alerts.list()).length, 0);
 });
 
 test('bad service calls fail with their code and message', async (t) => {
@@ -76,18 +76,18 @@ test('bad service calls fail with their code and message', async (t) => {
     + 'alert options are invalid: cooldownMs must be a finite number ≥ 0, got -5');
   const svc = await create();
   const profile = { version: 1, rows: 1, features: [{ kind: 'categorical', name: 'x', count: 1, missingRate: 0, categories: ['a'], counts: [1] }] } as ReferenceProfile;
-  const bad = (f: () => void, code: ErrorCode, message: string) => {
-    const e = t.throws(f, { instanceOf: EdgeloopError });
+  const bad = async (p: Promise<void>, code: ErrorCode, message: string) => {
+    const e = await t.throwsAsync(p, { instanceOf: EdgeloopError });
     t.is(e?.code, code);
     t.is(e?.message, message);
   };
-  bad(() => svc.registerProfile('m/1', 1, profile), 'BAD_NAME', 'model name "m/1" is not allowed: use 1-64 characters of A-Z a-z 0-9 _ - starting with a letter or digit');
-  bad(() => svc.registerProfile('m', 0, profile), 'BAD_ARGUMENT', 'version must be an integer ≥ 1, got 0');
-  bad(() => svc.registerProfile('m', 1, { version: 2 } as unknown as ReferenceProfile), 'BAD_ARGUMENT', 'profile of m v1 is not a reference profile: version must be 1, got 2');
-  bad(() => svc.registerProfile('m', 1, { version: 1, rows: 0, features: [{ name: 'x' }] } as unknown as ReferenceProfile), 'BAD_ARGUMENT', 'profile of m v1 is not a reference profile: features[0] must be a numeric or categorical feature profile with a name');
-  bad(() => svc.registerProfile('m', 1, profile, { testMetrics: { test_accuracy: Number.NaN } }), 'BAD_ARGUMENT', 'testMetrics.test_accuracy must be a finite number, got NaN');
-  bad(() => svc.setDeviceModel('f', 'd1', 'm', 1.5), 'BAD_ARGUMENT', 'version must be an integer ≥ 1, got 1.5');
-  bad(() => svc.setDeviceModel('f', '', 'm', 1), 'BAD_NAME', 'device name "" is not allowed: use 1-64 characters of A-Z a-z 0-9 _ - starting with a letter or digit');
-  svc.registerProfile('m', 1, profile);
-  t.is(svc.store.getProfile('m', 1)?.task, 'classification');
+  await bad(svc.registerProfile('m/1', 1, profile), 'BAD_NAME', 'model name "m/1" is not allowed: use 1-64 characters of A-Z a-z 0-9 _ - starting with a letter or digit');
+  await bad(svc.registerProfile('m', 0, profile), 'BAD_ARGUMENT', 'version must be an integer ≥ 1, got 0');
+  await bad(svc.registerProfile('m', 1, { version: 2 } as unknown as ReferenceProfile), 'BAD_ARGUMENT', 'profile of m v1 is not a reference profile: version must be 1, got 2');
+  await bad(svc.registerProfile('m', 1, { version: 1, rows: 0, features: [{ name: 'x' }] } as unknown as ReferenceProfile), 'BAD_ARGUMENT', 'profile of m v1 is not a reference profile: features[0] must be a numeric or categorical feature profile with a name');
+  await bad(svc.registerProfile('m', 1, profile, { testMetrics: { test_accuracy: Number.NaN } }), 'BAD_ARGUMENT', 'testMetrics.test_accuracy must be a finite number, got NaN');
+  await bad(svc.setDeviceModel('f', 'd1', 'm', 1.5), 'BAD_ARGUMENT', 'version must be an integer ≥ 1, got 1.5');
+  await bad(svc.setDeviceModel('f', '', 'm', 1), 'BAD_NAME', 'device name "" is not allowed: use 1-64 characters of A-Z a-z 0-9 _ - starting with a letter or digit');
+  await svc.registerProfile('m', 1, profile);
+  t.is((await svc.store.getProfile('m', 1))?.task, 'classification');
 });

@@ -3,7 +3,7 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { EdgeloopError } from '../src/errors.ts';
 import type { ModelManifest } from '../src/manifest.ts';
-import { checkArtifact, checkChunk, describeArtifact, manifestSigningBytes, parseManifest } from '../src/manifest-validate.ts';
+import { checkArtifact, checkChunk, describeArtifact, manifestSigningBytes, parseManifest, parseManifestForSignature } from '../src/manifest-validate.ts';
 import { randomBytes, unsignedManifest } from './helpers/registry-fixture.ts';
 
 type Json = Record<string, unknown>;
@@ -69,6 +69,10 @@ const CASES: [string, (m: Json) => void][] = [
   ['smokeTest.tolerance.rel', (m) => { delete ((m.smokeTest as Json).tolerance as Json).rel; }],
   ['manifest.drift', (m) => { m.drift = {}; }],
   ['manifest.lineage: is required', (m) => { delete m.lineage; }],
+  // Not plain JSON (only from code: JSON.parse makes none of these), caught by the canonical encoding.
+  ['pipeline.spec: must be plain JSON', (m) => { (m.pipeline as Json).spec = undefined; }],
+  ['pipeline.fitted: must be plain JSON', (m) => { (m.pipeline as Json).fitted = { mean: [1, Number.NaN] }; }],
+  ['reference.profile: must be plain JSON', (m) => { m.reference = { profile: { f: () => 1 } }; }],
 ];
 
 CASES.forEach(([field, mutate], i) => {
@@ -78,6 +82,10 @@ CASES.forEach(([field, mutate], i) => {
     const err = t.throws(() => parseManifest(m), { instanceOf: EdgeloopError });
     t.is(err.code, 'BAD_PAYLOAD');
     t.true(err.message.includes(field.includes(':') ? field : `${field}:`), err.message);
+    // The device's one-pass variant refuses it with the same words.
+    const same = t.throws(() => parseManifestForSignature(m), { instanceOf: EdgeloopError });
+    t.is(same.code, err.code);
+    t.is(same.message, err.message);
   });
 });
 
@@ -128,6 +136,17 @@ test('signing bytes are canonical JSON without the signature, independent of key
   t.true(text.startsWith('{"artifact":{"bytes":5000,'));
   t.false(text.includes('signature'));
   t.notDeepEqual(manifestSigningBytes({ ...m, version: 2 }), bytes);
+});
+
+test('parseManifestForSignature returns the manifest and the same signing bytes as manifestSigningBytes, from one encoding', (t) => {
+  const m = clone(unsignedManifest());
+  m.reference = { profile: { features: { Light: { mean: 120.5, hist: [0, 3, 1e-7, -0] } }, 'é': 'x' } };
+  const signed = { ...m, signature: SIG };
+  for (const json of [m, signed, Object.fromEntries(Object.entries(signed).reverse())]) {
+    const { manifest, signingBytes } = parseManifestForSignature(json);
+    t.is(manifest, json as unknown as ModelManifest);
+    t.deepEqual(signingBytes, manifestSigningBytes(m as unknown as ModelManifest));
+  }
 });
 
 test('describeArtifact hashes the whole file and each chunk (checked against node:crypto)', (t) => {

@@ -26,8 +26,8 @@ test('the Prometheus text has every series family with the expected values', asy
   const r = createRandom(3);
   const X = Array.from({ length: 400 }, () => [20 + r.next(), r.next() < 0.5 ? 0 : 1]);
   const profile = buildReferenceProfile(['temp', { name: 'door', kind: 'categorical' }], { columns: ['temp', 'door'], X, ts: X.map((_, i) => i), device: X.map(() => 'd') });
-  svc.registerProfile('occ', 1, profile, { testMetrics: { test_accuracy: 0.99 } });
-  svc.setDeviceModel('f', 'd1', 'occ', 1);
+  await svc.registerProfile('occ', 1, profile, { testMetrics: { test_accuracy: 0.99 } });
+  await svc.setDeviceModel('f', 'd1', 'occ', 1);
   const mon = createDriftMonitor(profile, { windowSize: 300, now: () => T });
   for (let i = 0; i < 300; i++) mon.update([25 + r.next(), i % 2], { tsMs: T + i });
   const report = mon.report();

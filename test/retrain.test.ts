@@ -67,7 +67,7 @@ test.before(async () => {
     targets: [{ format: 'onnx', variant: 'float32' }],
   }, { maxEvalRows: 500 });
   await gateway.registry!.promote(`${MODEL}@${v1.version}`, 'production', { by: 'test' });
-  gateway.drift!.registerManifest(v1.manifests[0]!);
+  await gateway.drift!.registerManifest(v1.manifests[0]!);
 
   const pinned = pinKeys([gateway.registry!.publicKey().pem]);
   const agents: Agent[] = [];
@@ -139,7 +139,7 @@ test.serial('a performance alert opens a job; a gain below minGain rejects the c
   t.is((await ctx.gateway.registry!.versions(MODEL)).length, 1);
   // Another device's alert within the cooldown opens nothing.
   await feed('pi1', 1, 60, (i) => i % 4 < 2, Date.now() - 3500_000);
-  await waitFor(() => ctx.gateway.drift!.alerts.list({ device: 'pi1' }).length === 1, 10_000, 'second alert');
+  await waitFor(async () => (await ctx.gateway.drift!.alerts.list({ device: 'pi1' })).length === 1, 10_000, 'second alert');
   await s.tick();
   t.is((await s.jobStore.list({ model: MODEL })).length, 1);
   const metrics = await (await fetch(ctx.gateway.httpUrl + '/metrics')).text();

@@ -1,0 +1,162 @@
+/**
+ * TransferServer.withdraw (issue #6): once no rollout needs a version, its pushed chunks and its manifest
+ * stop being retained by the broker. Real mosquitto (skipped visibly when it is not installed and not in
+ * CI), real TransferServers and TransferClients, a signed ONNX artifact.
+ *
+ * What the broker retains is read with a probe that subscribes to the version's topics and then
+ * publishes a marker under the same filter: mosquitto queues a subscription's retained messages while it
+ * handles the SUBSCRIBE, so every retained message reaches the probe before the marker. No timing.
+ */
+import test from 'ava';
+import { TransferServer, type TransferServerOptions } from '../gateway/transfer-server.ts';
+import { TransferClient } from '../device/transfer-client.ts';
+import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
+import { deviceTopic } from '../src/topics.ts';
+import { isEdgeloopError } from '../src/errors.ts';
+import type { Rejection } from '../src/contracts/device.ts';
+import { buildManifest, keyPair, mlpFixture } from './helpers/device-model.ts';
+import { startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
+import { tempDir } from './helpers/tmp.ts';
+
+const FLEET = 'lab';
+const CHUNK_BYTES = 256;
+const pair = keyPair();
+const fixture = mlpFixture();
+const total = Math.ceil(fixture.bytes.length / CHUNK_BYTES);
+const manifest = (version: number) => buildManifest({ model: 'occ', version, bytes: fixture.bytes, chunkBytes: CHUNK_BYTES, smoke: fixture.smoke, pair });
+const allTopics = ['manifest', ...Array.from({ length: total }, (_, i) => `chunk/${i}`)].sort();
+
+let broker: Mosquitto | null = null;
+let clientSeq = 0;
+
+test.before(async () => {
+  broker = await startMosquitto();
+  if (!broker && process.env.CI) throw new Error('mosquitto is not installed but CI must run this test (.ci/run installs it)');
+});
+
+test.after.always(async () => {
+  await broker?.stop();
+});
+
+async function client(t: { teardown(fn: () => Promise<void>): void }, prefix: string): Promise<MqttClient> {
+  const c = await connectMqtt(broker!.url, { clientId: `${prefix}-${++clientSeq}` });
+  t.teardown(() => endAsync(c, true));
+  return c;
+}
+
+async function server(t: { teardown(fn: () => Promise<void>): void }, options: Partial<TransferServerOptions> = {}): Promise<TransferServer> {
+  const s = new TransferServer({ client: await client(t, 'gw'), fleet: FLEET, pushChunks: true, ...options });
+  await s.start();
+  t.teardown(() => s.stop());
+  return s;
+}
+
+/** The topics under edgeloop/lab/models/occ/<version>/ the broker retains (non-empty), sorted. */
+async function retained(t: { teardown(fn: () => Promise<void>): void }, version: number): Promise<string[]> {
+  const probe = await client(t, 'probe');
+  const prefix = `edgeloop/${FLEET}/models/occ/${version}/`;
+  const marker = `${prefix}probe-marker-${clientSeq}`;
+  const seen: string[] = [];
+  const markerSeen = new Promise<void>((resolve) => {
+    probe.on('message', (topic, payload, packet) => {
+      if (topic === marker) resolve();
+      else if (packet.retain && payload.length > 0) seen.push(topic.slice(prefix.length));
+    });
+  });
+  await probe.subscribeAsync(`${prefix}#`, { qos: 1 });
+  await publishAsync(probe, marker, 'end', { qos: 1 });
+  await markerSeen;
+  await endAsync(probe, true);
+  return seen.sort();
+}
+
+test.serial('withdraw clears every retained chunk, then the manifest; other versions stay; requests for it are refused', async (t) => {
+  if (!broker) return t.pass('mosquitto not installed: skipped');
+  const s = await server(t);
+  await s.offer(manifest(1), fixture.bytes);
+  await s.offer(manifest(2), fixture.bytes);
+  await s.idle();
+  t.deepEqual(await retained(t, 1), allTopics, 'the push is retained: manifest and every chunk');
+
+  t.deepEqual(await s.withdraw('occ', 1), { clearedTopics: total + 1, wasOffered: true });
+  t.deepEqual(await retained(t, 1), []);
+  t.deepEqual(await retained(t, 2), allTopics, 'v2 is still offered and retained');
+  t.like(s.stats, { chunksPushed: 2 * total, retainedCleared: total + 1 });
+
+  // A device asking for a withdrawn version is told so (it is not served from memory either).
+  const dev = await client(t, 'dev');
+  const rejection = new Promise<Rejection>((resolve) => dev.on('message', (_topic, payload) => resolve(JSON.parse(payload.toString()) as Rejection)));
+  await dev.subscribeAsync(deviceTopic('rejected', FLEET, 'dev1'), { qos: 1 });
+  await publishAsync(dev, deviceTopic('modelRequest', FLEET, 'dev1'), JSON.stringify({ model: 'occ', version: 1, chunks: [0] }), { qos: 1 });
+  t.like(await rejection, { reason: 'NOT_FOUND', detail: 'model occ version 1 is not offered by this gateway' });
+});
+
+test.serial('withdraw is idempotent: a second call clears the same topics again and reports it was not offered', async (t) => {
+  if (!broker) return t.pass('mosquitto not installed: skipped');
+  const s = await server(t);
+  await s.offer(manifest(3), fixture.bytes);
+  await s.idle();
+  t.deepEqual(await s.withdraw('occ', 3), { clearedTopics: total + 1, wasOffered: true });
+  t.deepEqual(await s.withdraw('occ', 3), { clearedTopics: total + 1, wasOffered: false });
+  t.deepEqual(await retained(t, 3), []);
+});
+
+test.serial('a server that does not hold the offer (restarted) clears the pushed chunks when given chunkCount', async (t) => {
+  if (!broker) return t.pass('mosquitto not installed: skipped');
+  const before = await server(t);
+  await before.offer(manifest(4), fixture.bytes);
+  await before.idle();
+  await before.stop();
+  const after = await server(t);
+  // Without the count it can clear only the manifest: the chunks stay retained.
+  t.deepEqual(await after.withdraw('occ', 4), { clearedTopics: 1, wasOffered: false });
+  t.deepEqual(await retained(t, 4), allTopics.filter((x) => x !== 'manifest'));
+  t.deepEqual(await after.withdraw('occ', 4, { chunkCount: total }), { clearedTopics: total + 1, wasOffered: false });
+  t.deepEqual(await retained(t, 4), []);
+});
+
+test.serial('withdraw drops the chunks still queued for the push; none of them is retained afterwards', async (t) => {
+  if (!broker) return t.pass('mosquitto not installed: skipped');
+  // Paced at 1 chunk/s: the first chunk goes out at once, the others wait in the queue.
+  const s = await server(t, { maxChunksPerS: 1 });
+  await s.offer(manifest(5), fixture.bytes);
+  t.deepEqual(await s.withdraw('occ', 5), { clearedTopics: total + 1, wasOffered: true });
+  await s.idle();
+  t.true(s.stats.chunksPushed <= 1, `${s.stats.chunksPushed} chunks pushed before the withdraw`);
+  t.deepEqual(await retained(t, 5), []);
+});
+
+test.serial('offering the version again after a withdraw (a new rollout) pushes it again, and a device gets it without a request', async (t) => {
+  if (!broker) return t.pass('mosquitto not installed: skipped');
+  const s = await server(t);
+  await s.offer(manifest(6), fixture.bytes);
+  await s.idle();
+  // Not awaited: the clears are written before the new offer's publishes, so they cannot undo them.
+  const withdrawn = s.withdraw('occ', 6);
+  await s.offer(manifest(6), fixture.bytes);
+  await withdrawn;
+  await s.idle();
+  t.deepEqual(await retained(t, 6), allTopics);
+  const device = new TransferClient({ client: await client(t, 'dev'), fleet: FLEET, device: 'dev2', stateDir: tempDir(), pinned: pair.publicKey });
+  const res = await device.download('occ', 6);
+  t.deepEqual(Buffer.from(res.bytes), Buffer.from(fixture.bytes));
+  t.like(res.stats, { pushedChunks: total, requestedChunks: 0 });
+});
+
+test.serial('bad withdraw arguments are refused with the allowed range', async (t) => {
+  if (!broker) return t.pass('mosquitto not installed: skipped');
+  const s = await server(t);
+  await s.offer(manifest(7), fixture.bytes);
+  await s.idle();
+  const wrongCount = await t.throwsAsync(s.withdraw('occ', 7, { chunkCount: total + 1 }));
+  t.true(isEdgeloopError(wrongCount, 'BAD_ARGUMENT'));
+  t.is(wrongCount!.message, `withdraw occ@7: chunkCount ${total + 1} differs from the offered artifact's ${total} chunks`);
+  const negative = await t.throwsAsync(s.withdraw('occ', 7, { chunkCount: -1 }));
+  t.is(negative!.message, "withdraw occ@7: chunkCount must be an integer in 0..1000000000 (the manifest's artifact.chunkSha256.length), got -1");
+  const version = await t.throwsAsync(s.withdraw('occ', 0));
+  t.true(isEdgeloopError(version, 'BAD_ARGUMENT'));
+  t.is(version!.message, 'withdraw occ: version must be an integer in 1..999999999, got 0');
+  const name = await t.throwsAsync(s.withdraw('occ/+', 7));
+  t.true(isEdgeloopError(name, 'BAD_NAME'));
+  t.deepEqual(await retained(t, 7), allTopics, 'a refused withdraw clears nothing');
+});
