@@ -8,7 +8,8 @@
 import { EdgeloopError } from '../src/errors.ts';
 import { assertSafeName } from '../src/names.ts';
 import type { DeviceHardware, DeviceStatus, Heartbeat, ModelSlotStatus, RuntimeName } from '../src/contracts/device.ts';
-import { ensureSchema, type SqlDb } from './sql.ts';
+import type { SqlDb } from './sql.ts';
+import { createTables } from './sql-batch.ts';
 
 export type DeviceHealth = 'online' | 'stale' | 'offline';
 
@@ -111,7 +112,7 @@ export class FleetRegistry {
     if (!(staleAfterMs > 0 && offlineAfterMs >= staleAfterMs)) {
       throw new EdgeloopError('BAD_ARGUMENT', `fleet health: staleAfterMs (${staleAfterMs}) must be > 0 and offlineAfterMs (${offlineAfterMs}) >= staleAfterMs`);
     }
-    await ensureSchema(options.sql, 'fleet', SCHEMA);
+    await createTables(options.sql, 'fleet', SCHEMA);
     return new FleetRegistry(options);
   }
 

@@ -27,7 +27,7 @@ import { DriftService, type DriftServiceOptions } from './drift-monitor.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import { PostgresStore } from './store-postgres.ts';
 import { postgresSql, sqliteSql } from './sql.ts';
-import { SingletonDuties } from './singleton-duties.ts';
+import { SINGLETON_DEFAULTS, SingletonDuties, dutySessionClientId } from './singleton-duties.ts';
 import type { Store } from './store.ts';
 import { attachDashboardPanels } from './dashboard-panels.ts';
 import { attachRetrainPanel } from './dashboard-retrain.ts';
@@ -173,14 +173,16 @@ export class Gateway {
         },
       });
       await this.#subscriber.start();
-      if (this.#o.drift !== false && this.#store instanceof SqliteStore) {
-        const store = this.#store;
+      const store = this.#store;
+      if (this.#o.drift !== false && (store instanceof SqliteStore || store instanceof PostgresStore)) {
+        // On PostgreSQL every instance has the service (its routes read the shared tables), only the
+        // elected one runs it (SingletonDuties starts and stops it); its session id is the same on all.
         this.#drift = await DriftService.create({
           ...(this.#o.drift ?? {}),
-          database: store.database,
+          sql: store instanceof PostgresStore ? postgresSql(store.pool) : sqliteSql(store.database),
           brokerUrl: clientUrl,
           fleet: this.#o.fleet ?? '+',
-          clientId: `edgeloop-drift-${this.#o.id}`,
+          clientId: store instanceof PostgresStore ? dutySessionClientId('drift', this.#o.leader?.key ?? SINGLETON_DEFAULTS.key) : `edgeloop-drift-${this.#o.id}`,
           mqtt: login,
           // Reference profiles of the versions devices report come from the registry (created below).
           manifests: async (model, version) => {
@@ -197,7 +199,7 @@ export class Gateway {
           ingest: async () => ({ counters: await store.counters(), pendingMessages: this.#subscriber?.stats.pending ?? 0 }),
           leader: () => ({ gateway: this.#o.id, leader: this.isLeader }),
         });
-        await this.#drift.start();
+        if (!(store instanceof PostgresStore)) await this.#drift.start();
       }
       if (this.#o.rollouts !== false && this.#store instanceof SqliteStore) {
         const keyDir = this.#o.keyDir ?? defaultKeyDir(this.#o.dbPath);
@@ -227,10 +229,14 @@ export class Gateway {
           this.#publicKeyPath = join(this.#o.keyDir, PUBLIC_KEY_FILE);
           const fleet = this.#o.fleet ?? '+';
           this.#duties = await SingletonDuties.create({
-            id: this.#o.id, store: this.#store, registry: this.#registry,
+            id: this.#o.id, store: this.#store, registry: this.#registry, drift: this.#drift,
             rollouts: { brokerUrl: clientUrl, mqtt: login, options: { ...(this.#o.rollouts ?? {}), onChange: (rolloutId) => this.#onRolloutChange(rolloutId) } },
             retrain: this.#o.retrain === false ? false : { defaultFleet: fleet !== '+' ? fleet : undefined, ...(this.#o.retrain ?? {}) },
             key: this.#o.leader?.key, retryMs: this.#o.leader?.retryMs, logger: this.#log, now,
+          });
+          const duties = this.#duties;
+          this.#drift?.setMetricsSources({
+            retrain: async () => (await duties.retrain?.metricsSnapshot()) ?? { jobsByState: await duties.jobs.countsByState(), lastEvaluation: [] },
           });
         }
       }

@@ -12,7 +12,8 @@ import { EdgeloopError } from '../src/errors.ts';
 import type { ModelFormat, ModelVariant } from '../src/manifest.ts';
 import type { InstallMode } from '../src/contracts/device.ts';
 import type { DeviceRolloutState, RolloutPlan, RolloutState } from '../src/rollout-plan.ts';
-import { ensureSchema, type SqlDb, type SqlValue } from './sql.ts';
+import type { SqlDb, SqlValue } from './sql.ts';
+import { createTables } from './sql-batch.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rollouts (
@@ -197,7 +198,7 @@ export class RolloutStore {
 
   /** Creates the tables when missing. */
   static async create(db: SqlDb): Promise<RolloutStore> {
-    await ensureSchema(db, 'rollouts', SCHEMA);
+    await createTables(db, 'rollouts', SCHEMA);
     return new RolloutStore(db);
   }
 

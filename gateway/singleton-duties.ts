@@ -6,6 +6,7 @@
  *   results into the fleet registry and the rollouts, sends install and rollback commands, serves the
  *   model chunks. Its MQTT session has one client id for every instance, so the instance elected after
  *   a fail-over takes over the session and receives what the broker queued meanwhile;
+ * - drift and performance monitoring and its alerts (gateway/drift-monitor.ts; same session rule);
  * - the retraining loop (schedule, alert and manual triggers, jobs, publishing, canary rollouts).
  * Their state — rollouts, fleet registry, retraining jobs (gateway/retrain-jobs.ts), the model
  * registry — is in PostgreSQL, so the instance elected after a fail-over continues where the previous
@@ -14,7 +15,7 @@
  * approval is approved on the new leader.
  *
  * Followers serve the reads (rollouts, fleet, jobs) from the shared tables and answer writes with 503
- * NOT_LEADER. Drift monitoring still keeps its state in SQLite (docs/scaling.md).
+ * NOT_LEADER.
  */
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -32,6 +33,7 @@ import { RolloutStore } from './rollout-store.ts';
 import { RolloutService, type RolloutServiceOptions } from './rollout.ts';
 import { registerRolloutRoutes } from './rollout-http.ts';
 import type { MqttLogin } from './mqtt-login.ts';
+import type { DriftService } from './drift-monitor.ts';
 
 /** How the leader's rollout service reaches the devices, and its options. */
 export interface DutyRolloutOptions {
@@ -49,6 +51,12 @@ export interface SingletonDutiesOptions {
   retrain: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations'>;
   /** The rollout controller (false: off, and retraining then fails an accepted candidate's job). */
   rollouts: false | DutyRolloutOptions;
+  /**
+   * Drift and performance monitoring with its alerts (gateway/drift-monitor.ts), created by the gateway
+   * on every instance (its routes read the shared tables) and started here on the leader only; its
+   * alerts trigger retraining. null: off.
+   */
+  drift?: DriftService | null;
   /** Advisory lock key; instances with the same key share the duties. */
   key?: string;
   /** Lock attempts (followers) and checks (leader) period: the fail-over time is about this. */
@@ -68,9 +76,12 @@ const NO_ROLLOUTS = {
   rollback: () => Promise.resolve(),
 };
 
-/** The rollout service's MQTT session id, one for every instance sharing the duties (see the file comment). */
-export function dutySessionClientId(key: string): string {
-  return `edgeloop-rollout-${key.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+/**
+ * The MQTT session id of a duty's subscriber, the same on every instance sharing the duties: the
+ * instance elected after a fail-over takes over the session and receives what the broker queued.
+ */
+export function dutySessionClientId(duty: 'rollout' | 'drift', key: string): string {
+  return `edgeloop-${duty}-${key.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
 }
 
 export class SingletonDuties {
@@ -82,6 +93,7 @@ export class SingletonDuties {
   readonly #elector: LeaderElector;
   #retrain: RetrainService | null = null;
   #rollouts: RolloutService | null = null;
+  #driftRunning = false;
   #electedAtMs: number | null = null;
   #elections = 0;
   #lastDemotion: DemotionReason | null = null;
@@ -137,7 +149,7 @@ export class SingletonDuties {
   status(): { leader: boolean; key: string; electedAtMs: number | null; elections: number; lastDemotion: DemotionReason | null; duties: string[] } {
     return {
       leader: this.isLeader, key: this.#o.key ?? SINGLETON_DEFAULTS.key, electedAtMs: this.#electedAtMs, elections: this.#elections,
-      lastDemotion: this.#lastDemotion, duties: [...(this.#rollouts ? ['rollouts'] : []), ...(this.#retrain ? ['retrain'] : [])],
+      lastDemotion: this.#lastDemotion, duties: [...(this.#driftRunning ? ['drift'] : []), ...(this.#rollouts ? ['rollouts'] : []), ...(this.#retrain ? ['retrain'] : [])],
     };
   }
 
@@ -174,12 +186,27 @@ export class SingletonDuties {
     this.#elections++;
     this.#electedAtMs = (this.#o.now ?? Date.now)();
     this.#log.info(`gateway ${this.#o.id} is leader: starting the singleton duties`);
+    try {
+      await this.#startDuties();
+    } catch (err) {
+      // The elector gives the lock back; nothing may keep running on an instance that does not lead.
+      await this.#stopDuties();
+      throw err;
+    }
+  }
+
+  async #startDuties(): Promise<void> {
     const sql = postgresSql(this.#o.store.pool);
+    const drift = this.#o.drift ?? null;
+    if (drift) {
+      await drift.start();
+      this.#driftRunning = true;
+    }
     const ro = this.#o.rollouts;
     if (ro !== false) {
       const rollouts = await RolloutService.create({
         ...ro.options, sql, brokerUrl: ro.brokerUrl, mqtt: ro.mqtt, registry: this.#o.registry, gatewayId: this.#o.id,
-        sessionClientId: dutySessionClientId(this.#o.key ?? SINGLETON_DEFAULTS.key), logger: this.#o.logger, now: this.#o.now,
+        sessionClientId: dutySessionClientId('rollout', this.#o.key ?? SINGLETON_DEFAULTS.key), logger: this.#o.logger, now: this.#o.now,
       });
       await rollouts.start();
       this.#rollouts = rollouts;
@@ -189,7 +216,7 @@ export class SingletonDuties {
     const fleet = r.defaultFleet;
     const service = await RetrainService.create({
       ...r, defaultFleet: fleet, jobStore: this.#jobs, store: this.#o.store, registry: this.#o.registry,
-      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: liveMetricsOf(sql), alerts: null,
+      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: liveMetricsOf(sql), alerts: drift?.alerts ?? null,
       logger: this.#o.logger, now: this.#o.now,
       // Fenced by the election; a job the previous leader was training is trained again here.
       leading: () => this.#elector.isLeader, resumeTraining: true,
@@ -200,21 +227,27 @@ export class SingletonDuties {
 
   async #demoted(reason: DemotionReason): Promise<void> {
     this.#log.info(`gateway ${this.#o.id} is no longer leader (${reason}): stopping the singleton duties`);
-    const service = this.#retrain;
-    const rollouts = this.#rollouts;
-    this.#retrain = null;
-    this.#rollouts = null;
     this.#electedAtMs = null;
     this.#lastDemotion = reason;
-    try {
-      await service?.stop();
-    } catch (err) {
-      this.#log.error(`stopping the retraining loop failed: ${errorMessage(err)}`);
-    }
-    try {
-      await rollouts?.stop();
-    } catch (err) {
-      this.#log.error(`stopping the rollout service failed: ${errorMessage(err)}`);
+    await this.#stopDuties();
+  }
+
+  /** Stops what runs, in the reverse order of #elected (the retraining loop uses the other two). */
+  async #stopDuties(): Promise<void> {
+    const steps: [string, (() => Promise<void>) | undefined][] = [
+      ['the retraining loop', this.#retrain ? this.#retrain.stop.bind(this.#retrain) : undefined],
+      ['the rollout service', this.#rollouts ? this.#rollouts.stop.bind(this.#rollouts) : undefined],
+      ['drift monitoring', this.#driftRunning && this.#o.drift ? this.#o.drift.stop.bind(this.#o.drift) : undefined],
+    ];
+    this.#retrain = null;
+    this.#rollouts = null;
+    this.#driftRunning = false;
+    for (const [what, stop] of steps) {
+      try {
+        await stop?.();
+      } catch (err) {
+        this.#log.error(`stopping ${what} failed: ${errorMessage(err)}`);
+      }
     }
   }
 }

@@ -58,16 +58,6 @@ export function schemaFor(dialect: SqlDb['dialect'], script: string): string {
   return script.replace(/\{(time|bytes|serial)\}/g, (_, k: keyof typeof types) => types[k]);
 }
 
-/**
- * Creates a schema written with `schemaFor` placeholders when its tables are missing. On PostgreSQL under
- * a transaction-scoped advisory lock named after it: gateways starting together would otherwise race on
- * `CREATE … IF NOT EXISTS` (it is not atomic against a concurrent creation of the same name).
- */
-export async function ensureSchema(db: SqlDb, name: string, script: string): Promise<void> {
-  if (db.dialect === 'sqlite') await db.exec(schemaFor('sqlite', script));
-  else await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: [`edgeloop.schema:${name}`] }, { sql: schemaFor('postgres', script) }]);
-}
-
 /** A unique or primary-key violation (a concurrent writer won the row). */
 export function isUniqueViolation(err: unknown): boolean {
   const cause = err instanceof EdgeloopError ? err.cause : err;

@@ -4,7 +4,9 @@
  * three real device agents. The leader runs the rollout controller; the follower serves the fleet and
  * rollout reads from PostgreSQL and answers writes with 503 NOT_LEADER. A is SIGKILLed between two
  * waves of a rollout: B is elected, takes over the rollout service's MQTT session (one client id for
- * every instance), resumes the rollout from the rows A committed and finishes it. A second test closes
+ * every instance), resumes the rollout from the rows A committed and finishes it. Drift and performance
+ * monitoring is a duty too: predictions and labels a device publishes while no instance leads wait in
+ * the duty's shared MQTT session and are stored by the new leader. A second test closes
  * the loop on PostgreSQL: a retraining job's accepted candidate goes out as a canary, is promoted and
  * rolled out to the rest of the fleet. Skipped (visibly) only when PostgreSQL or mosquitto is not
  * installed and not in CI.
@@ -23,6 +25,7 @@ import { pinKeys } from '../device/verify.ts';
 import { pgRig } from './helpers/pg-rig.ts';
 import { DAY_MS, failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
 import { seedOccupancy } from './helpers/pg-seed.ts';
+import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
 import type { RetrainJob } from '../gateway/retrain-jobs.ts';
 import { mlpFixture } from './helpers/device-model.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
@@ -33,7 +36,7 @@ const RETRY_MS = 200;
 const rig = pgRig({ database: 'rollouts', mosquitto: true });
 
 function instance(id: string, keyDir: string, group = 'sr1'): FailoverInstance {
-  return { id, dbUrl: rig.dbUrl, schema: group === 'sr1' ? 'edgeloop' : group, brokerUrl: rig.broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: group };
+  return { id, dbUrl: rig.dbUrl, schema: group === 'sr1' ? 'edgeloop' : group, brokerUrl: rig.broker!.url, keyDir, fleet: FLEET, retryMs: RETRY_MS, sharedGroup: group, drift: group === 'sr1' };
 }
 
 async function startAgents(pem: string, ids: string[], t: { teardown(fn: () => Promise<void>): void }): Promise<Agent[]> {
@@ -119,11 +122,30 @@ pgTest('the leader runs the rollout, the follower reads it; the leader is SIGKIL
   const before = await summary();
   t.is(before.state, 'running');
 
+  // Predictions and labels of pi1: the leader's drift service joins them in PostgreSQL, the follower reads them.
+  const device = await connectMqtt(rig.broker.url, { clientId: 'scale-rollouts-pi1-feed' });
+  t.teardown(() => endAsync(device));
+  const T = Date.UTC(2026, 10, 27, 8);
+  const feed = async (from: number, n: number) => {
+    const ts = Array.from({ length: n }, (_, i) => T + (from + i) * 60_000);
+    await publishAsync(device, `edgeloop/${FLEET}/pi1/predictions`, JSON.stringify(ts.map((x, i) => ({ ts: x, model: 'occ', version: 1, output: i % 2, proba: i % 2 ? [0.2, 0.8] : [0.8, 0.2] }))), { qos: 1 });
+    await publishAsync(device, `edgeloop/${FLEET}/pi1/labels`, JSON.stringify(ts.map((x, i) => ({ ts: x, label: i % 4 === 3 ? 0 : i % 2 }))), { qos: 1 });
+  };
+  type Perf = { states: { device: string; model: string; version: number; samples: number; accuracy: number | null }[] };
+  const samples = async () => (await call<Perf>(b.httpUrl!, 'GET', `/v1/performance?fleet=${FLEET}`)).doc.states.find((s) => s.device === 'pi1' && s.model === 'occ')?.samples ?? 0;
+  await feed(0, 20);
+  await waitFor(async () => (await samples()) === 20, 20_000, 'the leader to join 20 labelled predictions, read by the follower');
+
   const killedAtMs = Date.now();
   await killHard(a.proc);
+  // Published while no instance leads: the broker queues them in the drift duty's session.
+  await feed(20, 20);
   await waitFor(() => b.isLeader && b.rollouts !== null && b.retrain !== null, 30_000, 'b to be elected and start its duties');
   const takeoverMs = Date.now() - killedAtMs;
-  t.like((await call(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['rollouts', 'retrain'] } });
+  t.like((await call(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['drift', 'rollouts', 'retrain'] } });
+  await waitFor(async () => (await samples()) === 40, 20_000, 'the new leader to store what was published while no instance led');
+  const perf = (await call<Perf>(b.httpUrl!, 'GET', `/v1/performance?fleet=${FLEET}`)).doc.states.find((s) => s.device === 'pi1')!;
+  t.is(perf.accuracy, 0.75, 'every fourth label disagrees: 30 of 40 right, each prediction counted once');
 
   await waitFor(async () => (await summary()).state === 'completed', 60_000, 'the rollout to complete on the new leader');
   const done = await call<RolloutSummary & { events: RolloutEvent[] }>(b.httpUrl!, 'GET', `/v1/rollouts/${id}`);
