@@ -48,6 +48,8 @@ export interface RolloutControllerOptions {
   newId?: () => string;
   /** Called after every change a dashboard should show. */
   onChange?: (rolloutId: string) => void;
+  /** Called once a rollout is completed, aborted or rolled back (committed): its model may be withdrawn. */
+  onFinished?: (rollout: RolloutRecord) => void;
 }
 
 export interface RolloutSummary extends Omit<RolloutRecord, 'plan'> {
@@ -302,6 +304,7 @@ export class RolloutController {
         });
         this.#log.info(`rollout ${r.id} completed: ${succeeded} active, ${failed} failed`);
         this.#changed(r.id);
+        this.#o.onFinished?.({ ...r, state: 'completed' });
         return;
       }
       case 'start':
@@ -443,6 +446,7 @@ export class RolloutController {
       });
       await this.#rollbackDevices({ ...r, state: 'rolled-back' }, await this.#updatedDevices(r));
       this.#changed(id);
+      this.#o.onFinished?.({ ...r, state: 'rolled-back' });
       return this.summary(id);
     });
   }
@@ -456,6 +460,7 @@ export class RolloutController {
     this.#log.warn(`rollout ${r.id} ${reason}`);
     if (rollback) await this.#rollbackDevices({ ...r, state: 'aborted' }, await this.#updatedDevices(r));
     this.#changed(r.id);
+    this.#o.onFinished?.({ ...r, state: 'aborted' });
   }
 
   /**

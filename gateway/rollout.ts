@@ -21,7 +21,7 @@ import type { SqlDb } from './sql.ts';
 import { DurableSubscriber, type ReceivedMessage } from './mqtt-session.ts';
 import { TransferServer, type TransferServerOptions, type TransferServerStats } from './transfer-server.ts';
 import { FleetRegistry, type FleetOptions } from './fleet.ts';
-import { RolloutStore } from './rollout-store.ts';
+import { RolloutStore, type RolloutRecord } from './rollout-store.ts';
 import { RolloutController, type ModelSource } from './rollout-controller.ts';
 import { ShadowPairing } from './rollout-shadow.ts';
 import { registerRolloutRoutes, rolloutPanels, type RolloutRoutesSource } from './rollout-http.ts';
@@ -32,6 +32,8 @@ import { mqttJsOptions, type MqttLogin } from './mqtt-login.ts';
 /** Something that serves a model version's chunks to a fleet (gateway/transfer-server.ts). */
 export interface ModelOffering {
   offer(manifestJson: unknown, bytes: Uint8Array): Promise<unknown>;
+  /** Stops serving a version and clears what the broker retains for it (TransferServer.withdraw). */
+  withdraw?(model: string, version: number, options: { chunkCount?: number }): Promise<unknown>;
 }
 
 export interface Timers {
@@ -95,6 +97,8 @@ export interface RolloutServiceStats {
   commandsSent: number;
   /** Install commands sent again (also counted in commandsSent): the device announced itself mid-install. */
   commandsResent: number;
+  /** Versions withdrawn from a fleet's transfer server after their last rollout finished. */
+  withdrawn: number;
 }
 
 /**
@@ -121,7 +125,7 @@ export class RolloutService {
   readonly #shadow = new ShadowPairing();
   readonly #transfers = new Map<string, Promise<ModelOffering>>();
   readonly #ownTransfers: { fleet: string; stats: TransferServerStats; stop(): Promise<void> }[] = [];
-  readonly #stats: RolloutServiceStats = { messages: 0, rejected: 0, commandsSent: 0, commandsResent: 0 };
+  readonly #stats: RolloutServiceStats = { messages: 0, rejected: 0, commandsSent: 0, commandsResent: 0, withdrawn: 0 };
   /** Per fleet/device: the status tsMs a resend was last decided on (a retained replay is not a new announcement). */
   readonly #resentFor = new Map<string, number>();
   #client: MqttClient | null = null;
@@ -146,6 +150,9 @@ export class RolloutService {
       now: this.#now,
       newId: options.newId,
       onChange: options.onChange,
+      onFinished: (r) => {
+        this.#withdraw(r).catch((err: unknown) => this.#log.warn(`cannot withdraw ${r.model}@${r.version} from fleet ${r.fleet}: ${errorMessage(err)}`));
+      },
     });
   }
 
@@ -244,6 +251,29 @@ export class RolloutService {
       offering.catch(() => this.#transfers.delete(fleet));
     }
     await (await offering).offer(manifest, bytes);
+  }
+
+  /**
+   * Once no live rollout of the fleet needs the finished rollout's version, its pushed chunks and
+   * manifest are cleared from the broker (they would stay retained for ever) and requests for it are
+   * refused. A later rollout of the same version offers it again. The chunk count comes from the
+   * registry, so a gateway restarted since the offer clears the chunks too.
+   */
+  async #withdraw(r: RolloutRecord): Promise<void> {
+    const live = await this.controller.store.live();
+    if (live.some((x) => x.fleet === r.fleet && x.model === r.model && x.version === r.version)) return;
+    let offering = this.#transfers.get(r.fleet);
+    if (!offering && !this.#o.transfer) {
+      offering = this.#transferFor(r.fleet);
+      this.#transfers.set(r.fleet, offering);
+      offering.catch(() => this.#transfers.delete(r.fleet));
+    }
+    const server = await offering;
+    if (!server?.withdraw) return;
+    const manifest = await this.#o.registry?.manifest(`${r.model}@${r.version}`, r.format, r.variant).catch(() => null);
+    await server.withdraw(r.model, r.version, { chunkCount: manifest?.artifact.chunkSha256.length });
+    this.#stats.withdrawn++;
+    this.#log.info(`rollout ${r.id} ${r.state}: withdrew ${r.model}@${r.version} from fleet ${r.fleet} (retained chunks cleared)`);
   }
 
   async #transferFor(fleet: string): Promise<ModelOffering> {

@@ -13,7 +13,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
-import type { SqliteDatabase } from '../io/sqlite.ts';
+import type { SqliteDatabase, SqliteStatement } from '../io/sqlite.ts';
 import { transaction, type PgPool, type PgPoolClient } from './store-postgres.ts';
 
 export type SqlValue = string | number | boolean | null | Uint8Array;
@@ -67,8 +67,25 @@ export function isUniqueViolation(err: unknown): boolean {
 
 const blob = (v: SqlValue): unknown => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
 
+const statementCaches = new WeakMap<SqliteDatabase, Map<string, SqliteStatement>>();
+const MAX_CACHED_STATEMENTS = 1000;
+
 /** The gateway's SQLite handle: statements run synchronously, results come back as resolved promises. */
 export function sqliteSql(db: SqliteDatabase): SqlDb {
+  // Compiling a statement costs more than running a small one: each SQL text is prepared once per
+  // connection (the texts are a fixed set, a few hundred at most; past the bound the cache starts over).
+  let cache = statementCaches.get(db);
+  if (!cache) statementCaches.set(db, (cache = new Map()));
+  const statements = cache;
+  const prepared = (sql: string): SqliteStatement => {
+    let st = statements.get(sql);
+    if (!st) {
+      if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+      st = db.prepare(sql);
+      statements.set(sql, st);
+    }
+    return st;
+  };
   const params = (p: readonly SqlValue[] = []): unknown[] => p.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : blob(v)));
   const wrap = <T>(f: () => T): Promise<T> => {
     try {
@@ -79,10 +96,10 @@ export function sqliteSql(db: SqliteDatabase): SqlDb {
   };
   return {
     dialect: 'sqlite',
-    all: <T>(sql: string, p?: readonly SqlValue[]) => wrap(() => db.prepare(sql).all(...params(p)) as T[]),
-    get: <T>(sql: string, p?: readonly SqlValue[]) => wrap(() => db.prepare(sql).get(...params(p)) as T | undefined),
-    run: (sql, p) => wrap(() => db.prepare(sql).run(...params(p)).changes),
-    batch: (statements) => wrap(() => db.transaction(() => statements.map((s) => db.prepare(s.sql).run(...params(s.params)).changes)).immediate()),
+    all: <T>(sql: string, p?: readonly SqlValue[]) => wrap(() => prepared(sql).all(...params(p)) as T[]),
+    get: <T>(sql: string, p?: readonly SqlValue[]) => wrap(() => prepared(sql).get(...params(p)) as T | undefined),
+    run: (sql, p) => wrap(() => prepared(sql).run(...params(p)).changes),
+    batch: (statements) => wrap(() => db.transaction(() => statements.map((s) => prepared(s.sql).run(...params(s.params)).changes)).immediate()),
     exec: (script) => wrap(() => void db.exec(script)),
     transaction: async <T>(fn: () => Promise<T>): Promise<T> => {
       if (db.inTransaction) return fn();

@@ -66,12 +66,14 @@ export function retrainJobsContract(name: string, create: () => Promise<JobStore
     const { a, b, close } = await create();
     t.teardown(close);
     const { job } = await a.open({ model: 'm', fleet: 'f', trigger: { kind: 'manual', by: 't' }, state: 'pending-approval', nowMs: 1000 });
-    const results = await Promise.allSettled([a.transition(job.id, 'training', 1001), b.transition(job.id, 'rejected', 1001, { reason: 'operator' })]);
+    // Two terminal moves: whichever commits first, the other finds a state it cannot move from (were one
+    // of them 'training', the other could still follow it legally, training → rejected, when its read came later).
+    const results = await Promise.allSettled([a.transition(job.id, 'failed', 1001, { reason: 'crashed' }), b.transition(job.id, 'rejected', 1001, { reason: 'operator' })]);
     t.is(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one of two concurrent moves wins');
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     t.true(isEdgeloopError(lost?.reason, 'BAD_ARGUMENT'));
     const final = await b.mustGet(job.id);
-    t.true(final.state === 'training' || final.state === 'rejected');
+    t.true(final.state === 'failed' || final.state === 'rejected');
     const updated = await b.update(job.id, 1002, { runId: 'run-1', rolloutId: null });
     t.is(updated.runId, 'run-1');
     t.is(updated.state, final.state, 'update does not move the state');
