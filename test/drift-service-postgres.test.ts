@@ -3,7 +3,7 @@
  * gateway instances (two pools on one schema) with the same MQTT client id. The first leads, stores a
  * report and raises its alert, then is demoted (stop); reports published while no instance leads wait in
  * the shared persistent session, and the next leader (start on the other instance) takes the session
- * over and stores them: nothing lost, nothing twice. Skipped (visibly) only when PostgreSQL or mosquitto
+ * over and stores them: nothing lost, nothing twice. Leadership back: the first instance starts again. Skipped (visibly) only when PostgreSQL or mosquitto
  * is not installed and this is not CI.
  */
 import test from 'ava';
@@ -69,4 +69,11 @@ test('the next leader takes over the drift session: reports queued while no inst
   await waitFor(async () => (await next.alerts.list()).every((a) => a.mqtt === 'delivered'), 10_000, 'both alerts marked delivered');
   t.deepEqual((await next.alerts.list()).map((a) => [a.device, a.kind, a.severity, a.mqtt]).sort(), [['hot', 'drift', 'critical', 'delivered'], ['hot2', 'drift', 'critical', 'delivered']]);
   t.deepEqual(alerts.map((a) => a.device).sort(), ['hot', 'hot2']);
+
+  // Leadership back to the first instance: a stopped service starts again.
+  await next.stop();
+  await first.start();
+  await publishAsync(device, deviceTopic('drift', 'f', 'hot3'), report(3, T0 + 2_000_000));
+  await waitFor(() => alerts.length === 3, 10_000, 'the third alert, from the first instance again');
+  t.is((await first.store.reports('f', 'hot3')).length, 1);
 });
