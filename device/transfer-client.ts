@@ -32,7 +32,7 @@ import { canonicalJson } from '../src/pipeline/hash.ts';
 import { chunkTopic, deviceTopic, manifestTopic } from '../src/topics.ts';
 import type { ChunkRequest, TransferStats } from '../src/contracts/device.ts';
 import { parseJsonPayload } from '../src/contracts/device.ts';
-import { publishAsync, type MqttClient } from '../io/mqtt-client.ts';
+import { corkUntilIdle, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
 import { ArtifactAssembler, verifyManifest, type PinnedKeys } from './verify.ts';
 import { assertVersion, readJsonFile, writeFileAtomic } from './model-store.ts';
 
@@ -160,7 +160,9 @@ export class TransferClient {
     let onAbort: (() => void) | undefined;
     const raw = new Promise<Buffer>((resolve, reject) => {
       onMessage = (t, payload) => {
-        if (t === topic && payload.length > 0) resolve(payload);
+        if (t !== topic || payload.length === 0) return;
+        corkUntilIdle(client); // its PUBACK shares a write with those of the chunks read with it
+        resolve(payload);
       };
       client.on('message', onMessage);
       timer = setTimeout(() => reject(new EdgeloopError('TIMEOUT', `no manifest for ${model} v${version} on ${topic} within ${this.o.manifestTimeoutMs} ms (is it published?)`)), this.o.manifestTimeoutMs);
@@ -213,7 +215,7 @@ export class TransferClient {
     // in the same round trip as the manifest, and are verified once the manifest is.
     const filter = chunkFilter(this.o.fleet, assertSafeName('model', model), assertVersion(version));
     const topic = manifestTopic(this.o.fleet, model, version);
-    const inbox = new ChunkInbox(filter, this.o.maxBufferedBytes);
+    const inbox = new ChunkInbox(filter, this.o.maxBufferedBytes, () => corkUntilIdle(this.o.client));
     this.o.client.on('message', inbox.onMessage);
     try {
       // One SUBSCRIBE for both: the retained manifest and the retained chunks come back together.
@@ -424,15 +426,20 @@ class ChunkInbox {
   /** edgeloop/<fleet>/models/<model>/<version>/chunk/ : what is left of a matching topic is the index. */
   readonly #prefix: string;
   readonly #maxBytes: number;
+  readonly #onChunk: () => void;
   #arrivals: { index: number; payload: Buffer }[] = [];
   #bytes = 0;
   dropped = 0;
   wake: (() => void) | undefined;
 
-  /** filter: the version's chunk filter (chunkFilter), built from the validated fleet, model and version. */
-  constructor(filter: string, maxBytes: number) {
+  /**
+   * filter: the version's chunk filter (chunkFilter), built from the validated fleet, model and version.
+   * onChunk: called on every chunk message, before mqtt.js acknowledges it.
+   */
+  constructor(filter: string, maxBytes: number, onChunk: () => void) {
     this.#prefix = filter.slice(0, -1);
     this.#maxBytes = maxBytes;
+    this.#onChunk = onChunk;
   }
 
   readonly onMessage = (topic: string, payload: Buffer): void => {
@@ -440,6 +447,8 @@ class ChunkInbox {
     // Fleet, model and version are the prefix's; only the index is left to parse (as parseTopic does).
     const index = topic.slice(this.#prefix.length);
     if (!CHUNK_INDEX.test(index)) return;
+    // The retained chunks come in a burst: their PUBACKs leave together, not one syscall each.
+    this.#onChunk();
     if (this.#bytes + payload.length > this.#maxBytes) {
       this.dropped++;
       return;

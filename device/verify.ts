@@ -11,7 +11,7 @@
  * Error codes: MODEL_SIGNATURE (missing, malformed, unknown-key or invalid signature), MODEL_CHECKSUM
  * (hash mismatch), MODEL_CORRUPT (size mismatch, truncation, missing chunks), BAD_PAYLOAD (malformed manifest).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { EdgeloopError } from '../src/errors.ts';
 import type { ModelManifest } from '../src/manifest.ts';
 import { checkArtifact, checkChunk, chunkLength, parseManifestForSignature } from '../src/manifest-validate.ts';
@@ -21,9 +21,12 @@ import type { DowngradeGuard } from './model-store.ts';
 
 export type PinnedKeys = PublicKey | readonly PublicKey[];
 
+/** node:crypto's one-shot hash (Node >= 20.12): no Hash object per call. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash;
+
 /** sha256 (lowercase hex) through node:crypto; the device's hash for chunks and artifacts. */
 export function sha256HexNode(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
 }
 
 /** Pins keys from their text form (SPKI PEM or raw base64), as stored in device configuration. */

@@ -29,6 +29,25 @@ export function publishAsync(client: MqttClient, topic: string, payload: string 
   });
 }
 
+const corked = new WeakSet<object>();
+
+/**
+ * Holds the client's socket writes until the I/O callback now running and the ticks it queued are done
+ * (setImmediate), then lets them go in one write. mqtt.js writes every packet on its own (one writev
+ * syscall per PUBACK), so a burst of QoS 1 messages read at once — a model's retained chunks — would cost
+ * one write per message; called from a 'message' listener, the burst's acknowledgements share one.
+ */
+export function corkUntilIdle(client: MqttClient): void {
+  const stream = client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+  if (!stream?.cork || !stream.uncork || corked.has(stream)) return;
+  corked.add(stream);
+  stream.cork();
+  setImmediate(() => {
+    corked.delete(stream);
+    stream.uncork!();
+  });
+}
+
 export function endAsync(client: MqttClient, force = false): Promise<void> {
   return new Promise((resolve) => client.end(force, {}, () => resolve()));
 }

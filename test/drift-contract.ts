@@ -154,6 +154,18 @@ export function driftContract(name: string, create: () => Promise<SqlPair>): voi
     t.is(svc.performance.counters.expiredLabels, 3);
   });
 
+  test(`${name}: messages of 1,200 predictions and labels are written in chunks, all joined`, async (t) => {
+    const { svc, now } = await service(t);
+    const truth = (i: number) => (i % 2);
+    await svc.handleMessages([msg('labels', 'big', labels(0, 600, truth), now())]);
+    await svc.handleMessages([msg('predictions', 'big', preds(0, 1200, truth), now())]);
+    await svc.handleMessages([msg('labels', 'big', labels(600, 600, (i) => 1 - truth(i)), now())]);
+    t.like(svc.performance.counters, { predictions: 1200, labels: 1200, joined: 1200 });
+    t.is(await svc.performance.pendingLabels(), 0);
+    t.deepEqual(await svc.performance.labelled('f', 'occ', 1, 0), { samples: 1200, correct: 600 });
+    t.like((await svc.performance.states({ device: 'big' }))[0], { samples: 100, accuracy: 0 }, 'the window is the newest 100, all wrong');
+  });
+
   test(`${name}: shadow pairs: one label scores the active and the shadow version, whichever arrives first`, async (t) => {
     const { svc, now } = await service(t, { performance: { windowSize: 60, minSamples: 50 } });
     await svc.registerProfile('occ', 1, PROFILE, { testMetrics: { test_accuracy: 0.95 } });

@@ -1,12 +1,14 @@
 /**
  * Faults during a rollout (issue #10):
- *   1. mosquitto (persistence on) is stopped with SIGTERM and restarted on the same port twice: while a
- *      wave pulls chunks, and as a wave settles (the next wave's install command is published while the
- *      broker is down): the rollout completes and every device really serves the new version.
+ *   1. mosquitto (persistence on) is stopped with SIGTERM and restarted on the same port twice: in the
+ *      middle of the chunk push while the canary takes the pushed chunks, and as a wave settles (the next
+ *      wave's install command is published while the broker is down): the rollout completes and every
+ *      device really serves the new version.
  *   2. A real `edgeloop device` process is SIGKILLed at seeded random moments while its install is in
  *      progress — during the chunk transfer and after it (verifying / activating) — and restarted on
  *      the same state dir each time: after every kill its model pointer names the old or the new
  *      version, never a partial one; it ends active on the new version; only missing chunks are asked for.
+ * Both run with the chunk push on (the rollout service's default), paced so that the faults land in it.
  * Each test prints its figures with t.log (docs/reliability.md keeps those of the last run).
  */
 import test from 'ava';
@@ -80,25 +82,26 @@ test.serial('mosquitto restarted mid-transfer and as a wave settles: the rollout
   const conf = ['allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 0', 'max_inflight_messages 100'];
   let broker: ConfiguredMosquitto = (await startConfiguredMosquitto(conf, port, dir))!;
   t.teardown(() => broker.stop('SIGKILL'));
-  // 64-byte chunks: 33 chunks at 10 chunks/s, ~3 s per wave. The transfer server does not push: every
-  // device requests its chunks (the path devices fall back on when a broker lost the pushed chunks), so
-  // a wave is still pulling chunks when the broker goes down. A push completes in one round trip.
+  // 64-byte chunks, pushed retained (the service's default) at 10 chunks/s: the push lasts ~3 s, so the
+  // first restart lands in it, with the canary taking the pushed chunks as they come and some pushes in
+  // flight. Whatever the broker lost, the devices ask for (requests), and later waves take the rest from
+  // the retained chunks that persisted across the restarts.
   const rig = await RolloutRig.create(1, { brokerUrl: broker.url, chunkBytes: 64 });
+  const total = Math.ceil((await rig.registry.artifact('occ@1', 'onnx', 'float32')).length / 64);
   t.teardown(() => rig.close());
   const tap = await FleetTap.connect(broker.url, 'fault-rollout-tap');
   t.teardown(() => tap.close());
-  const service = await rig.startService({ transferOptions: { maxChunksPerS: 10, pushChunks: false } });
+  const service = await rig.startService({ transferOptions: { maxChunksPerS: 10 } });
   await rig.addAgents(4);
   const created = await rig.create({ target: 'all', strategy: 'waves', canary: '1', waveSize: '2', waveInterval: '200ms', timeout: '20s' });
   t.is(created.waves, 3);
   t.is(created.targets, 4);
 
-  // Wait until the second wave is pulling chunks, then restart the broker under it.
+  // Wait until the canary has taken some pushed chunks and the push is not over, then restart the broker under it.
   const store = service.controller.store;
-  await waitFor(async () => {
-    const r = await service.controller.summary(created.id);
-    return r.currentWave === 1 && (await store.devices(created.id)).some((d) => d.wave === 1 && d.state === 'transferring' && (d.receivedChunks ?? 0) > 0);
-  }, 20_000, 'wave 2 transferring');
+  const pushed = (): number => service.transferStats[FLEET]?.chunksPushed ?? 0;
+  await waitFor(async () => pushed() < total - 5 && (await store.devices(created.id)).some((d) => d.wave === 0 && d.state === 'transferring' && (d.receivedChunks ?? 0) > 0), 20_000, 'canary taking the push');
+  const pushedAtStop = pushed();
   const atStop = (await store.devices(created.id)).map((d) => `${d.device}:${d.state}:${d.receivedChunks ?? 0}/${d.totalChunks ?? '?'}`);
   await broker.stop('SIGTERM');
   await sleep(500);
@@ -113,7 +116,7 @@ test.serial('mosquitto restarted mid-transfer and as a wave settles: the rollout
   const versions = await rig.activeVersions();
   const devices = await store.devices(created.id);
   const distinctCommands = devices.length;
-  t.log(`broker restart x2 (first at:  ${atStop.join(', ')}): rollout ${done.state}; devices 4, versions served ${JSON.stringify(versions)}; `
+  t.log(`broker restart x2 (first at:  ${atStop.join(', ')}, ${pushedAtStop}/${total} chunks pushed): rollout ${done.state}; devices 4, versions served ${JSON.stringify(versions)}; `
     + `install commands published ${service.stats.commandsSent} for ${distinctCommands} devices (${service.stats.commandsResent} resent after the device announced itself); command deliveries seen ${[...tap.commands.values()].reduce((a, b) => a + b, 0)} (${FleetTap.extra(tap.commands)} extra), `
     + `results seen ${[...tap.results.values()].reduce((a, b) => a + b, 0)} (${FleetTap.extra(tap.results)} extra), dup-flagged ${tap.dups}; chunk requests ${tap.requests} for ${tap.requestedChunks} chunks; `
     + `transfer server ${JSON.stringify(service.transferStats[FLEET])}`);
@@ -142,10 +145,11 @@ test.serial('device process SIGKILLed during the transfer and during activation,
   const CHUNK_BYTES = 32;
   const rig = await RolloutRig.create(2, { chunkBytes: CHUNK_BYTES });
   t.teardown(() => rig.close());
-  // Requests only (no push), paced: the transfer lasts ~3 s, so the kills land in it, and each restarted
-  // process shows what it asked for. With the push a restarted device takes the chunks it lacks from
-  // the broker instead (test/transfer-push.test.ts).
-  const service = await rig.startService({ transferOptions: { maxChunksPerS: 25, pushChunks: false } });
+  // Pushed retained (the service's default), paced at 8 chunks/s: the push outlasts the first restarts
+  // (a process start takes 1-2 s), so the kills land in the transfer; each restarted process resumes
+  // from its disk, takes what it lacks from the retained push, and asks only for chunks missing on its
+  // disk (none while the push keeps bringing chunks within pushWaitMs).
+  const service = await rig.startService({ transferOptions: { maxChunksPerS: 8 } });
   const total = Math.ceil((await rig.registry.artifact('occ@2', 'onnx', 'float32')).length / CHUNK_BYTES);
   const dir = tempDir('edgeloop-fault-kill-');
   const keyFile = join(dir, 'gateway.pub');

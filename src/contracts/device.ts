@@ -438,9 +438,12 @@ export function validateCommandResult(value: unknown): CommandResult {
 }
 
 /** Parses UTF-8 JSON from the network; NOT_JSON with the parser's reason otherwise. */
+/** One decoder for every payload: building a TextDecoder costs more than decoding a typical message. */
+const UTF8_STRICT = new TextDecoder('utf-8', { fatal: true });
+
 export function parseJsonPayload(payload: Uint8Array | string, what: string): unknown {
   try {
-    return JSON.parse(typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    return JSON.parse(typeof payload === 'string' ? payload : UTF8_STRICT.decode(payload));
   } catch (err) {
     throw new EdgeloopError('NOT_JSON', `${what} is not UTF-8 JSON: ${(err as Error).message}`);
   }
