@@ -51,7 +51,7 @@ const rig = pgRig();
   await killHard(a.child);
   // leader turns true when the lock is won, the duties list once they have started.
   await waitFor(async () => (await health(b)).duties.duties.includes('retrain'), 30_000, 'gwb to lead and run its duties (retraining starts last)');
-  t.like(await health(b), { leader: true, duties: { duties: ['rollouts', 'retrain'] } });
+  t.like(await health(b), { leader: true, duties: { duties: ['drift', 'rollouts', 'retrain'] } });
   t.regex(b.stderr(), /gateway gwb is leader: starting the singleton duties/);
   t.regex(await (await fetch(`${b.ready.http}/metrics`)).text(), /^edgeloop_leader\{gateway="gwb"\} 1$/m);
 });

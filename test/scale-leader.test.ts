@@ -37,7 +37,7 @@ async function candidate(key: string, options: { retryMs?: number; failElection?
   c.elector = await LeaderElector.create({
     ...(options.pool ? { pool: options.pool } : { url: dbUrl }),
     key,
-    retryMs: options.retryMs ?? 100,
+    retryMs: options.retryMs ?? 500, // also each query's timeout: 100 ms failed first attempts on a loaded 2-core machine
     onElected: () => {
       c.elected++;
       if (options.failElection) throw new Error('duty cannot start');
