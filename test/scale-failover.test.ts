@@ -8,17 +8,15 @@
  * Skipped (visibly) only when PostgreSQL or mosquitto is not installed and not in CI.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Gateway } from '../gateway/gateway.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import type { RetrainJob } from '../gateway/retrain-jobs.ts';
 import { retrainCommand } from '../cli/commands-retrain.ts';
 import { pgRig } from './helpers/pg-rig.ts';
 import { seedOccupancy } from './helpers/pg-seed.ts';
-import { failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
+import { failoverGatewayOptions, type FailoverInstance, callJson, spawnFailoverInstance } from './helpers/pg-gateway-options.ts';
+import { killHard } from './helpers/gateway-process.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
 const FLEET = 'lab';
@@ -39,30 +37,6 @@ async function inProcess(o: FailoverInstance): Promise<{ gw: Gateway; store: Pos
   return { gw, store };
 }
 
-async function child(o: FailoverInstance): Promise<{ proc: ChildProcess; http: string; leader: boolean }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./helpers/pg-gateway-child.ts', import.meta.url)), JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const ready = await new Promise<{ http: string; leader: boolean }>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`gateway ${o.id} exited with ${code}`)));
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      const doc = JSON.parse(l) as { event: string; http: string; leader: boolean };
-      if (doc.event === 'ready') resolve(doc);
-    });
-  });
-  return { proc, ...ready };
-}
-
-function killHard(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    proc.once('exit', () => resolve());
-    proc.kill('SIGKILL');
-  });
-}
-
-async function call(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; doc: Record<string, unknown> }> {
-  const res = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, doc: (await res.json()) as Record<string, unknown> };
-}
 
 const pgTest = rig.available ? test.serial : test.skip;
 
@@ -70,26 +44,26 @@ pgTest('the leader is SIGKILLed with a retraining job open; the other instance t
   if (!rig.broker) return t.pass('mosquitto not installed: skipped');
   const keyDir = join(tempDir('edgeloop-failover-keys-'), 'keys');
   // A first, so it is the leader; it creates the signing key B then loads (the key folder is shared).
-  const a = await child(instance('a', 'fo1', keyDir));
+  const a = await spawnFailoverInstance(instance('a', 'fo1', keyDir));
   t.teardown(() => killHard(a.proc));
   t.true(a.leader, 'the first instance is elected');
   const { gw: b, store } = await inProcess(instance('b', 'fo1', keyDir));
   t.teardown(async () => { await b.stop(); await store.close(); });
   t.false(b.isLeader);
   t.is(b.retrain, null, 'a follower runs no retraining');
-  const health = await call(b.httpUrl!, 'GET', '/healthz');
+  const health = await callJson(b.httpUrl!, 'GET', '/healthz');
   t.like(health.doc, { ok: true, id: 'b', leader: false });
   t.regex(await (await fetch(b.httpUrl + '/metrics')).text(), /^edgeloop_leader\{gateway="b"\} 0$/m);
 
   await seedOccupancy(b, store, rig.broker!.url, FLEET, MODEL);
-  const refused = await call(b.httpUrl!, 'POST', '/v1/retrain', { model: MODEL });
+  const refused = await callJson(b.httpUrl!, 'POST', '/v1/retrain', { model: MODEL });
   t.is(refused.status, 503);
   t.is(refused.doc.error, 'NOT_LEADER');
-  const opened = await call(a.http, 'POST', '/v1/retrain', { model: MODEL, by: 'operator' });
+  const opened = await callJson(a.http, 'POST', '/v1/retrain', { model: MODEL, by: 'operator' });
   t.is(opened.status, 202);
   const job = opened.doc as unknown as RetrainJob;
   t.is(job.state, 'pending-approval');
-  const seenByB = await call(b.httpUrl!, 'GET', '/v1/retrain');
+  const seenByB = await callJson(b.httpUrl!, 'GET', '/v1/retrain');
   t.deepEqual((seenByB.doc.jobs as RetrainJob[]).map((j) => j.id), [job.id], 'the follower reads the job from PostgreSQL');
 
   const killedAtMs = Date.now();
@@ -97,12 +71,12 @@ pgTest('the leader is SIGKILLed with a retraining job open; the other instance t
   await waitFor(() => b.isLeader && b.retrain !== null, 30_000, 'b to be elected and start retraining');
   const takeoverMs = Date.now() - killedAtMs;
   t.regex(await (await fetch(b.httpUrl + '/metrics')).text(), /^edgeloop_leader\{gateway="b"\} 1$/m);
-  t.like((await call(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['rollouts', 'retrain'], elections: 1 } });
+  t.like((await callJson(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['rollouts', 'retrain'], elections: 1 } });
 
-  const again = await call(b.httpUrl!, 'POST', '/v1/retrain', { model: MODEL, by: 'operator' });
+  const again = await callJson(b.httpUrl!, 'POST', '/v1/retrain', { model: MODEL, by: 'operator' });
   t.is(again.status, 202);
   t.is((again.doc as unknown as RetrainJob).id, job.id, 'the new leader returns the open job instead of opening a second one');
-  const approved = await call(b.httpUrl!, 'POST', `/v1/retrain/${job.id}/approve`);
+  const approved = await callJson(b.httpUrl!, 'POST', `/v1/retrain/${job.id}/approve`);
   t.is(approved.status, 200);
   t.is((approved.doc as unknown as RetrainJob).state, 'training');
   await waitFor(async () => (await b.duties!.jobs.mustGet(job.id)).state === 'rejected', 120_000, 'the job to be decided on b');

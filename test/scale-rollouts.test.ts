@@ -12,10 +12,7 @@
  * installed and not in CI.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Gateway } from '../gateway/gateway.ts';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import type { RolloutSummary } from '../gateway/rollout-controller.ts';
@@ -23,7 +20,8 @@ import type { RolloutEvent } from '../gateway/rollout-store.ts';
 import { Agent } from '../device/agent.ts';
 import { pinKeys } from '../device/verify.ts';
 import { pgRig } from './helpers/pg-rig.ts';
-import { DAY_MS, failoverGatewayOptions, type FailoverInstance } from './helpers/pg-gateway-options.ts';
+import { DAY_MS, failoverGatewayOptions, type FailoverInstance, callJson, spawnFailoverInstance } from './helpers/pg-gateway-options.ts';
+import { killHard } from './helpers/gateway-process.ts';
 import { seedOccupancy } from './helpers/pg-seed.ts';
 import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
 import type { RetrainJob } from '../gateway/retrain-jobs.ts';
@@ -53,37 +51,13 @@ async function startAgents(pem: string, ids: string[], t: { teardown(fn: () => P
   return agents;
 }
 
-async function child(o: FailoverInstance): Promise<{ proc: ChildProcess; http: string; leader: boolean }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./helpers/pg-gateway-child.ts', import.meta.url)), JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const ready = await new Promise<{ http: string; leader: boolean }>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`gateway ${o.id} exited with ${code}`)));
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      const doc = JSON.parse(l) as { event: string; http: string; leader: boolean };
-      if (doc.event === 'ready') resolve(doc);
-    });
-  });
-  return { proc, ...ready };
-}
-
-function killHard(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    proc.once('exit', () => resolve());
-    proc.kill('SIGKILL');
-  });
-}
-
-async function call<T = Record<string, unknown>>(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; doc: T }> {
-  const res = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, doc: (await res.json()) as T };
-}
 
 const pgTest = rig.available ? test.serial : test.skip;
 
 pgTest('the leader runs the rollout, the follower reads it; the leader is SIGKILLed between waves and the follower finishes the rollout', async (t) => {
   if (!rig.broker) return t.pass('mosquitto not installed: skipped');
   const keyDir = join(tempDir('edgeloop-scale-rollouts-keys-'), 'keys');
-  const a = await child(instance('a', keyDir));
+  const a = await spawnFailoverInstance(instance('a', keyDir));
   t.teardown(() => killHard(a.proc));
   t.true(a.leader, 'the first instance is elected');
   const store = await PostgresStore.create({ url: rig.dbUrl, schema: 'edgeloop', poolSize: 3 });
@@ -104,20 +78,20 @@ pgTest('the leader runs the rollout, the follower reads it; the leader is SIGKIL
 
   const agents = await startAgents(b.registry!.publicKey().pem, ['pi1', 'pi2', 'pi3'], t);
   // The leader writes the fleet registry; the follower reads it from PostgreSQL.
-  await waitFor(async () => (await call<{ device: string; health: string }[]>(b.httpUrl!, 'GET', `/v1/fleet?fleet=${FLEET}`)).doc.filter((d) => d.health === 'online').length === 3, 20_000, 'three devices online, seen by the follower');
+  await waitFor(async () => (await callJson<{ device: string; health: string }[]>(b.httpUrl!, 'GET', `/v1/fleet?fleet=${FLEET}`)).doc.filter((d) => d.health === 'online').length === 3, 20_000, 'three devices online, seen by the follower');
 
   const request = { model: 'occ@1', fleet: FLEET, target: 'all', strategy: 'waves', canary: 0, waveSize: 1, waveInterval: '3s', timeout: '60s', createdBy: 'test' };
-  const refused = await call(b.httpUrl!, 'POST', '/v1/rollouts', request);
+  const refused = await callJson(b.httpUrl!, 'POST', '/v1/rollouts', request);
   t.is(refused.status, 503);
   t.is(refused.doc.error, 'NOT_LEADER');
   t.regex(String(refused.doc.message), /not the leader .*rollouts/);
-  const created = await call<RolloutSummary>(a.http, 'POST', '/v1/rollouts', request);
+  const created = await callJson<RolloutSummary>(a.http, 'POST', '/v1/rollouts', request);
   t.is(created.status, 201);
   const id = created.doc.id;
   t.is(created.doc.waves, 3);
 
   // The first wave settles on A; the follower sees it.
-  const summary = async () => (await call<RolloutSummary>(b.httpUrl!, 'GET', `/v1/rollouts/${id}`)).doc;
+  const summary = async () => (await callJson<RolloutSummary>(b.httpUrl!, 'GET', `/v1/rollouts/${id}`)).doc;
   await waitFor(async () => { const s = await summary(); return s.counts.active >= 1 && s.waveSettledAtMs !== null; }, 30_000, 'the first wave to settle on the leader');
   const before = await summary();
   t.is(before.state, 'running');
@@ -132,7 +106,7 @@ pgTest('the leader runs the rollout, the follower reads it; the leader is SIGKIL
     await publishAsync(device, `edgeloop/${FLEET}/pi1/labels`, JSON.stringify(ts.map((x, i) => ({ ts: x, label: i % 4 === 3 ? 0 : i % 2 }))), { qos: 1 });
   };
   type Perf = { states: { device: string; model: string; version: number; samples: number; accuracy: number | null }[] };
-  const samples = async () => (await call<Perf>(b.httpUrl!, 'GET', `/v1/performance?fleet=${FLEET}`)).doc.states.find((s) => s.device === 'pi1' && s.model === 'occ')?.samples ?? 0;
+  const samples = async () => (await callJson<Perf>(b.httpUrl!, 'GET', `/v1/performance?fleet=${FLEET}`)).doc.states.find((s) => s.device === 'pi1' && s.model === 'occ')?.samples ?? 0;
   await feed(0, 20);
   await waitFor(async () => (await samples()) === 20, 20_000, 'the leader to join 20 labelled predictions, read by the follower');
 
@@ -142,19 +116,19 @@ pgTest('the leader runs the rollout, the follower reads it; the leader is SIGKIL
   await feed(20, 20);
   await waitFor(() => b.isLeader && b.rollouts !== null && b.retrain !== null, 30_000, 'b to be elected and start its duties');
   const takeoverMs = Date.now() - killedAtMs;
-  t.like((await call(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['drift', 'rollouts', 'retrain'] } });
+  t.like((await callJson(b.httpUrl!, 'GET', '/healthz')).doc, { leader: true, duties: { leader: true, duties: ['drift', 'rollouts', 'retrain'] } });
   await waitFor(async () => (await samples()) === 40, 20_000, 'the new leader to store what was published while no instance led');
-  const perf = (await call<Perf>(b.httpUrl!, 'GET', `/v1/performance?fleet=${FLEET}`)).doc.states.find((s) => s.device === 'pi1')!;
+  const perf = (await callJson<Perf>(b.httpUrl!, 'GET', `/v1/performance?fleet=${FLEET}`)).doc.states.find((s) => s.device === 'pi1')!;
   t.is(perf.accuracy, 0.75, 'every fourth label disagrees: 30 of 40 right, each prediction counted once');
 
   await waitFor(async () => (await summary()).state === 'completed', 60_000, 'the rollout to complete on the new leader');
-  const done = await call<RolloutSummary & { events: RolloutEvent[] }>(b.httpUrl!, 'GET', `/v1/rollouts/${id}`);
+  const done = await callJson<RolloutSummary & { events: RolloutEvent[] }>(b.httpUrl!, 'GET', `/v1/rollouts/${id}`);
   t.like(done.doc.counts, { active: 3, failed: 0, pending: 0, transferring: 0, verifying: 0 });
   const waveStarts = done.doc.events.filter((e) => e.kind === 'wave-started');
   t.is(waveStarts.length, 3, 'each wave started once, across both leaders');
   for (const agent of agents) t.is((await agent.status()).models.find((m) => m.model === 'occ')?.active, 1);
   // Writes now go to B.
-  const paused = await call(b.httpUrl!, 'POST', `/v1/rollouts/${id}/pause`);
+  const paused = await callJson(b.httpUrl!, 'POST', `/v1/rollouts/${id}/pause`);
   t.is(paused.status, 409, 'a completed rollout cannot be paused (the leader answered, not NOT_LEADER)');
   t.log(`rollout fail-over: leader a SIGKILLed after wave ${before.currentWave + 1} of 3 (${before.counts.active} active); b leader with the rollout service after ${takeoverMs} ms; rollout ${id} completed on b: ${done.doc.reason}`);
 });
@@ -179,7 +153,7 @@ pgTest('on PostgreSQL an accepted retraining candidate goes out as a canary, is 
   await startAgents(gw.registry!.publicKey().pem, ['pi4', 'pi5'], t);
   await waitFor(async () => (await gw.rollouts!.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online' && d.device.startsWith('pi')).length === 2, 20_000, 'two devices online');
 
-  const opened = await call<RetrainJob>(gw.httpUrl!, 'POST', '/v1/retrain', { model: 'occupancy', by: 'operator' });
+  const opened = await callJson<RetrainJob>(gw.httpUrl!, 'POST', '/v1/retrain', { model: 'occupancy', by: 'operator' });
   t.is(opened.status, 202);
   const jobId = opened.doc.id;
   await waitFor(async () => ['promoted', 'rolled-back', 'rejected', 'failed'].includes((await gw.duties!.jobs.mustGet(jobId)).state), 180_000, 'the job to be decided');
@@ -192,7 +166,7 @@ pgTest('on PostgreSQL an accepted retraining candidate goes out as a canary, is 
   t.is(rollout.createdBy, `retrain:${jobId}`);
   await waitFor(async () => (await gw.rollouts!.controller.summary(job.rolloutId!)).state === 'completed', 60_000, 'the rollout to reach the rest of the fleet');
   t.like((await gw.rollouts!.controller.summary(job.rolloutId!)).counts, { active: 2, failed: 0 });
-  const models = await call<{ model: string; version: number; aliases: string }[]>(gw.httpUrl!, 'GET', '/v1/models');
+  const models = await callJson<{ model: string; version: number; aliases: string }[]>(gw.httpUrl!, 'GET', '/v1/models');
   t.is(models.status, 200, 'the models panel reads the registry on PostgreSQL');
   t.deepEqual(models.doc.filter((m) => m.model === 'occupancy').map((m) => [m.version, m.aliases]), [[2, 'production'], [1, '']]);
   t.log(`retraining on PostgreSQL: job ${jobId} ${job.state}: ${job.reason}`);
