@@ -435,7 +435,12 @@ export class DriftService {
     this.#alerts.write(alertPlan, batch);
     const counts = await batch.run(this.#sql);
     this.#perf.committed(plan, counts);
-    for (const r of await this.#alerts.committed(alertPlan, counts)) if (r.sent) fx.alerts.push(r.alert);
+    try {
+      for (const r of await this.#alerts.committed(alertPlan, counts)) if (r.sent) fx.alerts.push(r.alert);
+    } catch (err) {
+      // Committed: failing now would only have the batch delivered again, and its alerts are stored already.
+      this.#log.error(`alerts of this batch are stored but cannot be read back to deliver them now (they stay pending until the next start): ${errorMessage(err)}`);
+    }
     return fx;
   }
 
