@@ -1,23 +1,35 @@
-/** `edgeloop drift status|show` and `edgeloop alerts list`: read the gateway database's drift and alert tables. */
+/**
+ * `edgeloop drift status|show` and `edgeloop alerts list`: read the gateway database's drift and alert
+ * tables — the SQLite file, or the PostgreSQL of scaled-out gateways (`--db postgres://…`).
+ */
 import { EdgeloopError } from '../src/errors.ts';
 import { assertSafeName } from '../src/names.ts';
 import { alertsTopic } from '../src/topics.ts';
-import { openDatabase, type SqliteDatabase } from '../io/sqlite.ts';
-import { sqliteSql } from '../gateway/sql.ts';
+import { openDatabase } from '../io/sqlite.ts';
+import { postgresSql, sqliteSql, type SqlDb } from '../gateway/sql.ts';
+import { isPostgresUrl } from '../gateway/store-factory.ts';
+import { PostgresStore } from '../gateway/store-postgres.ts';
 import { DriftStore } from '../gateway/drift-store.ts';
 import { AlertManager, ALERT_KINDS, type AlertKind } from '../gateway/alerts.ts';
 import { parse, requireFlag, intFlag } from './args.ts';
 import { loadConfig, dbPathOf } from './config.ts';
 
-const DRIFT_USAGE = `edgeloop drift status [--fleet F] [--format table|json] [--db path]
-       edgeloop drift show --device D [--fleet F] [--feature NAME] [--limit N] [--format table|json] [--db path]`;
-const ALERTS_USAGE = 'edgeloop alerts list [--fleet F] [--device D] [--kind drift|performance] [--limit N] [--format table|json] [--db path]';
+const DRIFT_USAGE = `edgeloop drift status [--fleet F] [--format table|json] [--db path|postgres://…]
+       edgeloop drift show --device D [--fleet F] [--feature NAME] [--limit N] [--format table|json] [--db path|postgres://…]`;
+const ALERTS_USAGE = 'edgeloop alerts list [--fleet F] [--device D] [--kind drift|performance] [--limit N] [--format table|json] [--db path|postgres://…]';
 
 export type Print = (line: string) => void;
 
-function openDb(values: { config?: string; db?: string }): SqliteDatabase {
+/** The gateway's database: its SQLite file, or the PostgreSQL of scaled-out gateways (the tables are created if missing). */
+async function openDb(values: { config?: string; db?: string }): Promise<{ sql: SqlDb; close(): Promise<void> }> {
   const config = loadConfig({ file: values.config, overrides: values.db ? [{ path: ['gateway', 'db'], value: values.db }] : [] });
-  return openDatabase(dbPathOf(config), { synchronous: config.gateway.synchronous });
+  const db = dbPathOf(config);
+  if (isPostgresUrl(db)) {
+    const store = await PostgresStore.create({ url: db, poolSize: 1 });
+    return { sql: postgresSql(store.pool), close: () => store.close() };
+  }
+  const sqlite = openDatabase(db, { synchronous: config.gateway.synchronous });
+  return { sql: sqliteSql(sqlite), close: async () => { sqlite.close(); } };
 }
 
 function table(rows: Record<string, string | number>[]): string {
@@ -44,25 +56,25 @@ export async function driftCommand(argv: string[], print: Print = (l) => console
   const fleet = values.fleet === undefined ? undefined : assertSafeName('fleet', values.fleet);
   switch (sub) {
     case 'status': {
-      const db = openDb(values);
+      const db = await openDb(values);
       try {
-        const rows = await (await DriftStore.create(sqliteSql(db))).latestPerDevice(fleet);
+        const rows = await (await DriftStore.create(db.sql)).latestPerDevice(fleet);
         if (fmt === 'json') return print(JSON.stringify({ devices: rows }, null, 2));
         print(table(rows.map((r) => ({
           fleet: r.fleet, device: r.device, model: r.model === null ? '-' : `${r.model} v${r.version}`, verdict: r.verdict, samples: r.sampleCount,
           report: iso(r.generatedAtMs), drifted: r.drifted.map((d) => `${d.name}:${d.level}`).join(' ') || '-',
         }))));
       } finally {
-        db.close();
+        await db.close();
       }
       return;
     }
     case 'show': {
       const device = assertSafeName('device', requireFlag(values.device, 'device', DRIFT_USAGE));
       const limit = intFlag(values.limit, 'limit', 1, 100_000) ?? 50;
-      const db = openDb(values);
+      const db = await openDb(values);
       try {
-        const store = await DriftStore.create(sqliteSql(db));
+        const store = await DriftStore.create(db.sql);
         const fleets = [...new Set((await store.latestPerDevice(fleet)).filter((r) => r.device === device).map((r) => r.fleet))];
         if (fleets.length === 0) throw new EdgeloopError('NOT_FOUND', `no drift report from device ${device}${fleet ? ` in fleet ${fleet}` : ''}`);
         if (fleets.length > 1) throw new EdgeloopError('BAD_ARGUMENT', `device ${device} reports in several fleets (${fleets.join(', ')}): add --fleet`);
@@ -74,7 +86,7 @@ export async function driftCommand(argv: string[], print: Print = (l) => console
           p: num(p.testP, 3), js: num(p.js), wasserstein: num(p.wasserstein), missing: num(p.missingRate, 3), out_of_range: num(p.outRate, 3), level: p.level,
         }))));
       } finally {
-        db.close();
+        await db.close();
       }
       return;
     }
@@ -97,15 +109,15 @@ export async function alertsCommand(argv: string[], print: Print = (l) => consol
     kind: values.kind as AlertKind | undefined,
     limit: intFlag(values.limit, 'limit', 1, 100_000) ?? 100,
   };
-  const db = openDb(values);
+  const db = await openDb(values);
   try {
-    const rows = await (await AlertManager.create(sqliteSql(db), { topic: alertsTopic })).list(filter);
+    const rows = await (await AlertManager.create(db.sql, { topic: alertsTopic })).list(filter);
     if (fmt === 'json') return print(JSON.stringify({ alerts: rows }, null, 2));
     print(table(rows.map((a) => ({
       id: a.id, raised: iso(a.raisedAtMs), fleet: a.fleet, device: a.device, model: a.model === null ? '-' : `${a.model} v${a.version}`, kind: a.kind,
       severity: a.severity, repeats: a.suppressed, mqtt: a.mqtt, webhook: a.webhook, message: a.message.length > 100 ? a.message.slice(0, 99) + '…' : a.message,
     }))));
   } finally {
-    db.close();
+    await db.close();
   }
 }

@@ -396,12 +396,14 @@ export class Agent {
     if (how === 'signed-rollback') this.logger.warn(`install ${cmd.id}: signed rollback of ${cmd.model} to v${cmd.version} (issued at ${cmd.rollback!.issuedAtMs}) accepted`);
     const transfer = this.transfer!;
     let stats: TransferStats;
+    // The verified artifact the smoke test runs: read from the slot (and hashed) once, or the transfer's bytes.
+    let artifact: { manifest: ModelManifest; bytes: Uint8Array };
     if ((await this.store.versions(cmd.model)).includes(cmd.version)) {
       // Already on disk (kept for rollback, or the shadow): no transfer; load() re-verifies the bytes.
-      const { manifest, bytes } = await this.store.load(cmd.model, cmd.version);
-      this.checkVariant(cmd, manifest);
-      const chunks = manifest.artifact.chunkSha256.length;
-      stats = { totalChunks: chunks, resumedChunks: chunks, requestedChunks: 0, tamperedChunks: 0, bytes: bytes.length, durationMs: 0 };
+      artifact = await this.store.load(cmd.model, cmd.version);
+      this.checkVariant(cmd, artifact.manifest);
+      const chunks = artifact.manifest.artifact.chunkSha256.length;
+      stats = { totalChunks: chunks, resumedChunks: chunks, requestedChunks: 0, tamperedChunks: 0, bytes: artifact.bytes.length, durationMs: 0 };
     } else {
       await writeFileAtomic(this.o.stateDir, 'pending.json', JSON.stringify(cmd));
       let result;
@@ -417,10 +419,12 @@ export class Agent {
         await transfer.discard(cmd.model, cmd.version);
         throw err;
       }
+      // The transfer hashed these bytes while receiving them; staging writes them without hashing again.
       await this.store.stage(result.manifest, result.bytes);
       await transfer.discard(cmd.model, cmd.version);
+      artifact = { manifest: result.manifest, bytes: result.bytes };
     }
-    const loaded = await this.loadAndTest(cmd.model, cmd.version).catch(async (err: unknown) => {
+    const loaded = await this.loadAndTest(cmd.model, cmd.version, artifact).catch(async (err: unknown) => {
       await this.store.discard(cmd.model, cmd.version);
       const serving = (await this.store.pointer(cmd.model)).active;
       throw new EdgeloopError(isEdgeloopError(err) ? err.code : 'SMOKE_TEST', `${errorMessage(err)}; v${cmd.version} not activated, ${serving === null ? 'no version' : `v${serving}`} stays active`, { cause: err });
@@ -490,8 +494,9 @@ export class Agent {
   }
 
   /** Loads a slot (re-verifying its bytes) in the runtime and runs the smoke test. */
-  private async loadAndTest(model: string, version: number): Promise<LoadedModel> {
-    const { manifest, bytes } = await this.store.load(model, version);
+  /** artifact: the slot's verified manifest and bytes when already in memory (an install); else load() reads and re-verifies them. */
+  private async loadAndTest(model: string, version: number, artifact?: { manifest: ModelManifest; bytes: Uint8Array }): Promise<LoadedModel> {
+    const { manifest, bytes } = artifact ?? await this.store.load(model, version);
     const runner = await this.runnerFactory(manifest.artifact.format, bytes);
     try {
       const outcome = await runSmokeTest(manifest, runner);

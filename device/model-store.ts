@@ -24,6 +24,7 @@ import { assertSafeName } from '../src/names.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import type { ModelManifest } from '../src/manifest.ts';
 import { MAX_MODEL_VERSION, type ModelSlotStatus } from '../src/contracts/device.ts';
+import { verifiedSha256 } from './verify.ts';
 
 export interface ModelPointer {
   active: number | null;
@@ -363,11 +364,16 @@ export function artifactFileName(manifest: ModelManifest): string {
   }
 }
 
-/** Size and sha256 of an artifact against its manifest (MODEL_CHECKSUM naming what differs). */
+/**
+ * Size and sha256 of an artifact against its manifest (MODEL_CHECKSUM naming what differs). Bytes the
+ * transfer already verified against this sha256 (device/verify.ts verifiedSha256, the same buffer) are
+ * not hashed a second time; bytes read from disk always are.
+ */
 export function checkArtifact(manifest: ModelManifest, bytes: Uint8Array, where: string): void {
   if (bytes.length !== manifest.artifact.bytes) {
     throw new EdgeloopError('MODEL_CHECKSUM', `${where}: artifact is ${bytes.length} bytes, the manifest says ${manifest.artifact.bytes}`);
   }
+  if (verifiedSha256(bytes) === manifest.artifact.sha256) return;
   const got = sha256OfBytes(bytes);
   if (got !== manifest.artifact.sha256) {
     throw new EdgeloopError('MODEL_CHECKSUM', `${where}: artifact sha256 ${got.slice(0, 16)}… differs from the manifest's ${String(manifest.artifact.sha256).slice(0, 16)}…`);

@@ -92,6 +92,8 @@ export class TransferClient {
   private readonly o: Required<Omit<TransferClientOptions, 'onProgress' | 'logger' | 'now'>> & Pick<TransferClientOptions, 'onProgress'>;
   private readonly logger: Logger;
   private readonly now: () => number;
+  /** Transfer folders of downloads by this client that found none on disk and wrote none (see discard). */
+  readonly #leftNothing = new Set<string>();
 
   constructor(options: TransferClientOptions) {
     const d = TRANSFER_CLIENT_DEFAULTS;
@@ -198,6 +200,8 @@ export class TransferClient {
   /** Deletes a transfer's partial state (after staging, or to start over). */
   async discard(model: string, version: number): Promise<void> {
     const dir = this.transferDir(model, version);
+    // A download that found nothing on disk and wrote nothing (a push that completed) left nothing to delete.
+    if (this.#leftNothing.delete(dir)) return;
     if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
   }
 
@@ -230,6 +234,7 @@ export class TransferClient {
   private async downloadVerified(manifest: ModelManifest, started: number, inbox: ChunkInbox, signal?: AbortSignal): Promise<TransferResult> {
     const { model, version } = manifest;
     const dir = this.transferDir(model, version);
+    this.#leftNothing.delete(dir);
     // Usually nothing is on disk (a push completes before anything is written): one stat, not the
     // reads of an absent manifest and chunk folder.
     const partial = existsSync(dir);
@@ -251,6 +256,7 @@ export class TransferClient {
     await this.pull(manifest, asm, store, stats, inbox, signal);
     // finish() checks size and whole-file sha256 against the signed manifest (once, node:crypto).
     const bytes = asm.finish();
+    if (!partial && !store.wrote) this.#leftNothing.add(dir);
     if (inbox.dropped > 0) this.logger.warn(`${model} v${version}: ${inbox.dropped} chunks arrived while ${this.o.maxBufferedBytes} bytes were already waiting for the manifest; they were dropped and fetched again`);
     stats.durationMs = this.now() - started;
     this.logger.info(() => `downloaded ${model} v${version}: ${bytes.length} bytes, ${stats.pushedChunks} chunks pushed, ${stats.requestedChunks} requested, ${stats.tamperedChunks} refused`);
@@ -388,6 +394,8 @@ class PartialStore {
   readonly #dir: string;
   #manifest: ModelManifest | null;
   #unsaved = new Map<number, Uint8Array>();
+  /** Something was written (the folder exists). */
+  wrote = false;
 
   /** manifest: null when the manifest on disk is already this transfer's. */
   constructor(dir: string, manifest: ModelManifest | null) {
@@ -402,6 +410,7 @@ class PartialStore {
   async flush(): Promise<void> {
     if (this.#unsaved.size === 0) return;
     const chunkDir = join(this.#dir, 'chunks');
+    this.wrote = true;
     await mkdir(chunkDir, { recursive: true });
     if (this.#manifest !== null) {
       await writeFileAtomic(this.#dir, 'manifest.json', JSON.stringify(this.#manifest));

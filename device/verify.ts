@@ -56,6 +56,18 @@ export function verifyManifest(json: unknown, pinned: PinnedKeys): ModelManifest
   return m;
 }
 
+/**
+ * Artifacts ArtifactAssembler.finish() checked, by identity, with the sha256 they matched: the install
+ * stages and smoke-tests exactly these bytes, so the model store need not hash them a second time
+ * (device/model-store.ts checkArtifact). Bytes read back from disk are never in here: load() hashes them.
+ */
+const verifiedArtifacts = new WeakMap<Uint8Array, string>();
+
+/** The sha256 finish() verified `bytes` against, or undefined for any other buffer. */
+export function verifiedSha256(bytes: Uint8Array): string | undefined {
+  return verifiedArtifacts.get(bytes);
+}
+
 /** Checks a complete artifact against a verified manifest (MODEL_CORRUPT / MODEL_CHECKSUM). */
 export function verifyArtifact(manifest: ModelManifest, bytes: Uint8Array): void {
   checkArtifact(manifest.artifact, bytes, sha256HexNode);
@@ -70,7 +82,8 @@ export function verifyChunk(manifest: ModelManifest, index: number, chunk: Uint8
  * Reassembles an artifact from chunks received in any order, verifying each chunk as it arrives so a
  * bad chunk is re-requested at once instead of after the whole download. Repeated good chunks are
  * accepted (retransmissions, not hashed again); a bad chunk is rejected and not kept. Each byte is
- * hashed once as its chunk arrives and once in the whole-file check of finish().
+ * hashed once as its chunk arrives and once in the whole-file check of finish(), and not again when the
+ * install stages the artifact (verifiedSha256).
  */
 export class ArtifactAssembler {
   readonly #manifest: ModelManifest;
@@ -121,6 +134,7 @@ export class ArtifactAssembler {
     // sha256 disagree cannot slip through.
     const got = sha256HexNode(this.#buffer);
     if (got !== this.#manifest.artifact.sha256) throw new EdgeloopError('MODEL_CHECKSUM', `assembled artifact sha256 ${got.slice(0, 16)}… does not match the manifest's ${this.#manifest.artifact.sha256.slice(0, 16)}…`);
+    verifiedArtifacts.set(this.#buffer, got);
     return this.#buffer;
   }
 }

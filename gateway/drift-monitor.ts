@@ -94,8 +94,8 @@ interface BatchEffects {
 /** What a batch read or decided so far, for the messages after it in the same batch. */
 interface BatchContext {
   profiles: Map<string, ProfileRecord | null>;
-  /** Device models set by this batch's predictions ("fleet/device"). */
-  deviceModels: Map<string, DeviceModel>;
+  /** Device models set by this batch's predictions ("fleet/device"), the newest message's last. */
+  deviceModels: Map<string, DeviceModel & { fleet: string; device: string; atMs: number }>;
   /** The latest decided verdict per device after this batch's reports so far. */
   verdicts: Map<string, 'ok' | 'warn' | 'alert' | null>;
   /** Report keys stored by this batch. */
@@ -398,8 +398,9 @@ export class DriftService {
           // The newest prediction names the model version the device runs now.
           const newest = item.batch.reduce((a, b) => (b.ts > a.ts ? b : a));
           const model = { model: newest.model, version: newest.version };
-          this.#store.addDeviceModel(batch, item.fleet, item.device, model, item.msg.receivedAtMs);
-          ctx.deviceModels.set(`${item.fleet}/${item.device}`, model);
+          const dk = `${item.fleet}/${item.device}`;
+          ctx.deviceModels.delete(dk);
+          ctx.deviceModels.set(dk, { ...model, fleet: item.fleet, device: item.device, atMs: item.msg.receivedAtMs });
           events.push({ kind: 'predictions', fleet: item.fleet, device: item.device, batch: item.batch, receivedAtMs: item.msg.receivedAtMs });
           break;
         }
@@ -412,6 +413,7 @@ export class DriftService {
         }
       }
     }
+    this.#store.addDeviceModels(batch, [...ctx.deviceModels.values()]);
     const plan = await this.#perf.prepare(events);
     for (const g of plan.touched) {
       const rec = await this.#profile(ctx, g.model, g.version);
@@ -433,7 +435,12 @@ export class DriftService {
     this.#alerts.write(alertPlan, batch);
     const counts = await batch.run(this.#sql);
     this.#perf.committed(plan, counts);
-    for (const r of await this.#alerts.committed(alertPlan, counts)) if (r.sent) fx.alerts.push(r.alert);
+    try {
+      for (const r of await this.#alerts.committed(alertPlan, counts)) if (r.sent) fx.alerts.push(r.alert);
+    } catch (err) {
+      // Committed: failing now would only have the batch delivered again, and its alerts are stored already.
+      this.#log.error(`alerts of this batch are stored but cannot be read back to deliver them now (they stay pending until the next start): ${errorMessage(err)}`);
+    }
     return fx;
   }
 
@@ -449,7 +456,7 @@ export class DriftService {
     // The report names the model version it was computed for; older devices leave it to the predictions.
     let model: DeviceModel | null;
     if (report.model !== undefined && report.modelVersion !== undefined) model = { model: report.model, version: report.modelVersion };
-    else if (ctx.deviceModels.has(dk)) model = ctx.deviceModels.get(dk)!;
+    else if (ctx.deviceModels.has(dk)) model = { model: ctx.deviceModels.get(dk)!.model, version: ctx.deviceModels.get(dk)!.version };
     else model = await this.#store.getDeviceModel(fleet, device);
     const key = reportKey({ fleet, device, model, generatedAtMs: report.generatedAtMs });
     if (ctx.reports.has(key) || (await this.#store.hasReport({ fleet, device, model, generatedAtMs: report.generatedAtMs }))) {

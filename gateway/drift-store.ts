@@ -233,18 +233,24 @@ export class DriftStore {
   /** Records the model version a device runs (from the rollout, or learned from its predictions). */
   async setDeviceModel(fleet: string, device: string, model: DeviceModel, atMs: number): Promise<void> {
     const batch = new SqlBatch();
-    this.addDeviceModel(batch, fleet, device, model, atMs);
+    this.addDeviceModels(batch, [{ fleet, device, ...model, atMs }]);
     await batch.run(this.#db);
   }
 
-  /** setDeviceModel as a statement of the caller's batch; the timestamp moves only when the version changes. */
-  addDeviceModel(batch: Pick<SqlBatch, 'add'>, fleet: string, device: string, model: DeviceModel, atMs: number): void {
-    batch.add(
-      `INSERT INTO device_models (fleet, device, model, version, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (fleet, device) DO UPDATE SET model = excluded.model, version = excluded.version, updated_at = excluded.updated_at
-       WHERE device_models.model <> excluded.model OR device_models.version <> excluded.version`,
-      [fleet, device, model.model, model.version, atMs],
-    );
+  /**
+   * setDeviceModel for several devices (each at most once) as statements of the caller's batch; a
+   * device's timestamp moves only when its version changes.
+   */
+  addDeviceModels(batch: Pick<SqlBatch, 'add'>, rows: readonly (DeviceModel & { fleet: string; device: string; atMs: number })[]): void {
+    for (let i = 0; i < rows.length; i += 500) {
+      const part = rows.slice(i, i + 500);
+      batch.add(
+        `INSERT INTO device_models (fleet, device, model, version, updated_at) VALUES ${part.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (fleet, device) DO UPDATE SET model = excluded.model, version = excluded.version, updated_at = excluded.updated_at
+         WHERE device_models.model <> excluded.model OR device_models.version <> excluded.version`,
+        part.flatMap((r) => [r.fleet, r.device, r.model, r.version, r.atMs]),
+      );
+    }
   }
 
   async getDeviceModel(fleet: string, device: string): Promise<DeviceModel | null> {

@@ -148,6 +148,7 @@ async function migrateVersionKey(db: SqlDb): Promise<void> {
 const PRUNE_EVERY_MS = 60_000;
 /** Values per IN list or multi-row INSERT (far below SQLite's and PostgreSQL's parameter limits). */
 const CHUNK = 500;
+const ROW10 = placeholders(10);
 
 /** Predictions or labels a device published, as the drift service received them. */
 export type PerformanceEvent =
@@ -195,6 +196,8 @@ export interface PerformancePlan {
   readonly devices: ReadonlyMap<string, DevicePlan>;
   readonly counters: Omit<PerformanceCounters, 'expiredLabels'>;
   readonly states: PerformanceState[];
+  /** The status stored before this batch, per touched group. */
+  readonly previous: ReadonlyMap<string, PerformanceStatus>;
   readonly latestMs: number;
   prune: { labels: number; predictions: number } | null;
 }
@@ -261,18 +264,21 @@ export class PerformanceTracker {
     for (const [key, set] of wanted) {
       const d = devices.get(key)!;
       for (const part of chunks([...set])) {
-        const preds = await this.#db.all<{ ts: number; model: string; version: number; output: number; label: number | null }>(
-          `SELECT ts, model, version, output, label FROM perf_predictions WHERE fleet = ? AND device = ? AND ts IN ${placeholders(part.length)}`, [d.fleet, d.device, ...part],
+        // Predictions (pending = 0) and pending labels (pending = 1) at these ts, in one statement.
+        const rows = await this.#db.all<{ pending: number; ts: number; model: string | null; version: number | null; output: number | null; label: number | null; received_at: number }>(
+          `SELECT 0 AS pending, ts, model, version, output, label, received_at FROM perf_predictions WHERE fleet = ? AND device = ? AND ts IN ${placeholders(part.length)}
+           UNION ALL SELECT 1, ts, NULL, NULL, NULL, label, received_at FROM perf_labels WHERE fleet = ? AND device = ? AND ts IN ${placeholders(part.length)}`,
+          [d.fleet, d.device, ...part, d.fleet, d.device, ...part],
         );
-        for (const r of preds) {
-          const rows = d.predictions.get(r.ts) ?? [];
-          rows.push({ ...r, proba: null, joinedAtMs: null, receivedAtMs: 0, stored: true, joinedNow: false });
-          d.predictions.set(r.ts, rows);
+        for (const r of rows) {
+          if (r.pending === 1) {
+            d.pending.set(r.ts, { label: r.label!, receivedAtMs: r.received_at, stored: true });
+            continue;
+          }
+          const list = d.predictions.get(r.ts) ?? [];
+          list.push({ ts: r.ts, model: r.model!, version: r.version!, output: r.output!, label: r.label, proba: null, joinedAtMs: null, receivedAtMs: r.received_at, stored: true, joinedNow: false });
+          d.predictions.set(r.ts, list);
         }
-        const labels = await this.#db.all<{ ts: number; label: number; received_at: number }>(
-          `SELECT ts, label, received_at FROM perf_labels WHERE fleet = ? AND device = ? AND ts IN ${placeholders(part.length)}`, [d.fleet, d.device, ...part],
-        );
-        for (const r of labels) d.pending.set(r.ts, { label: r.label, receivedAtMs: r.received_at, stored: true });
       }
     }
     const c = { predictions: 0, duplicatePredictions: 0, labels: 0, joined: 0, duplicateLabels: 0, labelConflicts: 0 };
@@ -336,7 +342,19 @@ export class PerformanceTracker {
         }
       }
     }
-    return { touched: [...touched.values()], devices, counters: c, states: [], latestMs, prune: null };
+    // The stored status of every touched group, one statement per fleet and chunk of devices.
+    const previous = new Map<string, PerformanceStatus>();
+    const byFleet = new Map<string, Set<string>>();
+    for (const g of touched.values()) byFleet.set(g.fleet, (byFleet.get(g.fleet) ?? new Set()).add(g.device));
+    for (const [fleet, set] of byFleet) {
+      for (const part of chunks([...set])) {
+        const rows = await this.#db.all<TouchedGroup & { status: PerformanceStatus }>(
+          `SELECT fleet, device, model, version, status FROM perf_state WHERE fleet = ? AND device IN ${placeholders(part.length)}`, [fleet, ...part],
+        );
+        for (const r of rows) previous.set(groupKey(r), r.status);
+      }
+    }
+    return { touched: [...touched.values()], devices, counters: c, states: [], previous, latestMs, prune: null };
   }
 
   /**
@@ -345,7 +363,6 @@ export class PerformanceTracker {
    * prediction ts this plan joined in the group (a prediction is joined once: it names the batch).
    */
   async evaluate(plan: PerformancePlan, group: TouchedGroup, model: { task: ModelTask | null; testMetrics: Record<string, number> }, nowMs: number): Promise<{ state: PerformanceState; previous: PerformanceStatus | null; newestJoinedTs: number | null }> {
-    const before = await this.#db.get<{ status: PerformanceStatus }>('SELECT status FROM perf_state WHERE fleet = ? AND device = ? AND model = ? AND version = ?', [group.fleet, group.device, group.model, group.version]);
     const stored = await this.#db.all<{ ts: number; output: number; label: number }>(
       'SELECT ts, output, label FROM perf_predictions WHERE fleet = ? AND device = ? AND model = ? AND version = ? AND label IS NOT NULL ORDER BY ts DESC LIMIT ?',
       [group.fleet, group.device, group.model, group.version, this.#p.windowSize],
@@ -383,7 +400,7 @@ export class PerformanceTracker {
       state.status = state.reasons.length > 0 ? 'degraded' : 'ok';
     }
     plan.states.push(state);
-    return { state, previous: before?.status ?? null, newestJoinedTs };
+    return { state, previous: plan.previous.get(groupKey(group)) ?? null, newestJoinedTs };
   }
 
   /**
@@ -393,14 +410,15 @@ export class PerformanceTracker {
    * ON CONFLICT DO NOTHING and every join `WHERE label IS NULL`: a batch written twice changes nothing.
    */
   write(plan: PerformancePlan, batch: Pick<SqlBatch, 'add'>): void {
+    const inserted = [...plan.devices.values()].flatMap((d) => [...d.predictions.values()].flat().filter((r) => !r.stored).map((r) => ({ d, r })));
+    for (const part of chunks(inserted)) {
+      batch.add(
+        `INSERT INTO perf_predictions (fleet, device, ts, model, version, output, proba, label, received_at, joined_at) VALUES ${part.map(() => ROW10).join(', ')} ON CONFLICT DO NOTHING`,
+        part.flatMap(({ d, r }) => [d.fleet, d.device, r.ts, r.model, r.version, r.output, r.proba, r.label, r.receivedAtMs, r.joinedAtMs]),
+      );
+    }
     for (const d of plan.devices.values()) {
       const rows = [...d.predictions.values()].flat();
-      for (const part of chunks(rows.filter((r) => !r.stored))) {
-        batch.add(
-          `INSERT INTO perf_predictions (fleet, device, ts, model, version, output, proba, label, received_at, joined_at) VALUES ${part.map(() => placeholders(10)).join(', ')} ON CONFLICT DO NOTHING`,
-          part.flatMap((r) => [d.fleet, d.device, r.ts, r.model, r.version, r.output, r.proba, r.label, r.receivedAtMs, r.joinedAtMs]),
-        );
-      }
       // Labels of stored predictions, grouped by value (classes are few): one UPDATE per label value and chunk.
       const joins = new Map<string, { label: number; joinedAtMs: number; ts: number[] }>();
       for (const r of rows) {
@@ -424,12 +442,13 @@ export class PerformanceTracker {
         );
       }
     }
-    for (const s of plan.states) {
+    // One state per group (touched groups are distinct): a multi-row upsert never updates a row twice.
+    for (const part of chunks(plan.states)) {
       batch.add(
-        `INSERT INTO perf_state (fleet, device, model, version, task, samples, accuracy, f1, mse, baseline, status, reasons, updated_at) VALUES ${placeholders(13)}
+        `INSERT INTO perf_state (fleet, device, model, version, task, samples, accuracy, f1, mse, baseline, status, reasons, updated_at) VALUES ${part.map(() => placeholders(13)).join(', ')}
          ON CONFLICT (fleet, device, model, version) DO UPDATE SET task = excluded.task, samples = excluded.samples, accuracy = excluded.accuracy, f1 = excluded.f1,
            mse = excluded.mse, baseline = excluded.baseline, status = excluded.status, reasons = excluded.reasons, updated_at = excluded.updated_at`,
-        [s.fleet, s.device, s.model, s.version, s.task, s.samples, s.accuracy, s.f1, s.mse, s.baseline, s.status, JSON.stringify(s.reasons), s.updatedAtMs],
+        part.flatMap((s) => [s.fleet, s.device, s.model, s.version, s.task, s.samples, s.accuracy, s.f1, s.mse, s.baseline, s.status, JSON.stringify(s.reasons), s.updatedAtMs]),
       );
     }
     if (plan.devices.size > 0 && plan.latestMs - this.#lastPruneMs >= PRUNE_EVERY_MS) {

@@ -30,6 +30,7 @@ import { EdgeloopError, errorMessage, isEdgeloopError } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import type { ModelManifest } from '../src/manifest.ts';
 import { checkArtifact, parseManifest } from '../src/manifest-validate.ts';
+import { canonicalJson } from '../src/pipeline/hash.ts';
 import { assertSafeName } from '../src/names.ts';
 import { chunkTopic, deviceTopic, manifestTopic, parseTopic } from '../src/topics.ts';
 import { MAX_MODEL_VERSION, parseJsonPayload, validateChunkRequest, type ChunkRequest, type Rejection } from '../src/contracts/device.ts';
@@ -208,7 +209,9 @@ export class TransferServer {
     const k = key(manifest.model, manifest.version);
     this.offers.set(k, { manifest, bytes });
     this.withdrawnChunks.delete(k);
-    await publishAsync(this.client, manifestTopic(this.fleet, manifest.model, manifest.version), JSON.stringify(manifest), { qos: 1, retain: true });
+    // Canonical JSON (sorted keys, the signature among them): what a device parses is then already in the
+    // order its signature check encodes, which it does without re-sorting (src/pipeline/hash.ts).
+    await publishAsync(this.client, manifestTopic(this.fleet, manifest.model, manifest.version), canonicalJson(manifest), { qos: 1, retain: true });
     const n = manifest.artifact.chunkSha256.length;
     this.logger.info(`offering ${manifest.model} v${manifest.version}: ${bytes.length} bytes in ${n} chunks${this.push ? ', pushed retained' : ''}`);
     if (this.push) {

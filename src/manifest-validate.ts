@@ -186,7 +186,7 @@ export function parseManifestForSignature(json: unknown): { manifest: ModelManif
   let canonical: string | null = null;
   if (isObject(json)) {
     try {
-      canonical = canonicalJson({ ...json, signature: undefined });
+      canonical = canonicalJson(withoutSignature(json));
     } catch {
       canonical = null; // not plain JSON somewhere: validateManifest lists where
     }
@@ -247,7 +247,16 @@ function validateManifest(json: unknown, jsonChecked: boolean): ModelManifest {
 
 /** The bytes a manifest signature covers: UTF-8 of canonicalJson(manifest without `signature`). */
 export function manifestSigningBytes(m: ModelManifest): Uint8Array {
-  return UTF8.encode(canonicalJson({ ...m, signature: undefined }));
+  return UTF8.encode(canonicalJson(withoutSignature(m)));
+}
+
+/**
+ * The manifest's members but `signature`, in their order: a manifest parsed from canonical text (as the
+ * gateway publishes it) stays in canonical order, so canonicalJson takes its fast path.
+ */
+function withoutSignature(m: object): Record<string, unknown> {
+  const { signature: _, ...rest } = m as Record<string, unknown>;
+  return rest;
 }
 
 /** The artifact spec (sizes and hashes) of `bytes` cut into `chunkBytes` chunks. */

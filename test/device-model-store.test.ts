@@ -3,6 +3,7 @@ import test from 'ava';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelStore } from '../device/model-store.ts';
+import { ArtifactAssembler, verifiedSha256, verifyManifest } from '../device/verify.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { buildManifest, keyPair, mlpFixture } from './helpers/device-model.ts';
 import { tempDir } from './helpers/tmp.ts';
@@ -86,4 +87,28 @@ test('bad calls: unsafe names, bad versions, wrong bytes, nothing to roll back, 
   t.true(isEdgeloopError(e8, 'BAD_FILE'));
   const e9 = await t.throwsAsync(ModelStore.open({ dir, keepPrevious: 1.5 }));
   t.is(e9?.message, 'keepPrevious must be an integer in 0..100, got 1.5');
+});
+
+test('bytes the transfer verified are staged without a second hash; other bytes, and any mismatch, are still checked', async (t) => {
+  const dir = tempDir();
+  const store = await ModelStore.open({ dir });
+  const m = manifest(1);
+  const asm = new ArtifactAssembler(verifyManifest(m, pair.publicKey));
+  for (let i = 0; i < m.artifact.chunkSha256.length; i++) asm.add(i, fixture.bytes.subarray(i * 512, (i + 1) * 512));
+  const bytes = asm.finish();
+  t.is(verifiedSha256(bytes), m.artifact.sha256);
+  t.is(verifiedSha256(bytes.slice()), undefined, 'a copy is not the verified buffer');
+  await store.stage(m, bytes);
+  t.deepEqual(Buffer.from((await store.load('occ', 1)).bytes), Buffer.from(fixture.bytes), 'the slot holds the verified bytes, and load() re-verifies them from disk');
+  // A verified buffer offered under a manifest with another sha256 is hashed, and refused.
+  const other = { ...manifest(2), artifact: { ...manifest(2).artifact, sha256: 'f'.repeat(64) } };
+  const err = await t.throwsAsync(store.stage(other, bytes));
+  t.true(isEdgeloopError(err, 'MODEL_CHECKSUM'));
+  t.regex(err!.message, /^staging occ v2: artifact sha256 [0-9a-f]{16}… differs from the manifest's ffffffffffffffff…$/);
+  // A slot damaged on disk after staging a verified buffer is still refused on load.
+  const file = join(dir, 'models', 'occ', '1', 'model.onnx');
+  const onDisk = readFileSync(file);
+  onDisk[0] ^= 1;
+  writeFileSync(file, onDisk);
+  t.true(isEdgeloopError(await t.throwsAsync(store.load('occ', 1)), 'MODEL_CHECKSUM'));
 });

@@ -3,13 +3,15 @@
  * gateway instances (two pools on one schema) with the same MQTT client id. The first leads, stores a
  * report and raises its alert, then is demoted (stop); reports published while no instance leads wait in
  * the shared persistent session, and the next leader (start on the other instance) takes the session
- * over and stores them: nothing lost, nothing twice. Leadership back: the first instance starts again. Skipped (visibly) only when PostgreSQL or mosquitto
+ * over and stores them: nothing lost, nothing twice. Leadership back: the first instance starts again.
+ * `edgeloop drift status` and `alerts list --db postgres://…` read the shared tables. Skipped (visibly) only when PostgreSQL or mosquitto
  * is not installed and this is not CI.
  */
 import test from 'ava';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import { postgresSql } from '../gateway/sql.ts';
 import { DriftService } from '../gateway/drift-monitor.ts';
+import { alertsCommand, driftCommand } from '../cli/commands-drift.ts';
 import { connectMqtt, endAsync, publishAsync } from '../io/mqtt-client.ts';
 import { buildReferenceProfile } from '../src/drift/profile.ts';
 import { createDriftMonitor } from '../src/drift/monitor.ts';
@@ -24,7 +26,8 @@ const T0 = Date.UTC(2024, 0, 1);
 
 test('the next leader takes over the drift session: reports queued while no instance led are stored once, alerts raised once', async (t) => {
   if (!rig.available || !rig.broker) return t.pass('PostgreSQL or mosquitto not installed: skipped');
-  const stores = await Promise.all([1, 2].map(() => PostgresStore.create({ url: rig.dbUrl, schema: 'drift', poolSize: 2 })));
+  // The default schema (edgeloop), where the CLI looks.
+  const stores = await Promise.all([1, 2].map(() => PostgresStore.create({ url: rig.dbUrl, poolSize: 2 })));
   t.teardown(async () => { for (const s of stores) await s.close(); });
   // The same client id on every instance: the leader owns the persistent session (and its unacknowledged messages).
   const services = await Promise.all(stores.map((s) => DriftService.create({ sql: postgresSql(s.pool), brokerUrl: rig.broker!.url, fleet: 'f', clientId: 'edgeloop-drift-f' })));
@@ -76,4 +79,11 @@ test('the next leader takes over the drift session: reports queued while no inst
   await publishAsync(device, deviceTopic('drift', 'f', 'hot3'), report(3, T0 + 2_000_000));
   await waitFor(() => alerts.length === 3, 10_000, 'the third alert, from the first instance again');
   t.is((await first.store.reports('f', 'hot3')).length, 1);
+
+  const lines: string[] = [];
+  await driftCommand(['status', '--db', rig.dbUrl, '--format', 'json'], (l) => lines.push(l));
+  const status = JSON.parse(lines.pop()!) as { devices: { device: string; verdict: string }[] };
+  t.deepEqual(status.devices.map((d) => [d.device, d.verdict]), [['hot', 'alert'], ['hot2', 'alert'], ['hot3', 'alert'], ['ok1', 'ok']]);
+  await alertsCommand(['list', '--db', rig.dbUrl, '--device', 'hot2', '--format', 'json'], (l) => lines.push(l));
+  t.deepEqual((JSON.parse(lines.pop()!) as { alerts: { device: string; kind: string }[] }).alerts.map((a) => [a.device, a.kind]), [['hot2', 'drift']]);
 });

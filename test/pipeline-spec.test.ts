@@ -96,6 +96,32 @@ test('canonical JSON sorts keys at every depth and drops undefined members', (t)
   t.is(err?.message, 'canonicalJson: numbers must be finite, got NaN');
 });
 
+/** An oracle for canonical JSON written for this test: keys sorted by code unit at every depth. */
+function referenceCanonical(x: unknown): string {
+  if (Array.isArray(x)) return `[${x.map(referenceCanonical).join(',')}]`;
+  if (x !== null && typeof x === 'object') {
+    const o = x as Record<string, unknown>;
+    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${referenceCanonical(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(x);
+}
+
+test('canonical JSON of any JSON value, in any key order or already canonical (the native fast path), matches the oracle', (t) => {
+  // Integer-like keys (listed first, numerically, by every JS object), non-ASCII and astral keys, -0.
+  const tricky = JSON.parse('{"10":1,"9":{"b":[],"a":-0},"é":"x","\ud83d\ude00":[{"2":true,"1":null}],"Z":0.1,"a":1e-7}') as unknown;
+  for (const v of [tricky, JSON.parse(canonicalJson(tricky)) as unknown]) t.is(canonicalJson(v), referenceCanonical(tricky));
+  t.is(canonicalJson(tricky), '{"10":1,"9":{"a":0,"b":[]},"Z":0.1,"a":1e-7,"é":"x","\ud83d\ude00":[{"1":null,"2":true}]}');
+  fc.assert(fc.property(fc.jsonValue(), (v) => {
+    const expected = referenceCanonical(v);
+    return canonicalJson(v) === expected && canonicalJson(JSON.parse(expected)) === expected;
+  }), { numRuns: 500 });
+  // What JSON.stringify would write differently is never taken as canonical.
+  t.is(canonicalJson({ a: new Date(0) }), '{"a":{}}');
+  t.is(canonicalJson([1, undefined]), '[1,null]');
+  t.throws(() => canonicalJson({ a: () => 1 }), { message: 'canonicalJson: cannot encode a value of type function' });
+  t.throws(() => canonicalJson({ a: [Infinity] }), { message: 'canonicalJson: numbers must be finite, got Infinity' });
+});
+
 test('the spec hash ignores key order and written-out defaults, and changes with any setting', (t) => {
   const a = specHash(validatePipelineSpec(base));
   const withDefaults = { ...base, trainSplit: 'train', features: { ...base.features, ddof: 1, maxGapMs: 300_000 } };

@@ -132,6 +132,8 @@ test('a device resuming a partial transfer takes the rest from the push; withdra
   t.deepEqual(Buffer.from(res.bytes), Buffer.from(fixture.bytes));
   t.like(res.stats, { resumedChunks: kept.length, pushedChunks: total - kept.length, requestedChunks: 0 });
   t.true(existsSync(dev.transferDir('occ', 5)), 'the transfer folder stays until the caller discards it (after staging)');
+  await dev.discard('occ', 5);
+  t.false(existsSync(dev.transferDir('occ', 5)), 'discard deletes what the resumed transfer left on disk');
 
   await r.server.withdraw('occ', 5);
   const late = await r.device('dev7', { manifestTimeoutMs: 300 });
