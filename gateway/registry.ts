@@ -93,8 +93,6 @@ const REGISTER_ATTEMPTS = 5;
 
 export class Registry {
   readonly #db: SqlDb;
-  /** The SQLite handle, for the one synchronous lookup (signRollback); null on PostgreSQL. */
-  readonly #sqlite: SqliteDatabase | null;
   readonly #keys: KeyPair;
   readonly #trusted: Map<string, PublicKey>;
   readonly #now: () => number;
@@ -102,7 +100,6 @@ export class Registry {
 
   private constructor(db: SqlDb, keys: KeyPair, options: RegistryOptions) {
     this.#db = db;
-    this.#sqlite = options.database ?? null;
     this.#keys = keys;
     this.#trusted = new Map([...(options.trustedKeys ?? []), keys.publicKey].map((k) => [k.keyId, k]));
     this.#now = options.now ?? Date.now;
@@ -132,10 +129,10 @@ export class Registry {
    * MODEL_DOWNGRADE). Put the result in the install command's `rollback` field. The device accepts each
    * issuedAtMs once and only if newer than the last rollback it accepted for that model.
    */
-  signRollback(claim: { fleet: string; device: string; ref: string; issuedAtMs?: number }): { model: string; version: number; rollback: SignedRollback } {
+  async signRollback(claim: { fleet: string; device: string; ref: string; issuedAtMs?: number }): Promise<{ model: string; version: number; rollback: SignedRollback }> {
     const fleet = assertSafeName('fleet', claim.fleet);
     const device = assertSafeName('device', claim.device);
-    const { model, version } = this.#locateSync(claim.ref);
+    const { model, version } = await this.#locate(claim.ref);
     const issuedAtMs = claim.issuedAtMs ?? this.#now();
     if (!Number.isSafeInteger(issuedAtMs) || issuedAtMs < 0) throw new EdgeloopError('BAD_ARGUMENT', `signRollback: issuedAtMs must be a non-negative integer (epoch ms), got ${issuedAtMs}`);
     const signature = Buffer.from(sign(this.#keys.privateKey, rollbackSigningBytes({ fleet, device, model, version, issuedAtMs }))).toString('base64');
@@ -257,39 +254,6 @@ export class Registry {
           throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no alias ${r.alias} (aliases: ${aliases.length ? aliases.join(', ') : 'none'})`);
         }
         return { model: r.model, version: v.version };
-      }
-    }
-  }
-
-  /** #locate for the synchronous signRollback, same answers: SQLite only (rollouts run on SQLite gateways, docs/scaling.md). */
-  #locateSync(ref: string): { model: string; version: number } {
-    const db = this.#sqlite;
-    if (!db) throw new EdgeloopError('STORE', 'signed rollbacks need the registry on SQLite: rollouts do not run on a PostgreSQL gateway yet (docs/scaling.md)');
-    const r = parseRef(ref);
-    const maxVersion = (): number | null => db.prepare('SELECT max(version) FROM registry_versions WHERE model = ?').pluck().get(r.model) as number | null;
-    const task = db.prepare('SELECT task FROM registry_models WHERE name = ?').pluck().get(r.model) as string | undefined;
-    if (task === undefined) {
-      const names = db.prepare('SELECT name FROM registry_models ORDER BY name LIMIT 20').pluck().all() as string[];
-      throw new EdgeloopError('NOT_FOUND', `model ${r.model} is not registered (models: ${names.length ? names.join(', ') : 'none'})`);
-    }
-    switch (r.kind) {
-      case 'latest': {
-        const v = maxVersion();
-        if (v === null) throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no versions`);
-        return { model: r.model, version: v };
-      }
-      case 'version': {
-        const found = db.prepare('SELECT 1 FROM registry_versions WHERE model = ? AND version = ?').pluck().get(r.model, r.version);
-        if (found === undefined) throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no version ${r.version} (versions 1..${maxVersion() ?? 0})`);
-        return { model: r.model, version: r.version };
-      }
-      case 'alias': {
-        const v = db.prepare('SELECT version FROM registry_aliases WHERE model = ? AND alias = ?').pluck().get(r.model, r.alias) as number | undefined;
-        if (v === undefined) {
-          const aliases = db.prepare('SELECT alias FROM registry_aliases WHERE model = ? ORDER BY alias').pluck().all(r.model) as string[];
-          throw new EdgeloopError('NOT_FOUND', `model ${r.model} has no alias ${r.alias} (aliases: ${aliases.length ? aliases.join(', ') : 'none'})`);
-        }
-        return { model: r.model, version: v };
       }
     }
   }

@@ -32,7 +32,7 @@ export interface ModelSource {
    * Signs a rollback of one device to `ref` (install command.rollback): devices refuse an install below
    * the highest version they ever activated without one. Without it, downgrading rollouts are refused.
    */
-  signRollback?(claim: { fleet: string; device: string; ref: string }): { model: string; version: number; rollback: SignedRollback };
+  signRollback?(claim: { fleet: string; device: string; ref: string }): Promise<{ model: string; version: number; rollback: SignedRollback }>;
 }
 
 export interface RolloutControllerOptions {
@@ -212,7 +212,7 @@ export class RolloutController {
     if (!down) return undefined;
     try {
       if (!this.#o.models?.signRollback) throw new EdgeloopError('NOT_FOUND', 'the model registry cannot sign rollbacks');
-      const { rollback } = this.#o.models.signRollback({ fleet: r.fleet, device, ref: `${r.model}@${r.version}` });
+      const { rollback } = await this.#o.models.signRollback({ fleet: r.fleet, device, ref: `${r.model}@${r.version}` });
       await this.#store.event(r.id, device, now, 'signed-rollback', `install of ${r.model}@${r.version} carries a rollback signed by key ${rollback.keyId}, issued at ${rollback.issuedAtMs} (the device already ran v${down.from})`);
       return rollback;
     } catch (err) {

@@ -123,6 +123,8 @@ export function sqliteSql(db: SqliteDatabase): SqlDb {
   };
 }
 
+const transactionContexts = new WeakMap<PgPool, AsyncLocalStorage<{ client: PgPoolClient; open: boolean }>>();
+
 /** `?` → `$1, $2, …` (no statement of ours has a `?` inside a literal). */
 function numbered(sql: string): string {
   let n = 0;
@@ -136,20 +138,24 @@ export function postgresSql(pool: PgPool): SqlDb {
     throw err instanceof EdgeloopError ? err : new EdgeloopError('STORE', `PostgreSQL: ${errorMessage(err)}`, { cause: err });
   };
   // The client of the transaction the caller's asynchronous context is in; `open` turns false at its end,
-  // so a callback scheduled inside it (a timer, an event handler) later uses the pool, never a released client.
-  const inTx = new AsyncLocalStorage<{ client: PgPoolClient; open: boolean }>();
+  // so a callback scheduled inside it (a timer, an event handler) later uses the pool, never a released
+  // client. Shared by every SqlDb on the pool: a store reached through another wrapper inside the
+  // transaction joins it rather than waiting for a second connection (with a small pool, for ever).
+  let inTx = transactionContexts.get(pool);
+  if (!inTx) transactionContexts.set(pool, (inTx = new AsyncLocalStorage()));
+  const context = inTx;
   const on = (): PgPool | PgPoolClient => {
-    const tx = inTx.getStore();
+    const tx = context.getStore();
     return tx?.open ? tx.client : pool;
   };
   const query = (sql: string, p?: readonly SqlValue[]) => on().query(numbered(sql), params(p)).catch(fail);
   const txn = <T>(fn: () => Promise<T>): Promise<T> => {
-    if (inTx.getStore()?.open) return fn();
+    if (context.getStore()?.open) return fn();
     let bodyFailed = false;
     return transaction(pool, async (client) => {
       const tx = { client, open: true };
       try {
-        return await inTx.run(tx, fn);
+        return await context.run(tx, fn);
       } catch (err) {
         bodyFailed = true;
         throw err;

@@ -76,16 +76,16 @@ test('a replayed older manifest is refused; a signed rollback is accepted once; 
 
   // Signed by a key the device does not pin (another registry).
   const rogue = await registry();
-  refused(t, await r.obs.command(install(1, rogue.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1' }).rollback)), 'MODEL_SIGNATURE', /signed rollback of occ to v1 for lab\/pi1 is signed by unknown key [0-9a-f]{16}; pinned keys: /);
+  refused(t, await r.obs.command(install(1, (await rogue.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1' })).rollback)), 'MODEL_SIGNATURE', /signed rollback of occ to v1 for lab\/pi1 is signed by unknown key [0-9a-f]{16}; pinned keys: /);
   // Right key, but made for another device, or another version.
-  refused(t, await r.obs.command(install(1, r.reg.signRollback({ fleet: FLEET, device: 'pi2', ref: 'occ@1' }).rollback)), 'MODEL_SIGNATURE', /signature by key [0-9a-f]{16} is invalid/);
-  refused(t, await r.obs.command(install(1, r.reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@2' }).rollback)), 'MODEL_SIGNATURE', /signature by key [0-9a-f]{16} is invalid/);
+  refused(t, await r.obs.command(install(1, (await r.reg.signRollback({ fleet: FLEET, device: 'pi2', ref: 'occ@1' })).rollback)), 'MODEL_SIGNATURE', /signature by key [0-9a-f]{16} is invalid/);
+  refused(t, await r.obs.command(install(1, (await r.reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@2' })).rollback)), 'MODEL_SIGNATURE', /signature by key [0-9a-f]{16} is invalid/);
   // Issued an hour ahead of the device clock.
-  refused(t, await r.obs.command(install(1, r.reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1', issuedAtMs: Date.now() + 3_600_000 }).rollback)), 'BAD_TIMESTAMP', /issued at \d+, 3\d{3} s ahead of this device's clock \(at most 300 s allowed\)/);
+  refused(t, await r.obs.command(install(1, (await r.reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1', issuedAtMs: Date.now() + 3_600_000 })).rollback)), 'BAD_TIMESTAMP', /issued at \d+, 3\d{3} s ahead of this device's clock \(at most 300 s allowed\)/);
   t.is(r.server.stats.chunksRequested, requestsBefore, 'no refused install transferred anything');
 
   // The registry's signed rollback for this device and v1.
-  const signed = r.reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1' });
+  const signed = await r.reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1' });
   t.like(signed, { model: 'occ', version: 1, rollback: { keyId: r.reg.publicKey().keyId } });
   const back = await r.obs.command(install(1, signed.rollback));
   t.true(back.ok, JSON.stringify(back));
@@ -105,7 +105,7 @@ test('a replayed older manifest is refused; a signed rollback is accepted once; 
   await r.agent(dir);
   refused(t, await r.obs.command(install(1)), 'MODEL_DOWNGRADE', /^install occ v1 refused: v2 was already activated/);
   refused(t, await r.obs.command(install(1, signed.rollback)), 'MODEL_DOWNGRADE', /is a replay/);
-  const later = r.reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1', issuedAtMs: signed.rollback.issuedAtMs + 1 });
+  const later = await r.reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1', issuedAtMs: signed.rollback.issuedAtMs + 1 });
   const again = await r.obs.command(install(1, later.rollback));
   t.true(again.ok, 'a newer signed rollback is accepted after the restart');
 });
@@ -152,12 +152,12 @@ test('the rollback field is validated with the field named; signRollback refuses
   bad({ ...ok, signature: 5 }, 'install command.rollback.signature must be a 64-byte ed25519 signature in base64 (88 characters), got number');
 
   const reg = await registry();
-  const e1 = t.throws(() => reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@9' }));
+  const e1 = await t.throwsAsync(reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@9' }));
   t.true(isEdgeloopError(e1, 'NOT_FOUND'));
   t.regex(e1!.message, /model occ has no version 9 \(versions 1\.\.2\)/);
-  const e2 = t.throws(() => reg.signRollback({ fleet: FLEET, device: '../pi1', ref: 'occ@1' }));
+  const e2 = await t.throwsAsync(reg.signRollback({ fleet: FLEET, device: '../pi1', ref: 'occ@1' }));
   t.true(isEdgeloopError(e2, 'BAD_NAME'));
-  const e3 = t.throws(() => reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1', issuedAtMs: -5 }));
+  const e3 = await t.throwsAsync(reg.signRollback({ fleet: FLEET, device: 'pi1', ref: 'occ@1', issuedAtMs: -5 }));
   t.true(isEdgeloopError(e3, 'BAD_ARGUMENT'));
   t.is(e3!.message, 'signRollback: issuedAtMs must be a non-negative integer (epoch ms), got -5');
 });

@@ -11,6 +11,8 @@ import { SqliteStore } from '../gateway/store-sqlite.ts';
 import { postgresSql } from '../gateway/sql.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { registryContract } from './registry-contract.ts';
+import { registerInput } from './helpers/registry-fixture.ts';
+import { pinKeys, verifyRollback } from '../device/verify.ts';
 import { findPostgresBin, startPostgres, type Postgres } from './helpers/postgres.ts';
 import { tempDir } from './helpers/tmp.ts';
 
@@ -50,7 +52,7 @@ if (available) {
   test('registry on postgres: PostgreSQL not installed, skipped', (t) => t.pass());
 }
 
-test('Registry.create needs exactly one of database and sql; signed rollbacks stay SQLite-only', async (t) => {
+test('Registry.create needs exactly one of database and sql; rollbacks are signed on either database', async (t) => {
   const dir = tempDir();
   const err = await t.throwsAsync(Registry.create({ keyDir: join(dir, 'keys') }));
   t.true(isEdgeloopError(err, 'BAD_ARGUMENT'));
@@ -59,7 +61,12 @@ test('Registry.create needs exactly one of database and sql; signed rollbacks st
   const store = await PostgresStore.create({ url: dbUrl, schema: `r${++schemas}`, poolSize: 1 });
   t.teardown(() => store.close());
   const registry = await Registry.create({ sql: postgresSql(store.pool), keyDir: join(dir, 'keys') });
-  const refused = t.throws(() => registry.signRollback({ fleet: 'f', device: 'd', ref: 'm@1' }));
-  t.true(isEdgeloopError(refused, 'STORE'));
-  t.regex(refused!.message, /signed rollbacks need the registry on SQLite/);
+  const missing = await t.throwsAsync(registry.signRollback({ fleet: 'f', device: 'd', ref: 'm@1' }));
+  t.true(isEdgeloopError(missing, 'NOT_FOUND'));
+  t.is(missing!.message, 'model m is not registered (models: none)');
+  await registry.register(registerInput());
+  const signed = await registry.signRollback({ fleet: 'f', device: 'd', ref: 'occupancy@1', issuedAtMs: 1_700_000_000_000 });
+  t.like(signed, { model: 'occupancy', version: 1, rollback: { issuedAtMs: 1_700_000_000_000, keyId: registry.publicKey().keyId } });
+  const key = verifyRollback({ fleet: 'f', device: 'd', model: 'occupancy', version: 1 }, signed.rollback, pinKeys([registry.publicKey().pem]));
+  t.is(key.keyId, registry.publicKey().keyId, 'a device pinning the registry key accepts the signature');
 });
