@@ -253,11 +253,10 @@ export class TransferServer {
     const k = key(model, version);
     const offer = this.offers.get(k);
     const offered = offer?.manifest.artifact.chunkSha256.length;
-    if (given !== undefined && offered !== undefined && given !== offered) {
-      throw new EdgeloopError('BAD_ARGUMENT', `withdraw ${model}@${version}: chunkCount ${given} differs from the offered artifact's ${offered} chunks`);
-    }
-    // Retained chunks exist when this server pushed them; a caller's chunkCount says they may exist anyway.
-    const chunks = given ?? (offered !== undefined ? (this.push ? offered : 0) : this.withdrawnChunks.get(k) ?? 0);
+    // Retained chunks exist when this server pushed them; a caller's chunkCount says they may exist anyway
+    // (pushed before a restart, or another artifact of the version): the larger count is cleared.
+    const known = offered !== undefined ? (this.push ? offered : 0) : this.withdrawnChunks.get(k) ?? 0;
+    const chunks = Math.max(given ?? 0, known);
     this.offers.delete(k);
     this.withdrawnChunks.set(k, chunks);
     for (let i = this.queue.length - 1; i >= 0; i--) {
