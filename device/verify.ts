@@ -93,7 +93,10 @@ export class ArtifactAssembler {
 
   constructor(manifest: ModelManifest) {
     this.#manifest = manifest;
-    this.#buffer = new Uint8Array(manifest.artifact.bytes);
+    // Not zero-filled: finish() returns it only once every chunk, which together cover every byte
+    // (checkChunk enforces each length), has been written into it.
+    const memory = Buffer.allocUnsafeSlow(manifest.artifact.bytes); // its own ArrayBuffer, never the shared pool
+    this.#buffer = new Uint8Array(memory.buffer, memory.byteOffset, memory.length);
     this.#have = new Uint8Array(manifest.artifact.chunkSha256.length);
   }
 
