@@ -10,29 +10,20 @@ import { join } from 'node:path';
 import { Gateway } from '../gateway/gateway.ts';
 import { parseCsv, detectColumns, tableToTelemetry } from '../src/csv.ts';
 import { connectMqtt, endAsync } from '../io/mqtt-client.ts';
-import { startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
+import { mosquittoRig } from './helpers/mosquitto-rig.ts';
 import { tempDir, waitFor } from './helpers/tmp.ts';
 
-let broker: Mosquitto | null = null;
-
-test.before(async () => {
-  broker = await startMosquitto();
-  if (!broker && process.env.CI) throw new Error('mosquitto is not installed but CI must run this test (.ci/run installs it)');
-});
-
-test.after.always(async () => {
-  await broker?.stop();
-});
+const mq = mosquittoRig();
 
 test.serial('mosquitto_pub publishing the occupancy data ends up in SQLite, values exact', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
-  const gw = new Gateway({ id: 'mq1', brokerUrl: broker.url, dbPath: join(tempDir(), 'mq.db'), http: null });
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
+  const gw = new Gateway({ id: 'mq1', brokerUrl: mq.broker.url, dbPath: join(tempDir(), 'mq.db'), http: null });
   await gw.start();
   t.teardown(() => gw.stop());
   const table = parseCsv(readFileSync(new URL('../datasets/occupancy/datatest.txt', import.meta.url), 'utf8'));
   const records = tableToTelemetry(table, detectColumns(table), { timeZone: 'Europe/Brussels' });
   const lines = records.map((r) => JSON.stringify({ ts: new Date(r.ts as number).toISOString(), values: r.values })).join('\n') + '\n';
-  const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '-q', '1', '-t', 'edgeloop/occupancy/foreign/telemetry', '-l'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mq.broker.port), '-q', '1', '-t', 'edgeloop/occupancy/foreign/telemetry', '-l'], { stdio: ['pipe', 'ignore', 'pipe'] });
   pub.stdin.end(lines);
   const code = await new Promise<number | null>((r) => pub.once('exit', r));
   t.is(code, 0);
@@ -47,15 +38,15 @@ test.serial('mosquitto_pub publishing the occupancy data ends up in SQLite, valu
 });
 
 test.serial('two gateways in one shared-subscription group split the stream: nothing lost, nothing stored twice', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
   const db = join(tempDir(), 'shared.db');
-  const a = new Gateway({ id: 'a', brokerUrl: broker.url, dbPath: db, http: null, sharedGroup: 'ingest', protocolVersion: 5 });
-  const b = new Gateway({ id: 'b', brokerUrl: broker.url, dbPath: db, http: null, sharedGroup: 'ingest', protocolVersion: 5 });
+  const a = new Gateway({ id: 'a', brokerUrl: mq.broker.url, dbPath: db, http: null, sharedGroup: 'ingest', protocolVersion: 5 });
+  const b = new Gateway({ id: 'b', brokerUrl: mq.broker.url, dbPath: db, http: null, sharedGroup: 'ingest', protocolVersion: 5 });
   await a.start();
   await b.start();
   t.teardown(async () => { await a.stop(); await b.stop(); });
   const N = 3000;
-  const pub = await connectMqtt(broker.url, { clientId: 'shared-pub' });
+  const pub = await connectMqtt(mq.broker.url, { clientId: 'shared-pub' });
   const base = Date.UTC(2024, 0, 1);
   await Promise.all(Array.from({ length: N }, (_, i) => pub.publishAsync('edgeloop/shared/dev/telemetry', JSON.stringify({ ts: base + i, values: { seq: i } }), { qos: 1 })));
   await endAsync(pub);

@@ -5,25 +5,16 @@
  * and not in CI), registry, SQLite, RolloutService and device agents (test/rollout-rig.ts).
  */
 import test from 'ava';
-import { startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
+import { mosquittoRig } from './helpers/mosquitto-rig.ts';
 import { retainedUnder } from './helpers/retained.ts';
 import { waitFor } from './helpers/tmp.ts';
 import { RolloutRig, FLEET, MODEL } from './rollout-rig.ts';
 
-let broker: Mosquitto | null = null;
-
-test.before(async () => {
-  broker = await startMosquitto();
-  if (!broker && process.env.CI) throw new Error('mosquitto is not installed but CI must run this test (.ci/run installs it)');
-});
-
-test.after.always(async () => {
-  await broker?.stop();
-});
+const mq = mosquittoRig();
 
 test('a completed rollout clears its retained chunks; rolling the same version out again pushes them again', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
-  const rig = await RolloutRig.create(2, { brokerUrl: broker.url });
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
+  const rig = await RolloutRig.create(2, { brokerUrl: mq.broker.url });
   t.teardown(() => rig.close());
   const service = await rig.startService();
   await rig.addAgents(2);
@@ -32,19 +23,19 @@ test('a completed rollout clears its retained chunks; rolling the same version o
   const everything = ['manifest', ...Array.from({ length: total }, (_, i) => `chunk/${i}`)].sort();
 
   const first = await rig.create({ target: 'all', strategy: 'all-at-once', timeout: '20s' });
-  t.deepEqual(await retainedUnder(broker.url, v1), everything, 'pushed retained while the rollout runs');
+  t.deepEqual(await retainedUnder(mq.broker.url, v1), everything, 'pushed retained while the rollout runs');
   t.is((await rig.waitState(first.id, ['completed', 'aborted'])).state, 'completed');
   await waitFor(() => service.stats.withdrawn === 1, 10_000, 'the version to be withdrawn');
-  t.deepEqual(await retainedUnder(broker.url, v1), [], 'nothing of occ@1 is retained once its rollout completed');
+  t.deepEqual(await retainedUnder(mq.broker.url, v1), [], 'nothing of occ@1 is retained once its rollout completed');
 
   // A rollout of v2 that is aborted by hand is withdrawn too; v1 is offered again by a second rollout of it.
   const second = await rig.create({ model: `${MODEL}@2`, target: 'all', strategy: 'canary', canary: '1', waveInterval: '30s', timeout: '20s' });
   await rig.waitState(second.id, ['running']);
   await service.controller.abort(second.id, 'test');
   await waitFor(() => service.stats.withdrawn === 2, 10_000, 'v2 withdrawn after the abort');
-  t.deepEqual(await retainedUnder(broker.url, `edgeloop/${FLEET}/models/${MODEL}/2/`), []);
+  t.deepEqual(await retainedUnder(mq.broker.url, `edgeloop/${FLEET}/models/${MODEL}/2/`), []);
   const again = await rig.create({ target: 'all', strategy: 'all-at-once', timeout: '20s', allowDowngrade: true });
-  t.deepEqual(await retainedUnder(broker.url, v1), everything, 'offered again for the new rollout');
+  t.deepEqual(await retainedUnder(mq.broker.url, v1), everything, 'offered again for the new rollout');
   t.is((await rig.waitState(again.id, ['completed', 'aborted'])).state, 'completed');
   await waitFor(() => service.stats.withdrawn === 3, 10_000, 'withdrawn again');
 });

@@ -3,9 +3,7 @@
  * stop being retained by the broker. Real mosquitto (skipped visibly when it is not installed and not in
  * CI), real TransferServers and TransferClients, a signed ONNX artifact.
  *
- * What the broker retains is read with a probe that subscribes to the version's topics and then
- * publishes a marker under the same filter: mosquitto queues a subscription's retained messages while it
- * handles the SUBSCRIBE, so every retained message reaches the probe before the marker. No timing.
+ * What the broker retains is read with test/helpers/retained.ts (a probe and a marker, no timing).
  */
 import test from 'ava';
 import { TransferServer, type TransferServerOptions } from '../gateway/transfer-server.ts';
@@ -15,8 +13,9 @@ import { deviceTopic } from '../src/topics.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import type { Rejection } from '../src/contracts/device.ts';
 import { buildManifest, keyPair, mlpFixture } from './helpers/device-model.ts';
-import { startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
+import { mosquittoRig } from './helpers/mosquitto-rig.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { retainedUnder } from './helpers/retained.ts';
 
 const FLEET = 'lab';
 const CHUNK_BYTES = 256;
@@ -26,20 +25,11 @@ const total = Math.ceil(fixture.bytes.length / CHUNK_BYTES);
 const manifest = (version: number) => buildManifest({ model: 'occ', version, bytes: fixture.bytes, chunkBytes: CHUNK_BYTES, smoke: fixture.smoke, pair });
 const allTopics = ['manifest', ...Array.from({ length: total }, (_, i) => `chunk/${i}`)].sort();
 
-let broker: Mosquitto | null = null;
+const mq = mosquittoRig();
 let clientSeq = 0;
 
-test.before(async () => {
-  broker = await startMosquitto();
-  if (!broker && process.env.CI) throw new Error('mosquitto is not installed but CI must run this test (.ci/run installs it)');
-});
-
-test.after.always(async () => {
-  await broker?.stop();
-});
-
 async function client(t: { teardown(fn: () => Promise<void>): void }, prefix: string): Promise<MqttClient> {
-  const c = await connectMqtt(broker!.url, { clientId: `${prefix}-${++clientSeq}` });
+  const c = await connectMqtt(mq.broker!.url, { clientId: `${prefix}-${++clientSeq}` });
   t.teardown(() => endAsync(c, true));
   return c;
 }
@@ -52,26 +42,12 @@ async function server(t: { teardown(fn: () => Promise<void>): void }, options: P
 }
 
 /** The topics under edgeloop/lab/models/occ/<version>/ the broker retains (non-empty), sorted. */
-async function retained(t: { teardown(fn: () => Promise<void>): void }, version: number): Promise<string[]> {
-  const probe = await client(t, 'probe');
-  const prefix = `edgeloop/${FLEET}/models/occ/${version}/`;
-  const marker = `${prefix}probe-marker-${clientSeq}`;
-  const seen: string[] = [];
-  const markerSeen = new Promise<void>((resolve) => {
-    probe.on('message', (topic, payload, packet) => {
-      if (topic === marker) resolve();
-      else if (packet.retain && payload.length > 0) seen.push(topic.slice(prefix.length));
-    });
-  });
-  await probe.subscribeAsync(`${prefix}#`, { qos: 1 });
-  await publishAsync(probe, marker, 'end', { qos: 1 });
-  await markerSeen;
-  await endAsync(probe, true);
-  return seen.sort();
+function retained(_t: unknown, version: number): Promise<string[]> {
+  return retainedUnder(mq.broker!.url, `edgeloop/${FLEET}/models/occ/${version}/`);
 }
 
 test.serial('withdraw clears every retained chunk, then the manifest; other versions stay; requests for it are refused', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
   const s = await server(t);
   await s.offer(manifest(1), fixture.bytes);
   await s.offer(manifest(2), fixture.bytes);
@@ -92,7 +68,7 @@ test.serial('withdraw clears every retained chunk, then the manifest; other vers
 });
 
 test.serial('withdraw is idempotent: a second call clears the same topics again and reports it was not offered', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
   const s = await server(t);
   await s.offer(manifest(3), fixture.bytes);
   await s.idle();
@@ -102,7 +78,7 @@ test.serial('withdraw is idempotent: a second call clears the same topics again 
 });
 
 test.serial('a server that does not hold the offer (restarted) clears the pushed chunks when given chunkCount', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
   const before = await server(t);
   await before.offer(manifest(4), fixture.bytes);
   await before.idle();
@@ -116,7 +92,7 @@ test.serial('a server that does not hold the offer (restarted) clears the pushed
 });
 
 test.serial('withdraw drops the chunks still queued for the push; none of them is retained afterwards', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
   // Paced at 1 chunk/s: the first chunk goes out at once, the others wait in the queue.
   const s = await server(t, { maxChunksPerS: 1 });
   await s.offer(manifest(5), fixture.bytes);
@@ -127,7 +103,7 @@ test.serial('withdraw drops the chunks still queued for the push; none of them i
 });
 
 test.serial('offering the version again after a withdraw (a new rollout) pushes it again, and a device gets it without a request', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
   const s = await server(t);
   await s.offer(manifest(6), fixture.bytes);
   await s.idle();
@@ -144,7 +120,7 @@ test.serial('offering the version again after a withdraw (a new rollout) pushes 
 });
 
 test.serial('bad withdraw arguments are refused with the allowed range', async (t) => {
-  if (!broker) return t.pass('mosquitto not installed: skipped');
+  if (!mq.broker) return t.pass('mosquitto not installed: skipped');
   const s = await server(t);
   await s.offer(manifest(7), fixture.bytes);
   await s.idle();
