@@ -13,7 +13,7 @@
  * The transfer server pushes the chunks once, retained (RolloutService default): a device gets manifest
  * and chunks in one subscribe and requests nothing unless something is missing.
  * Last line: `rollout: <n> devices in <s> s, floor <s> s, ratio <r>`.
- * Knobs (env): BENCH_DEVICES (200), BENCH_PROCS (2), BENCH_MODEL_BYTES, BENCH_CHUNK_BYTES,
+ * Knobs (env): BENCH_DEVICES (200; or --devices N), BENCH_PROCS (2; or --procs N), BENCH_MODEL_BYTES, BENCH_CHUNK_BYTES,
  * BENCH_CHUNKS_PER_S (transfer pacing, 0 = unpaced), BENCH_COALESCE_MS (TransferServer coalesceQuietMs),
  * BENCH_TRACE=1 (per-device timeline on stderr, epoch ms), BENCH_LOG=1 (rollout service log on stderr), BENCH_CHILD_ARGS (e.g. --cpu-prof for the device processes),
  * BENCH_ROLLOUT_PROFILE=dir (CPU profiles of the gateway and device processes during the rollout only).
@@ -35,8 +35,14 @@ import { createRandom } from '../src/random.ts';
 import { createLogger } from '../src/log.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
 
-const N = Number(process.env.BENCH_DEVICES ?? 200);
-const PROCS = Number(process.env.BENCH_PROCS ?? 2);
+/** `--devices N` / `--procs N` on the command line (npm run bench:rollout -- --devices 1000), else the env knobs. */
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const N = Number(flag('devices') ?? process.env.BENCH_DEVICES ?? 200);
+const PROCS = Number(flag('procs') ?? process.env.BENCH_PROCS ?? 2);
+if (!(Number.isInteger(N) && N >= 1) || !(Number.isInteger(PROCS) && PROCS >= 1)) throw new Error(`--devices and --procs must be positive integers, got ${N} and ${PROCS}`);
 const MODEL_BYTES = Number(process.env.BENCH_MODEL_BYTES ?? 100_000);
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 16 * 1024);
 /** Transfer pacing; unset: the RolloutService default; 0: unpaced. */
