@@ -4,7 +4,7 @@
  * alert topic (QoS 1), an optional HTTP webhook and the log. On gateway/sql.ts: the same class on
  * SQLite and PostgreSQL (test/drift-contract.ts).
  *
- * De-duplication: an alert with the same (fleet, device, model, kind) as one sent less than
+ * De-duplication: an alert with the same (fleet, device, model, version, kind) as one sent less than
  * `cooldownMs` ago is not sent again; the sent row's `suppressed` count goes up instead.
  * Idempotence: every alert has a key naming what raised it (the drift report, the joined labels), and
  * the key is unique: a batch written twice (redelivered after a crash, or to the next elected
@@ -55,7 +55,7 @@ export interface AlertRow extends Alert {
 }
 
 /**
- * Not sent: counted on the last alert of its (fleet, device, model, kind) within the cooldown, or a
+ * Not sent: counted on the last alert of its (fleet, device, model, version, kind) within the cooldown, or a
  * `duplicate` of the stored alert with the same key (then nothing changed).
  */
 export type RecordOutcome = { sent: true; alert: Alert } | { sent: false; reason: 'cooldown' | 'duplicate'; suppressedInto: number };
@@ -232,7 +232,9 @@ export class AlertManager {
 
   /**
    * Decides a batch's alerts: each is sent, or counted on the last alert of its (fleet, device, model,
-   * kind) when that was sent within the cooldown (also one sent earlier in this batch). Reads only;
+   * version, kind) when that was sent within the cooldown (also one sent earlier in this batch). A new
+   * model version is a new situation: a retrained version that does badly on a device alerts at once,
+   * even minutes after the version before it alerted there. Reads only;
    * write() appends the statements to the batch of the data that raised them, committed() reads the
    * stored alerts back for deliver().
    */
@@ -241,15 +243,15 @@ export class AlertManager {
     const entries: AlertPlanEntry[] = [];
     const fresh = new Map<string, AlertPlanEntry>();
     for (const input of inputs) {
-      const group = `${input.fleet}\u0000${input.device}\u0000${input.model ?? ''}\u0000${input.kind}`;
+      const group = `${input.fleet}\u0000${input.device}\u0000${input.model ?? ''}\u0000${input.version ?? ''}\u0000${input.kind}`;
       const sameBatch = fresh.get(group);
       if (sameBatch && this.#o.cooldownMs > 0) {
         sameBatch.suppressed++;
         continue;
       }
       const last = sameBatch ? undefined : await this.#db.get<{ id: number; raised_at: number }>(
-        "SELECT id, raised_at FROM alerts WHERE fleet = ? AND device = ? AND COALESCE(model, '') = ? AND kind = ? ORDER BY id DESC LIMIT 1",
-        [input.fleet, input.device, input.model ?? '', input.kind],
+        "SELECT id, raised_at FROM alerts WHERE fleet = ? AND device = ? AND COALESCE(model, '') = ? AND COALESCE(version, 0) = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+        [input.fleet, input.device, input.model ?? '', input.version ?? 0, input.kind],
       );
       const entry: AlertPlanEntry = { input, suppressInto: last && nowMs - last.raised_at < this.#o.cooldownMs ? last.id : null, suppressed: 0, index: -1 };
       entries.push(entry);
@@ -306,7 +308,7 @@ export class AlertManager {
 
   /**
    * Records one alert in its own transaction (prepare, write, committed): sent, or counted on the last
-   * one of its (fleet, device, model, kind) when that was sent within the cooldown. Without a key the
+   * one of its (fleet, device, model, version, kind) when that was sent within the cooldown. Without a key the
    * alert gets a random one. Call deliver() with a sent alert.
    */
   async record(input: AlertInput & { key?: string }): Promise<RecordOutcome> {

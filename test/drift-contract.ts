@@ -214,7 +214,7 @@ export function driftContract(name: string, create: () => Promise<SqlPair>): voi
     t.is((await svc.alerts.list()).length, 1);
   });
 
-  test(`${name}: alerts within the cooldown are counted on the last one sent, per device, model and kind (injected clock)`, async (t) => {
+  test(`${name}: alerts within the cooldown are counted on the last one sent, per device, model version and kind (injected clock)`, async (t) => {
     const dbs = await create();
     t.teardown(() => dbs.close());
     let nowMs = 1_000_000;
@@ -230,13 +230,15 @@ export function driftContract(name: string, create: () => Promise<SqlPair>): voi
     t.true((await alerts.record(input('d1', 'performance'))).sent, 'another kind is another key');
     t.true((await alerts.record({ ...input('d1'), model: 'other' })).sent, 'another model is another key');
     t.true((await alerts.record({ ...input('d1'), model: null, version: null })).sent, 'no model is another key');
-    t.like((await alerts.list({ device: 'd1', kind: 'drift' })).find((a) => a.model === 'm'), { suppressed: 2, lastSuppressedAtMs: nowMs, details: { x: 1 }, raisedAtMs: 1_000_000 });
+    const v2 = await alerts.record({ ...input('d1'), version: 2 });
+    t.true(v2.sent, 'another version of the model is another key (a retrained version that regresses alerts at once)');
+    t.like((await alerts.list({ device: 'd1', kind: 'drift' })).find((a) => a.model === 'm' && a.version === 1), { suppressed: 2, lastSuppressedAtMs: nowMs, details: { x: 1 }, raisedAtMs: 1_000_000 });
     nowMs = 1_000_000 + 15 * 60_000;
     t.true((await alerts.record(input('d1'))).sent, 'sent again once the cooldown has passed');
-    t.is((await alerts.list({ device: 'd1', kind: 'drift' })).filter((a) => a.model === 'm').length, 2);
-    t.like(alerts.stats, { raised: 6, suppressed: 2 });
+    t.is((await alerts.list({ device: 'd1', kind: 'drift' })).filter((a) => a.model === 'm' && a.version === 1).length, 2);
+    t.like(alerts.stats, { raised: 7, suppressed: 2 });
     t.deepEqual(await alerts.countsByKind(), [
-      { kind: 'drift', severity: 'critical', sent: 5, suppressed: 2 },
+      { kind: 'drift', severity: 'critical', sent: 6, suppressed: 2 },
       { kind: 'performance', severity: 'critical', sent: 1, suppressed: 0 },
     ]);
     const again = await alerts.record({ ...input('d3'), key: 'k1' });
