@@ -6,10 +6,11 @@
  * No MQTT here: commands go through `send`, models through `offer` (see gateway/rollout.ts).
  *
  * The store is asynchronous (SQLite or PostgreSQL), so the controller's decisions are serialised: every
- * entry point runs under one lock (`exclusive`, reentrant), one step at a time, as they were when the
- * store was synchronous — a tick never reads counts half-way through a batch of results.
+ * entry point runs under one lock (`exclusive`), one step at a time, as they were when the store was
+ * synchronous — a tick never reads counts half-way through a batch of results. The lock is not
+ * reentrant: code under it calls the private steps (or the `LockedController` it was handed), never a
+ * public method.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -52,6 +53,13 @@ export interface RolloutControllerOptions {
   onFinished?: (rollout: RolloutRecord) => void;
 }
 
+/** The controller's steps for code that holds its lock (`exclusive`): RolloutService's message batches. */
+export interface LockedController {
+  onCommandResult(fleet: string, device: string, result: CommandResult): Promise<void>;
+  onHeartbeat(fleet: string, device: string, hb: Heartbeat): Promise<void>;
+  tick(): Promise<void>;
+}
+
 export interface RolloutSummary extends Omit<RolloutRecord, 'plan'> {
   target: string;
   strategy: string;
@@ -91,9 +99,14 @@ export class RolloutController {
   readonly #newId: () => string;
   /** Timeouts are not judged before this (results queued in the broker while we were down arrive first). */
   #graceUntilMs = 0;
-  /** The tail of the lock's queue, and the marker of code running under it (reentrancy). */
+  /** The tail of the lock's queue. */
   #lockTail: Promise<unknown> = Promise.resolve();
-  readonly #holding = new AsyncLocalStorage<true>();
+  /** The steps handed to code that holds the lock. */
+  readonly #locked: LockedController = {
+    onCommandResult: (fleet, device, result) => this.#onCommandResult(fleet, device, result),
+    onHeartbeat: (fleet, device, hb) => this.#onHeartbeat(fleet, device, hb),
+    tick: () => this.#tick(),
+  };
 
   constructor(options: RolloutControllerOptions) {
     this.#o = options;
@@ -109,12 +122,11 @@ export class RolloutController {
   }
 
   /**
-   * Runs `fn` under the controller's lock: one decision at a time. Reentrant (a call from code already
-   * under the lock runs at once), so public methods can call each other.
+   * Runs `fn` under the controller's lock: one decision at a time. `fn` gets the steps it may call
+   * while holding it (a public method from inside would wait for the lock `fn` holds: a deadlock).
    */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#holding.getStore()) return fn();
-    const run = this.#lockTail.then(() => this.#holding.run(true, fn));
+  exclusive<T>(fn: (locked: LockedController) => Promise<T>): Promise<T> {
+    const run = this.#lockTail.then(() => fn(this.#locked));
     this.#lockTail = run.catch(() => undefined);
     return run;
   }
@@ -190,7 +202,7 @@ export class RolloutController {
       await this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}${plan.allowDowngrade === true ? `; downgrade allowed (${downgrades.length ? `signed rollbacks for ${formatDowngrades(resolved.version, downgrades)}` : 'no device ran a newer version yet'})` : ''}`);
     });
     this.#log.info(`rollout ${id}: ${resolved.model}@${resolved.version} to ${ordered.length} devices of ${fleet} in ${waves.length} waves`);
-    await this.tick();
+    await this.#tick();
     return this.summary(id);
   }
 
@@ -243,15 +255,17 @@ export class RolloutController {
 
   /** One control step over every live rollout: timeouts, abort rule, wave progression, completion. */
   tick(): Promise<void> {
-    return this.exclusive(async () => {
-      for (const r of await this.#store.live()) {
-        try {
-          await this.#step(r);
-        } catch (err) {
-          this.#log.error(`rollout ${r.id} step failed: ${errorMessage(err)}`);
-        }
+    return this.exclusive(() => this.#tick());
+  }
+
+  async #tick(): Promise<void> {
+    for (const r of await this.#store.live()) {
+      try {
+        await this.#step(r);
+      } catch (err) {
+        this.#log.error(`rollout ${r.id} step failed: ${errorMessage(err)}`);
       }
-    });
+    }
   }
 
   /**
@@ -404,16 +418,18 @@ export class RolloutController {
 
   /** Transfer progress from a heartbeat: all chunks in → verifying (the smoke test runs next). */
   onHeartbeat(fleet: string, device: string, hb: Heartbeat): Promise<void> {
-    return this.exclusive(async () => {
-      const t = hb.transfer;
-      if (!t) return;
-      for (const d of await this.#store.inFlightFor(fleet, device, t.model, t.version)) {
-        const now = this.#now();
-        await this.#store.updateDevice(d.rolloutId, device, { receivedChunks: t.receivedChunks, totalChunks: t.totalChunks }, now);
-        if (t.totalChunks > 0 && t.receivedChunks >= t.totalChunks) await this.#transition(await this.#store.mustGet(d.rolloutId), d, 'transfer-complete');
-        else this.#changed(d.rolloutId);
-      }
-    });
+    return this.exclusive(() => this.#onHeartbeat(fleet, device, hb));
+  }
+
+  async #onHeartbeat(fleet: string, device: string, hb: Heartbeat): Promise<void> {
+    const t = hb.transfer;
+    if (!t) return;
+    for (const d of await this.#store.inFlightFor(fleet, device, t.model, t.version)) {
+      const now = this.#now();
+      await this.#store.updateDevice(d.rolloutId, device, { receivedChunks: t.receivedChunks, totalChunks: t.totalChunks }, now);
+      if (t.totalChunks > 0 && t.receivedChunks >= t.totalChunks) await this.#transition(await this.#store.mustGet(d.rolloutId), d, 'transfer-complete');
+      else this.#changed(d.rolloutId);
+    }
   }
 
   pause(id: string): Promise<RolloutSummary> {
@@ -522,7 +538,7 @@ export class RolloutController {
         await this.#store.event(id, null, now, to, why);
       });
       this.#changed(id);
-      if (to === 'running') await this.tick();
+      if (to === 'running') await this.#tick();
       return this.summary(id);
     });
   }

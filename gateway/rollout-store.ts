@@ -114,10 +114,32 @@ interface DeviceRow {
   shadow_agree: number; shadow_total: number; updated_at: number;
 }
 
+/** A rollout's plan never changes once inserted: parsed once per text (the controller reads the row per device message). */
+const parsedPlans = new Map<string, RolloutPlan>();
+
+function planOf(text: string): RolloutPlan {
+  let plan = parsedPlans.get(text);
+  if (!plan) {
+    if (parsedPlans.size >= 256) parsedPlans.clear();
+    plan = deepFreeze(JSON.parse(text) as RolloutPlan);
+    parsedPlans.set(text, plan);
+  }
+  return plan;
+}
+
+/** Shared between callers, so frozen: a change would throw (modules are strict) instead of leaking. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 function toRollout(r: RolloutRow): RolloutRecord {
   return {
     id: r.id, fleet: r.fleet, model: r.model, version: r.version, ref: r.ref, format: r.format, variant: r.variant,
-    plan: JSON.parse(r.plan) as RolloutPlan, seed: r.seed, state: r.state, reason: r.reason, waves: r.waves, currentWave: r.current_wave,
+    plan: planOf(r.plan), seed: r.seed, state: r.state, reason: r.reason, waves: r.waves, currentWave: r.current_wave,
     waveStartedAtMs: r.wave_started_at, waveSettledAtMs: r.wave_settled_at,
     skipped: JSON.parse(r.skipped) as RolloutRecord['skipped'], control: JSON.parse(r.control) as string[], rollbackRequested: r.rollback_requested === 1,
     createdAtMs: r.created_at, updatedAtMs: r.updated_at, finishedAtMs: r.finished_at, createdBy: r.created_by,

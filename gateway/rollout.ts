@@ -22,7 +22,7 @@ import { DurableSubscriber, type ReceivedMessage } from './mqtt-session.ts';
 import { TransferServer, type TransferServerOptions, type TransferServerStats } from './transfer-server.ts';
 import { FleetRegistry, type FleetOptions } from './fleet.ts';
 import { RolloutStore, type RolloutRecord } from './rollout-store.ts';
-import { RolloutController, type ModelSource } from './rollout-controller.ts';
+import { RolloutController, type LockedController, type ModelSource } from './rollout-controller.ts';
 import { ShadowPairing } from './rollout-shadow.ts';
 import { registerRolloutRoutes, rolloutPanels, type RolloutRoutesSource } from './rollout-http.ts';
 import type { HttpServer } from './http.ts';
@@ -296,15 +296,15 @@ export class RolloutService {
    */
   async #onBatch(messages: ReceivedMessage[]): Promise<void> {
     const rejections: { fleet: string; device: string; rejection: Rejection }[] = [];
-    await this.controller.exclusive(async () => {
+    await this.controller.exclusive(async (locked) => {
       await this.#o.sql.transaction(async () => {
         for (const m of messages) {
           this.#stats.messages++;
-          const r = await this.#apply(m);
+          const r = await this.#apply(m, locked);
           if (r) rejections.push(r);
         }
       });
-      await this.controller.tick();
+      await locked.tick();
     });
     for (const { fleet, device, rejection } of rejections) {
       this.#stats.rejected++;
@@ -316,7 +316,7 @@ export class RolloutService {
     }
   }
 
-  async #apply(m: ReceivedMessage): Promise<{ fleet: string; device: string; rejection: Rejection } | null> {
+  async #apply(m: ReceivedMessage, locked: LockedController): Promise<{ fleet: string; device: string; rejection: Rejection } | null> {
     let topic;
     try {
       topic = parseTopic(m.topic);
@@ -340,11 +340,11 @@ export class RolloutService {
         case 'heartbeat': {
           const hb = validateHeartbeat(parseJsonPayload(m.payload, 'heartbeat'));
           await this.fleet.applyHeartbeat(fleet, device, hb, m.receivedAtMs);
-          await this.controller.onHeartbeat(fleet, device, hb);
+          await locked.onHeartbeat(fleet, device, hb);
           return null;
         }
         case 'cmdResult':
-          await this.controller.onCommandResult(fleet, device, validateCommandResult(parseJsonPayload(m.payload, 'command result')));
+          await locked.onCommandResult(fleet, device, validateCommandResult(parseJsonPayload(m.payload, 'command result')));
           return null;
         case 'predictions':
           await this.#onPredictions(fleet, device, parsePredictionBatch(parseJsonPayload(m.payload, 'predictions')));
