@@ -13,6 +13,7 @@ const ROLLOUT_USAGE = `edgeloop rollout create --model NAME@VERSION|NAME@alias -
            [--fleet F] [--strategy all-at-once|canary|waves] [--canary 10%|N] [--wave-size N|%] [--wave-interval 30s]
            [--abort-failure-rate 20%] [--timeout 5m] [--mode active|shadow|ab:0.2] [--model-format onnx|tflite] [--variant float32|…] [--seed N]
            [--allow-downgrade]   (roll devices back below a version they already ran: installs carry signed rollbacks)
+           [--defer a,b]         (these devices go last: never the canary while other targets can be)
        edgeloop rollout status [id] | pause <id> | resume <id> | abort <id> [--reason R] | rollback <id> [--reason R]
        common: [--gateway http://127.0.0.1:8080] [--token-file F] [--format table|json]`;
 
@@ -126,6 +127,7 @@ export async function rolloutCommand(argv: string[], print: Print = defaultPrint
     strategy: { type: 'string' }, canary: { type: 'string' }, 'wave-size': { type: 'string' }, 'wave-interval': { type: 'string' },
     'abort-failure-rate': { type: 'string' }, timeout: { type: 'string' }, mode: { type: 'string' }, 'model-format': { type: 'string' },
     variant: { type: 'string' }, seed: { type: 'string' }, reason: { type: 'string' }, 'allow-downgrade': { type: 'boolean' },
+    defer: { type: 'string' },
   }, ROLLOUT_USAGE);
   const format = outputFormat(values.format);
   const show = (doc: unknown) => (format === 'json' ? print(JSON.stringify(doc, null, 2)) : printDetail(doc as SummaryDoc, print));
@@ -138,6 +140,7 @@ export async function rolloutCommand(argv: string[], print: Print = defaultPrint
         ['abort-failure-rate', 'abortFailureRate'], ['timeout', 'timeout'], ['mode', 'mode'], ['model-format', 'format'], ['variant', 'variant']];
       for (const [flag, field] of map) if (values[flag] !== undefined) body[field] = values[flag];
       if (values['allow-downgrade'] === true) body.allowDowngrade = true;
+      if (values.defer !== undefined) body.defer = values.defer.split(',').map((d) => d.trim()).filter((d) => d.length > 0);
       if (values.seed !== undefined) {
         const seed = Number(values.seed);
         if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new EdgeloopError('BAD_ARGUMENT', `--seed ${JSON.stringify(values.seed)} must be an integer in 0..4294967295`);

@@ -3,6 +3,10 @@
  * each file in its real runtime on the dataset's evaluation splits (accuracy, agreement with the
  * trained model, latency), build the smoke test and the drift reference profile, and register one
  * version with all of them.
+ *
+ * Two steps: `prepareVersion` does the work (CPU-bound for seconds, no I/O, so it can run on a worker
+ * thread: gateway/retrain-worker.ts) and returns the registry input; `publishModel` prepares and
+ * registers.
  */
 import { argmax } from '../src/vector.ts';
 import { EdgeloopError, isEdgeloopError } from '../src/errors.ts';
@@ -17,6 +21,7 @@ import { splitsOf, type TrainedModel, type NativeModel, type SplitData } from '.
 import { createRunner } from '../device/runner.ts';
 import { confusionMatrix } from '../models/metrics/classification.ts';
 import type { Registry, RegisterResult } from './registry.ts';
+import type { RegisterInput } from './registry-types.ts';
 
 export interface PublishTarget {
   format: ModelFormat;
@@ -53,6 +58,13 @@ export interface EvaluationSink {
   save(model: string, version: number, artifacts: readonly ArtifactReport[]): void;
 }
 
+/** What prepareVersion hands to the registry (and the reports it made on the way). */
+export interface PreparedVersion {
+  input: RegisterInput;
+  artifacts: ArtifactReport[];
+  skipped: PublishResult['skipped'];
+}
+
 export interface PublishResult extends RegisterResult {
   artifacts: ArtifactReport[];
   /** Targets with no exporter for this model kind (MODEL_UNSUPPORTED), with the reason. */
@@ -84,6 +96,18 @@ async function runRows(exported: ExportResult, X: number[][], outWidth: number):
 }
 
 export async function publishModel(registry: Registry, req: PublishRequest, options: { logger?: Logger; maxEvalRows?: number; evaluations?: EvaluationSink } = {}): Promise<PublishResult> {
+  return registerPrepared(registry, await prepareVersion(req, options), options.evaluations);
+}
+
+/** Registers a prepared version and saves its evaluations. */
+export async function registerPrepared(registry: Registry, prepared: PreparedVersion, evaluations?: EvaluationSink): Promise<PublishResult> {
+  const registered = await registry.register(prepared.input);
+  evaluations?.save(registered.model, registered.version, prepared.artifacts);
+  return { ...registered, artifacts: prepared.artifacts, skipped: prepared.skipped };
+}
+
+/** Exports, evaluates in the real runtimes and builds the registry input; no I/O. */
+export async function prepareVersion(req: PublishRequest, options: { logger?: Logger; maxEvalRows?: number } = {}): Promise<PreparedVersion> {
   const log = (options.logger ?? silentLogger).child('publish');
   const task = req.trained.task;
   const splits = splitsOf(req.dataset.matrix, req.dataset.trainSplit ?? 'train');
@@ -161,7 +185,7 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
     log.warn(`drift profile not calibrated: ${err.message}`);
   }
   const native: NativeModel = req.trained.toJSON();
-  const registered = await registry.register({
+  const input: RegisterInput = {
     model: req.model,
     task,
     classes: req.classes,
@@ -172,7 +196,6 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
     reference: { profile },
     createdBy: req.createdBy,
     nativeModel: native,
-  });
-  options.evaluations?.save(registered.model, registered.version, artifacts);
-  return { ...registered, artifacts, skipped };
+  };
+  return { input, artifacts, skipped };
 }

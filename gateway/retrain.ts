@@ -17,7 +17,8 @@ import { assertSafeName } from '../src/names.ts';
 import type { TuneOptions } from '../models/training.ts';
 import type { NativeModel } from '../models/training.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
-import { publishModel, type EvaluationSink } from './publish.ts';
+import { registerPrepared, type EvaluationSink } from './publish.ts';
+import { prepareVersionInWorker } from './retrain-worker-client.ts';
 import type { Registry } from './registry.ts';
 import { RunStore } from './runs.ts';
 import type { Store } from './store.ts';
@@ -63,6 +64,12 @@ export interface RetrainPolicy {
     canary: string;
     timeout: string;
     abortFailureRate: string;
+    /**
+     * Devices with a critical drift alert (a stuck or broken sensor, a shifted feature) raised within
+     * this long go last in the canary rollout (RolloutRequest.defer): the candidate is judged on devices
+     * whose inputs are sound, and the alerting ones still get it once it is promoted. 0: off.
+     */
+    deferAlertingMs: number;
   };
   live: {
     /** Labelled live predictions of the candidate needed to decide. */
@@ -89,7 +96,7 @@ const DEFAULTS: RetrainPolicy = {
   minGain: 0.005,
   cooldownMs: 6 * 3600_000,
   triggerOn: ['drift', 'performance'],
-  rollout: { kind: 'canary', target: 'all', canary: '10%', timeout: '5m', abortFailureRate: '20%' },
+  rollout: { kind: 'canary', target: 'all', canary: '10%', timeout: '5m', abortFailureRate: '20%', deferAlertingMs: 24 * 3600_000 },
   // The candidate already beat the current model offline and installed cleanly on the canary: without
   // labels, no live evidence contradicts it, so it is promoted after the timeout (set 'rollback' to be strict).
   live: { minSamples: 50, maxDrop: 0.02, timeoutMs: 24 * 3600_000, onNoLabels: 'promote' },
@@ -116,8 +123,8 @@ export interface RetrainServiceOptions {
   rollouts: RetrainRollouts;
   /** Labelled live predictions per version (default: the perf_predictions table of `database`). */
   live?: LiveMetrics;
-  /** Where alerts come from (DriftService#alerts); null: no alert trigger. */
-  alerts?: { onAlert(listener: (alert: Alert) => void): () => void } | null;
+  /** Where alerts come from (DriftService#alerts); null: no alert trigger. `list` reads the stored ones (defer). */
+  alerts?: { onAlert(listener: (alert: Alert) => void): () => void; list?(filter: { fleet?: string; kind?: 'drift'; limit?: number }): Promise<Alert[]> } | null;
   policy?: Partial<Omit<RetrainPolicy, 'rollout' | 'live'>> & { rollout?: Partial<RetrainPolicy['rollout']>; live?: Partial<RetrainPolicy['live']> };
   /** Scheduled retraining of these models. */
   schedule?: { everyMs: number; models: { model: string; fleet: string }[] } | null;
@@ -159,6 +166,7 @@ export function resolveRetrainPolicy(p: RetrainServiceOptions['policy'] = {}): R
   if (!Number.isFinite(policy.minGain)) problems.push(`minGain must be a finite number, got ${policy.minGain}`);
   if (!(policy.cooldownMs >= 0)) problems.push(`cooldownMs must be ≥ 0, got ${policy.cooldownMs}`);
   if (policy.rollout.kind !== 'canary' && policy.rollout.kind !== 'shadow') problems.push(`rollout.kind must be 'canary' or 'shadow', got ${JSON.stringify(policy.rollout.kind)}`);
+  if (!(policy.rollout.deferAlertingMs >= 0)) problems.push(`rollout.deferAlertingMs must be ≥ 0, got ${policy.rollout.deferAlertingMs}`);
   if (!(Number.isInteger(policy.live.minSamples) && policy.live.minSamples >= 1)) problems.push(`live.minSamples must be an integer ≥ 1, got ${policy.live.minSamples}`);
   if (!(policy.live.maxDrop >= 0 && policy.live.maxDrop <= 1)) problems.push(`live.maxDrop must be in [0, 1], got ${policy.live.maxDrop}`);
   if (!(policy.live.timeoutMs > 0)) problems.push(`live.timeoutMs must be > 0, got ${policy.live.timeoutMs}`);
@@ -437,26 +445,45 @@ export class RetrainService {
       modelKind: cand.trained.kind, params: cand.trained.params, dataset: `retrain-${id}`, metrics: cand.trained.metrics, durationMs: cand.trained.durationMs,
     });
     const targets = current.record.artifacts.map((a) => ({ format: a.format, variant: a.variant }));
-    const published = await publishModel(this.#o.registry, {
-      model: job.model, trained: cand.trained.model, classes: current.record.classes, createdBy: `retrain:${id}`, runId: run?.id, parentVersion: current.record.version,
+    // Export and runtime evaluation take seconds of CPU: on a worker thread, like the fit.
+    const prepared = await prepareVersionInWorker({
+      model: job.model, native: cand.trained.model.toJSON(), task: cand.trained.model.task, classes: current.record.classes, createdBy: `retrain:${id}`,
+      runId: run?.id, parentVersion: current.record.version,
       dataset: { name: `retrain-${id}`, spec: cand.spec, fitted: cand.fitted, matrix: cand.matrix, dataHash: cand.dataHash },
       targets,
-    }, { logger: this.#o.logger, evaluations: this.#o.evaluations });
+    });
+    if (!this.#leading()) {
+      this.#log.warn(`retraining job ${id}: leadership lost before registering the candidate; the new leader takes the job over`);
+      return;
+    }
+    const published = await registerPrepared(this.#o.registry, prepared, this.#o.evaluations);
+    for (const s of prepared.skipped) this.#log.warn(`retraining job ${id}: ${s.format}/${s.variant} not exported: ${s.reason}`);
     job = await this.#jobs.update(id, this.#now(), { candidateVersion: published.version, runId: run?.id ?? null });
     const artifact = targets.find((t) => t.format === 'onnx' && t.variant === 'float32') ?? targets[0]!;
     const shadow = p.rollout.kind === 'shadow';
+    const defer = shadow ? [] : await this.#alertingDevices(job.fleet);
     const rollout = await this.#o.rollouts.create({
       model: `${job.model}@${published.version}`, fleet: job.fleet, target: p.rollout.target, strategy: shadow ? 'all-at-once' : 'canary', canary: p.rollout.canary,
       waveInterval: '0s', timeout: p.rollout.timeout, abortFailureRate: p.rollout.abortFailureRate, mode: shadow ? 'shadow' : 'active',
-      format: artifact.format, variant: artifact.variant, createdBy: `retrain:${id}`,
+      format: artifact.format, variant: artifact.variant, createdBy: `retrain:${id}`, defer,
     });
     // Hold the rest of the fleet until the live decision (the canary wave was dispatched by create).
     if (!shadow && rollout.state === 'running' && rollout.waves > 1) await this.#o.rollouts.pause(rollout.id);
     await this.#jobs.transition(id, 'rolling-out', this.#now(), {
       rolloutId: rollout.id, rolloutStartedAtMs: this.#now(),
-      reason: `accepted (${figures}; gain ${f4(gain)} ≥ minGain ${p.minGain}); ${shadow ? 'shadow' : 'canary'} rollout ${rollout.id} of ${job.model}@${published.version}`,
+      reason: `accepted (${figures}; gain ${f4(gain)} ≥ minGain ${p.minGain}); ${shadow ? 'shadow' : 'canary'} rollout ${rollout.id} of ${job.model}@${published.version}${defer.length ? ` (not the canary, critical drift alert: ${defer.join(', ')})` : ''}`,
     });
     this.#log.info(`retraining job ${id}: ${job.model}@${published.version} registered and rolling out (${rollout.id}): ${figures}`);
+  }
+
+  /** Devices of the fleet with a critical drift alert within policy.rollout.deferAlertingMs (wall clock). */
+  async #alertingDevices(fleet: string): Promise<string[]> {
+    const windowMs = this.policy.rollout.deferAlertingMs;
+    const list = this.#o.alerts?.list;
+    if (!(windowMs > 0) || !list) return [];
+    const since = this.#now() - windowMs;
+    const recent = await list.call(this.#o.alerts, { fleet, kind: 'drift', limit: 1000 });
+    return [...new Set(recent.filter((a) => a.severity === 'critical' && a.raisedAtMs >= since).map((a) => a.device))].sort();
   }
 
   #waitReason(fleet: string, spanMs: number): string {

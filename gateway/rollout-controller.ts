@@ -172,6 +172,9 @@ export class RolloutController {
     }
     const seed = req.seed ?? hashSeed(id);
     let ordered = orderDevices(eligible, seed);
+    // Deferred devices go last (stable within each group): the canary and early waves are the others.
+    const deferred = new Set(req.defer.filter((d) => ordered.includes(d)));
+    if (deferred.size > 0) ordered = [...ordered.filter((d) => !deferred.has(d)), ...ordered.filter((d) => deferred.has(d))];
     let control: string[] = [];
     if (plan.mode.kind === 'ab') {
       const arm = selectAbDevices(ordered, plan.mode.fraction);
@@ -199,7 +202,7 @@ export class RolloutController {
         id, fleet, model: resolved.model, version: resolved.version, ref: req.ref, format: req.format, variant: req.variant, plan, seed, state: 'running', reason: null,
         waves: waves.length, currentWave: -1, waveStartedAtMs: null, waveSettledAtMs: null, skipped, control, rollbackRequested: false, createdAtMs: now, updatedAtMs: now, finishedAtMs: null, createdBy: req.createdBy,
       }, devices);
-      await this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}${plan.allowDowngrade === true ? `; downgrade allowed (${downgrades.length ? `signed rollbacks for ${formatDowngrades(resolved.version, downgrades)}` : 'no device ran a newer version yet'})` : ''}`);
+      await this.#store.event(id, null, now, 'created', `${resolved.model}@${resolved.version} (${req.ref}) to ${ordered.length} devices of ${fleet} in ${waves.length} wave(s): ${waves.map((w) => w.length).join(' + ')}; mode ${formatMode(plan.mode)}${skipped.length ? `; skipped ${skipped.length}` : ''}${deferred.size ? `; deferred to the end: ${[...deferred].join(', ')}` : ''}${plan.allowDowngrade === true ? `; downgrade allowed (${downgrades.length ? `signed rollbacks for ${formatDowngrades(resolved.version, downgrades)}` : 'no device ran a newer version yet'})` : ''}`);
     });
     this.#log.info(`rollout ${id}: ${resolved.model}@${resolved.version} to ${ordered.length} devices of ${fleet} in ${waves.length} waves`);
     await this.#tick();

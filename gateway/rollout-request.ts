@@ -28,6 +28,12 @@ export interface RolloutRequest {
   allowDowngrade?: boolean;
   /** Orders the devices (which ones are the canary); default derived from the rollout id. */
   seed?: number;
+  /**
+   * Devices to put last in the rollout order (after every other target): never the canary while
+   * others can be. For devices known to misbehave (a sensor fault alert) whose results would judge
+   * the model by their fault. They still get the version in a later wave.
+   */
+  defer?: string[];
   createdBy?: string;
 }
 
@@ -38,10 +44,12 @@ export interface ParsedRolloutRequest {
   variant: ModelVariant;
   plan: RolloutPlan;
   seed: number | null;
+  /** Devices ordered last (RolloutRequest.defer), deduplicated. */
+  defer: string[];
   createdBy: string;
 }
 
-const FIELDS = ['model', 'target', 'fleet', 'strategy', 'canary', 'waveSize', 'waveInterval', 'abortFailureRate', 'timeout', 'mode', 'format', 'variant', 'allowDowngrade', 'seed', 'createdBy'];
+const FIELDS = ['model', 'target', 'fleet', 'strategy', 'canary', 'waveSize', 'waveInterval', 'abortFailureRate', 'timeout', 'mode', 'format', 'variant', 'allowDowngrade', 'seed', 'defer', 'createdBy'];
 
 export function parseRolloutRequest(body: unknown): ParsedRolloutRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgeloopError('BAD_ARGUMENT', 'rollout request must be a JSON object');
@@ -85,6 +93,11 @@ export function parseRolloutRequest(body: unknown): ParsedRolloutRequest {
     if (typeof rec.seed === 'number' && Number.isInteger(rec.seed) && rec.seed >= 0 && rec.seed <= 0xffffffff) seed = rec.seed;
     else problems.push(`seed must be an integer in 0..4294967295, got ${describeValue(String(rec.seed))}`);
   }
+  let defer: string[] = [];
+  if (rec.defer !== undefined) {
+    if (Array.isArray(rec.defer) && rec.defer.length <= 10_000 && rec.defer.every((d) => isSafeName(d))) defer = [...new Set(rec.defer as string[])];
+    else problems.push(`defer must be an array of device names, got ${describeValue(Array.isArray(rec.defer) ? rec.defer.find((d) => !isSafeName(d)) : rec.defer)}`);
+  }
   if (rec.allowDowngrade !== undefined && typeof rec.allowDowngrade !== 'boolean') problems.push(`allowDowngrade must be true or false, got ${describeValue(rec.allowDowngrade)}`);
   const createdBy = typeof rec.createdBy === 'string' && rec.createdBy.length > 0 ? rec.createdBy.slice(0, 128) : 'api';
   if (problems.length > 0 || target === null) {
@@ -92,5 +105,5 @@ export function parseRolloutRequest(body: unknown): ParsedRolloutRequest {
   }
   const plan: RolloutPlan = { target, strategy, canary, waveSize, waveIntervalMs, abortFailureRate, timeoutMs, mode, minFinished: d.minFinished };
   if (rec.allowDowngrade === true) plan.allowDowngrade = true;
-  return { ref, fleet, format, variant, seed, createdBy, plan };
+  return { ref, fleet, format, variant, seed, defer, createdBy, plan };
 }

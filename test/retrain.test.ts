@@ -198,8 +198,10 @@ test.serial('approve mode: the job waits; approved over HTTP it retrains on the 
   t.regex(metrics, new RegExp(`^edgeloop_retrain_holdout_score\\{model="occupancy",metric="accuracy",role="current"\\} ${e.current}$`, 'm'));
 });
 
-test.serial('the candidate\'s live accuracy falls below the current version\'s: the rollout is rolled back with the reason', async (t) => {
-  const s = await service(t, { policy: { minGain: -1, rollout: { canary: '1', timeout: '20s' }, live: { minSamples: 40, maxDrop: 0.02, timeoutMs: 3600_000 } } });
+test.serial('a device with a critical drift alert is not the canary; the candidate\'s live accuracy falls below the current version\'s: the rollout is rolled back with the reason', async (t) => {
+  const s = await service(t, { policy: { minGain: -1, triggerOn: [], rollout: { canary: '1', timeout: '20s' }, live: { minSamples: 40, maxDrop: 0.02, timeoutMs: 3600_000 } } });
+  // pi1's sensor is flagged (a stuck sensor raises a critical drift alert): the candidate must not be judged there.
+  await ctx.gateway.drift!.alerts.record({ fleet: FLEET, device: 'pi1', model: MODEL, version: 2, kind: 'drift', severity: 'critical', message: 'Light__last: flat for 231 samples > 80 (stuck sensor)', details: {} });
   const job0 = (await s.trigger({ model: MODEL, trigger: { kind: 'manual', by: 'test' } }))!;
   t.is(job0.state, 'training');
   await waitFor(async () => !['training', 'evaluating'].includes((await s.jobStore.mustGet(job0.id)).state), 60_000, 'training and evaluation');
@@ -212,6 +214,8 @@ test.serial('the candidate\'s live accuracy falls below the current version\'s: 
   const devices = await controller.store.devices(job.rolloutId!);
   const canary = devices.find((d) => d.state === 'active')!.device;
   const other = devices.find((d) => d.device !== canary)!.device;
+  t.is(canary, 'pi2', 'the alerting device went last');
+  t.regex(job.reason!, /; canary rollout ro-[0-9a-f]+ of occupancy@3 \(not the canary, critical drift alert: pi1\)$/);
   const ts0 = Date.now() - 600_000;
   await feed(other, 2, 50, (i) => i % 20 !== 0, ts0); // current: 94 %
   await feed(canary, 3, 50, (i) => i % 5 !== 0, ts0); // candidate: 80 %

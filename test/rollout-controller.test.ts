@@ -193,3 +193,22 @@ test('refusals: no registry, unknown model, busy model, no or several fleets, no
   const e7 = await t.throwsAsync(empty.c.create(parseRolloutRequest({ model: 'occ@1', target: 'all' })));
   t.is(e7!.message, 'no device has reported to this gateway yet: there is no fleet to roll out to');
 });
+
+test('deferred devices go last: never the canary while other targets can be, still in the rollout', async (t) => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    const { c, sent } = await setup(4);
+    const r = await c.create(req({ strategy: 'canary', canary: '1', waveInterval: '1h', seed, defer: ['d3', 'nope'] }));
+    t.is(sent.length, 1);
+    t.not(sent[0]!.device, 'd3', `seed ${seed}: the deferred device is not the canary`);
+    const devices = await c.store.devices(r.id);
+    t.deepEqual(devices.map((d) => d.device).slice(-1), ['d3'], 'last in the order, in the last wave');
+    t.is(devices.length, 4, 'a device that is not a target is ignored');
+    t.regex((await c.store.events(r.id)).find((e) => e.kind === 'created')!.detail, /; deferred to the end: d3$/);
+  }
+  // Every target deferred: the order is the seeded one, nothing is left out.
+  const { c, sent } = await setup(2);
+  await c.create(req({ strategy: 'canary', canary: '1', seed: 1, defer: ['d1', 'd2'] }));
+  t.is(sent.length, 1);
+  const bad = t.throws(() => parseRolloutRequest({ model: 'occ@2', target: 'all', defer: 'd1' }));
+  t.regex(bad!.message, /defer must be an array of device names, got "d1"/);
+});
