@@ -25,6 +25,7 @@ import { ProgressBar } from './progress.ts';
 import { DatasetStore } from '../gateway/datasets.ts';
 import { publishModel, type PublishResult } from '../gateway/publish.ts';
 import { ModelEvaluationStore } from '../gateway/dashboard-models.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { parseRolloutRequest } from '../gateway/rollout-request.ts';
 import type { RetrainJob } from '../gateway/retrain-jobs.ts';
 import { splitsOf, trainModel, type TrainResult } from '../models/training.ts';
@@ -188,7 +189,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
       model: 'occupancy', trained: best.model, classes: ['0', '1'], createdBy: 'demo',
       dataset: { name: prepared.name, spec, fitted: datasets.load(prepared.name).fitted, matrix: prepared.matrix, dataHash: prepared.dataHash },
       targets: [{ format: 'onnx', variant: 'float32' }, { format: 'onnx', variant: 'int8' }, { format: 'tflite', variant: 'float32' }, { format: 'tflite', variant: 'int8' }],
-    }, { evaluations: ModelEvaluationStore.open(db) });
+    }, { evaluations: await ModelEvaluationStore.create(sqliteSql(db)) });
     await registry.promote(`occupancy@${published.version}`, 'production', { by: 'demo' });
     console.log(`  registered occupancy@${published.version} (promoted to production), signed with key ${registry.publicKey().keyId}`);
 

@@ -4,7 +4,7 @@
  * confusion matrix.
  *
  * Manifests carry only scalar metrics, so confusion matrices are kept beside the registry in
- * `model_evaluations` (same SQLite file): publishModel computes them from each artifact's runtime
+ * `model_evaluations` (the gateway's database, SQLite or PostgreSQL): publishModel computes them from each artifact's runtime
  * predictions on the evaluation splits and hands them to a ModelEvaluationStore passed as
  * `options.evaluations` (gateway/publish.ts).
  *
@@ -12,7 +12,8 @@
  *   GET /v1/models/<name>               the rows of one model
  *   GET /v1/models/<name>/<version|alias>  one version in full (artifacts, metrics, run, confusion)
  */
-import type { SqliteDatabase } from '../io/sqlite.ts';
+import type { SqlDb } from './sql.ts';
+import { createTables } from './sql-batch.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { sendJson, type HttpServer } from './http.ts';
 import type { Dashboard, Panel } from './dashboard.ts';
@@ -25,7 +26,7 @@ import type { RunRecord, RunStore } from './runs.ts';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS model_evaluations (
   model TEXT NOT NULL, version INTEGER NOT NULL, format TEXT NOT NULL, variant TEXT NOT NULL,
-  evaluation TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (model, version, format, variant)
+  evaluation TEXT NOT NULL, created_at {time} NOT NULL, PRIMARY KEY (model, version, format, variant)
 );`;
 
 export interface ConfusionView {
@@ -43,34 +44,32 @@ export type StoredEvaluation = Omit<ArtifactReport, 'confusion'> & { confusion: 
 
 /** Per-artifact evaluations written at publish time (publishModel's `evaluations` option). */
 export class ModelEvaluationStore implements EvaluationSink {
-  readonly #db: SqliteDatabase;
+  readonly #db: SqlDb;
   readonly #now: () => number;
 
-  private constructor(db: SqliteDatabase, now: () => number) {
+  private constructor(db: SqlDb, now: () => number) {
     this.#db = db;
     this.#now = now;
   }
 
-  /** Creates the table when missing. No other I/O. */
-  static open(database: SqliteDatabase, options: { now?: () => number } = {}): ModelEvaluationStore {
-    database.exec(SCHEMA);
-    return new ModelEvaluationStore(database, options.now ?? Date.now);
+  /** Creates the table when missing (gateway/sql.ts: SQLite or PostgreSQL). */
+  static async create(db: SqlDb, options: { now?: () => number } = {}): Promise<ModelEvaluationStore> {
+    await createTables(db, 'model_evaluations', SCHEMA);
+    return new ModelEvaluationStore(db, options.now ?? Date.now);
   }
 
-  save(model: string, version: number, artifacts: readonly ArtifactReport[]): void {
-    const put = this.#db.prepare('INSERT OR REPLACE INTO model_evaluations (model, version, format, variant, evaluation, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+  async save(model: string, version: number, artifacts: readonly ArtifactReport[]): Promise<void> {
     const at = this.#now();
-    this.#db.transaction(() => {
-      for (const a of artifacts) {
-        const e: StoredEvaluation = { ...a, confusion: a.confusion ?? {} };
-        put.run(model, version, a.format, a.variant, JSON.stringify(e), at);
-      }
-    })();
+    await this.#db.batch(artifacts.map((a) => ({
+      sql: `INSERT INTO model_evaluations (model, version, format, variant, evaluation, created_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (model, version, format, variant) DO UPDATE SET evaluation = excluded.evaluation, created_at = excluded.created_at`,
+      params: [model, version, a.format, a.variant, JSON.stringify({ ...a, confusion: a.confusion ?? {} } satisfies StoredEvaluation), at],
+    })));
   }
 
-  get(model: string, version: number): StoredEvaluation[] {
-    const rows = this.#db.prepare('SELECT evaluation FROM model_evaluations WHERE model = ? AND version = ? ORDER BY format, variant').pluck().all(model, version) as string[];
-    return rows.map((r) => JSON.parse(r) as StoredEvaluation);
+  async get(model: string, version: number): Promise<StoredEvaluation[]> {
+    const rows = await this.#db.all<{ evaluation: string }>('SELECT evaluation FROM model_evaluations WHERE model = ? AND version = ? ORDER BY format, variant', [model, version]);
+    return rows.map((r) => JSON.parse(r.evaluation) as StoredEvaluation);
   }
 }
 
@@ -142,7 +141,7 @@ function confusionOfRunReport(runId: string, report: Record<string, unknown> | n
 
 async function detail(o: ModelRoutesOptions, name: string, ref: string) {
   const v = await o.registry.resolve(`${name}@${ref}`);
-  const evals = o.evaluations?.get(v.model, v.version) ?? [];
+  const evals = (await o.evaluations?.get(v.model, v.version)) ?? [];
   const byKey = new Map(evals.map((e) => [`${e.format}/${e.variant}`, e]));
   let run: Pick<RunRecord, 'id' | 'modelKind' | 'params' | 'metrics' | 'durationMs' | 'status'> | null = null;
   let runConfusion: ConfusionView | null = null;

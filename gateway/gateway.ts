@@ -104,6 +104,7 @@ export class Gateway {
   #drift: DriftService | null = null;
   #registry: Registry | null = null;
   #rollouts: RolloutService | null = null;
+  #evaluations: Promise<ModelEvaluationStore | undefined> | null = null;
   #retrain: RetrainService | null = null;
   #duties: SingletonDuties | null = null;
   #feed: ChangeFeed | null = null;
@@ -229,7 +230,7 @@ export class Gateway {
           this.#publicKeyPath = join(this.#o.keyDir, PUBLIC_KEY_FILE);
           const fleet = this.#o.fleet ?? '+';
           this.#duties = await SingletonDuties.create({
-            id: this.#o.id, store: this.#store, registry: this.#registry, drift: this.#drift,
+            id: this.#o.id, store: this.#store, registry: this.#registry, drift: this.#drift, evaluations: await this.#evaluationStore(),
             rollouts: { brokerUrl: clientUrl, mqtt: login, options: { ...(this.#o.rollouts ?? {}), onChange: (rolloutId) => this.#onRolloutChange(rolloutId) } },
             retrain: this.#o.retrain === false ? false : { defaultFleet: fleet !== '+' ? fleet : undefined, ...(this.#o.retrain ?? {}) },
             key: this.#o.leader?.key, retryMs: this.#o.leader?.retryMs, logger: this.#log, now,
@@ -257,11 +258,11 @@ export class Gateway {
         if (!this.#drift) this.#addLeaderMetrics(this.#http);
         this.#feed = attachDashboardPanels({
           http: this.#http, dashboard: this.#dashboard, store: this.#store, database: sqlite?.database,
-          // The models panel reads the registry on either store; training runs and confusion matrices are
-          // kept in SQLite only, so on PostgreSQL a version's detail has neither.
+          // The models panel reads the registry and the artifacts' evaluations on either store; training
+          // runs are kept in SQLite only, so on PostgreSQL a version's detail has no run metrics.
           registry: this.#registry, drift: this.#drift,
           runs: sqlite ? await RunStore.create({ database: sqlite.database }) : undefined,
-          evaluations: sqlite ? ModelEvaluationStore.open(sqlite.database) : undefined,
+          evaluations: await this.#evaluationStore(),
           driftPolicy: this.#o.drift ? this.#o.drift.policy : undefined,
           logger: this.#log.child('dashboard'), now,
         });
@@ -282,7 +283,7 @@ export class Gateway {
         this.#retrain = await attachRetraining(this, {
           defaultFleet: fleet !== '+' ? fleet : undefined,
           ...(this.#o.retrain ?? {}),
-          evaluations: ModelEvaluationStore.open(this.#store.database),
+          evaluations: await this.#evaluationStore(),
           logger: this.#log, now,
         });
       }
@@ -376,6 +377,14 @@ export class Gateway {
     return { ...this.#login };
   }
 
+  /** The artifacts' evaluations (confusion matrices), in the gateway's database; one instance, made on first use. */
+  #evaluationStore(): Promise<ModelEvaluationStore | undefined> {
+    const store = this.#store;
+    this.#evaluations ??= store instanceof SqliteStore ? ModelEvaluationStore.create(sqliteSql(store.database))
+      : store instanceof PostgresStore ? ModelEvaluationStore.create(postgresSql(store.pool)) : Promise.resolve(undefined);
+    return this.#evaluations;
+  }
+
   #onRolloutChange(rolloutId: string): void {
     const dashboard = this.#dashboard;
     const rollouts = this.rollouts;
@@ -446,6 +455,7 @@ export class Gateway {
     this.#broker = null;
     if (this.#store && !this.#o.store) await this.#store.close();
     this.#store = null;
+    this.#evaluations = null;
     this.#ingestor = null;
   }
 }

@@ -55,7 +55,7 @@ export interface ArtifactReport {
 
 /** Where publishModel keeps the per-artifact evaluation (gateway/dashboard-models.ts ModelEvaluationStore). */
 export interface EvaluationSink {
-  save(model: string, version: number, artifacts: readonly ArtifactReport[]): void;
+  save(model: string, version: number, artifacts: readonly ArtifactReport[]): Promise<void>;
 }
 
 /** What prepareVersion hands to the registry (and the reports it made on the way). */
@@ -102,7 +102,7 @@ export async function publishModel(registry: Registry, req: PublishRequest, opti
 /** Registers a prepared version and saves its evaluations. */
 export async function registerPrepared(registry: Registry, prepared: PreparedVersion, evaluations?: EvaluationSink): Promise<PublishResult> {
   const registered = await registry.register(prepared.input);
-  evaluations?.save(registered.model, registered.version, prepared.artifacts);
+  await evaluations?.save(registered.model, registered.version, prepared.artifacts);
   return { ...registered, artifacts: prepared.artifacts, skipped: prepared.skipped };
 }
 

@@ -34,6 +34,7 @@ import { RolloutService, type RolloutServiceOptions } from './rollout.ts';
 import { registerRolloutRoutes } from './rollout-http.ts';
 import type { MqttLogin } from './mqtt-login.ts';
 import type { DriftService } from './drift-monitor.ts';
+import type { EvaluationSink } from './publish.ts';
 
 /** How the leader's rollout service reaches the devices, and its options. */
 export interface DutyRolloutOptions {
@@ -57,6 +58,8 @@ export interface SingletonDutiesOptions {
    * alerts trigger retraining. null: off.
    */
   drift?: DriftService | null;
+  /** Where a published candidate's artifact evaluations (confusion matrices) go. */
+  evaluations?: EvaluationSink;
   /** Advisory lock key; instances with the same key share the duties. */
   key?: string;
   /** Lock attempts (followers) and checks (leader) period: the fail-over time is about this. */
@@ -216,7 +219,7 @@ export class SingletonDuties {
     const fleet = r.defaultFleet;
     const service = await RetrainService.create({
       ...r, defaultFleet: fleet, jobStore: this.#jobs, store: this.#o.store, registry: this.#o.registry,
-      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: liveMetricsOf(sql), alerts: drift?.alerts ?? null,
+      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: liveMetricsOf(sql), alerts: drift?.alerts ?? null, evaluations: this.#o.evaluations,
       logger: this.#o.logger, now: this.#o.now,
       // Fenced by the election; a job the previous leader was training is trained again here.
       leading: () => this.#elector.isLeader, resumeTraining: true,

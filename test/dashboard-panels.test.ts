@@ -15,6 +15,7 @@ import type { SqliteStore } from '../gateway/store-sqlite.ts';
 import { RunStore } from '../gateway/runs.ts';
 import { publishModel } from '../gateway/publish.ts';
 import { ModelEvaluationStore } from '../gateway/dashboard-models.ts';
+import { sqliteSql } from '../gateway/sql.ts';
 import { DatasetStore } from '../gateway/datasets.ts';
 import { replay } from '../device/replay.ts';
 import { attachDashboardPanels } from '../gateway/dashboard-panels.ts';
@@ -97,7 +98,7 @@ test('models, drift heatmap, alerts and data quality: JSON API and headless Chro
   const runs = await RunStore.create({ database, codeVersion: 'test' });
   const run = await runs.record({ modelKind: trained.kind, params: trained.params, dataset: 'occ', metrics: trained.metrics, durationMs: trained.durationMs });
   const registry = gw.registry!; // the gateway's own (rollouts on by default with SQLite)
-  const evaluations = ModelEvaluationStore.open(database);
+  const evaluations = await ModelEvaluationStore.create(sqliteSql(database));
   const published = await publishModel(registry, {
     model: 'occupancy', trained: trained.model, classes: ['empty', 'occupied'], createdBy: 'test', runId: run.id,
     dataset: { name: 'occ', spec, fitted, matrix, dataHash: 'a'.repeat(64) },

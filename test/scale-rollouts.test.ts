@@ -169,5 +169,10 @@ pgTest('on PostgreSQL an accepted retraining candidate goes out as a canary, is 
   const models = await callJson<{ model: string; version: number; aliases: string }[]>(gw.httpUrl!, 'GET', '/v1/models');
   t.is(models.status, 200, 'the models panel reads the registry on PostgreSQL');
   t.deepEqual(models.doc.filter((m) => m.model === 'occupancy').map((m) => [m.version, m.aliases]), [[2, 'production'], [1, '']]);
+  const v2 = await callJson<{ artifacts: { format: string; confusion: Record<string, { labels: string[]; matrix: number[][] }> | null; p50Us: number | null }[] }>(gw.httpUrl!, 'GET', '/v1/models/occupancy/2');
+  const [onnx] = v2.doc.artifacts;
+  t.truthy(onnx?.confusion?.holdout, 'the retrained version\'s confusion matrix is kept in PostgreSQL');
+  t.deepEqual(onnx!.confusion!.holdout!.labels, ['0', '1']);
+  t.true((onnx!.p50Us ?? 0) > 0);
   t.log(`retraining on PostgreSQL: job ${jobId} ${job.state}: ${job.reason}`);
 });
