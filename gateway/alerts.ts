@@ -15,8 +15,8 @@
  * rows stay 'pending' in the table and are queued again at the next start().
  */
 import { randomUUID } from 'node:crypto';
-import type { SqlDb, SqlValue } from './sql.ts';
-import { createTables, placeholders, SqlBatch } from './sql-batch.ts';
+import { createTables, type SqlDb, type SqlValue } from './sql.ts';
+import { placeholders, SqlBatch } from './sql-batch.ts';
 import { EdgeloopError, errorMessage } from '../src/errors.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 

@@ -12,8 +12,7 @@
  *   GET /v1/models/<name>               the rows of one model
  *   GET /v1/models/<name>/<version|alias>  one version in full (artifacts, metrics, run, confusion)
  */
-import type { SqlDb } from './sql.ts';
-import { createTables } from './sql-batch.ts';
+import { createTables, type SqlDb } from './sql.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { sendJson, type HttpServer } from './http.ts';
 import type { Dashboard, Panel } from './dashboard.ts';

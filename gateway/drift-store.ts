@@ -11,8 +11,8 @@
  * and its rows are inserted with ON CONFLICT DO NOTHING, so a batch delivered again (after a crash
  * before the PUBACK, or to the next elected gateway) adds nothing.
  */
-import type { SqlDb, SqlValue } from './sql.ts';
-import { createTables, hasIndex, SqlBatch } from './sql-batch.ts';
+import { createTables, type SqlDb, type SqlValue } from './sql.ts';
+import { hasIndex, SqlBatch } from './sql-batch.ts';
 import type { DriftReport, FeatureDrift } from '../src/drift/report.ts';
 import type { DriftEvaluation, DriftVerdict } from '../src/drift/policy.ts';
 import type { ReferenceProfile } from '../src/drift/profile.ts';

@@ -8,8 +8,7 @@
 import { EdgeloopError } from '../src/errors.ts';
 import { assertSafeName } from '../src/names.ts';
 import type { DeviceHardware, DeviceStatus, Heartbeat, ModelSlotStatus, RuntimeName } from '../src/contracts/device.ts';
-import type { SqlDb } from './sql.ts';
-import { createTables } from './sql-batch.ts';
+import { createTables, type SqlDb } from './sql.ts';
 
 export type DeviceHealth = 'online' | 'stale' | 'offline';
 

@@ -14,8 +14,8 @@
  * MQTT batch is read (prepare), judged in memory (evaluate) and written in the caller's one batch of
  * statements (write): no interactive transaction, and a batch delivered twice is stored once.
  */
-import { schemaFor, type SqlDb } from './sql.ts';
-import { createTables, placeholders, type SqlBatch } from './sql-batch.ts';
+import { createTables, schemaFor, type SqlDb } from './sql.ts';
+import { placeholders, type SqlBatch } from './sql-batch.ts';
 import { EdgeloopError } from '../src/errors.ts';
 import type { LabelBatch, PredictionBatch } from '../src/contracts/predictions.ts';
 import { accuracy, meanSquaredError, precisionRecallF1 } from '../models/metrics/index.ts';
@@ -135,7 +135,7 @@ async function migrateVersionKey(db: SqlDb): Promise<void> {
   if (db.dialect !== 'sqlite') return;
   const row = await db.get<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'perf_predictions'");
   if (!row || !/PRIMARY KEY \(fleet, device, ts\)/.test(row.sql)) return;
-  const schema = schemaFor('sqlite', SCHEMA).replace(/\{without_rowid\}/g, 'WITHOUT ROWID').split(';').map((s) => s.trim()).filter((s) => s.length > 0);
+  const schema = schemaFor('sqlite', SCHEMA).split(';').map((s) => s.trim()).filter((s) => s.length > 0);
   await db.batch([
     'ALTER TABLE perf_predictions RENAME TO perf_predictions_old', 'DROP INDEX IF EXISTS perf_joined', 'DROP INDEX IF EXISTS perf_by_arrival',
     ...schema,

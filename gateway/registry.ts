@@ -16,7 +16,7 @@ import { checkArtifact, describeArtifact, manifestSigningBytes, parseManifest, M
 import { specHash } from '../src/pipeline/hash.ts';
 import { loadOrCreateKeyPair, sign, verify, type KeyPair, type PublicKey } from '../io/ed25519.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
-import { isUniqueViolation, schemaFor, sqliteSql, type SqlDb, type SqlStatement } from './sql.ts';
+import { createTables, isUniqueViolation, sqliteSql, type SqlDb, type SqlStatement } from './sql.ts';
 import { rollbackSigningBytes, type SignedRollback } from '../src/contracts/device.ts';
 import {
   assertAlias, parseRef, RESERVED_ALIASES,
@@ -109,8 +109,7 @@ export class Registry {
   static async create(options: RegistryOptions): Promise<Registry> {
     if ((options.database === undefined) === (options.sql === undefined)) throw new EdgeloopError('BAD_ARGUMENT', 'registry: exactly one of database (SQLite) or sql must be given');
     const db = options.sql ?? sqliteSql(options.database!);
-    if (db.dialect === 'sqlite') await db.exec(schemaFor('sqlite', SCHEMA));
-    else await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: ['edgeloop.schema:registry'] }, { sql: schemaFor('postgres', SCHEMA) }]);
+    await createTables(db, 'registry', SCHEMA);
     const { pair, created } = loadOrCreateKeyPair(options.keyDir);
     const registry = new Registry(db, pair, options);
     registry.#log.info(created ? `generated signing key ${pair.publicKey.keyId} in ${options.keyDir}` : `loaded signing key ${pair.publicKey.keyId}`);

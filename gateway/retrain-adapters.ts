@@ -3,7 +3,6 @@
  * interfaces, and their implementations on the gateway's RolloutService and the perf_predictions table
  * (gateway/performance.ts), so RetrainService depends on neither class directly.
  */
-import type { SqlDb } from './sql.ts';
 import { parseRolloutRequest, type RolloutRequest } from './rollout-request.ts';
 import type { RolloutService } from './rollout.ts';
 
@@ -28,7 +27,7 @@ export interface RetrainRollouts {
   rollback(id: string, reason: string): Promise<void>;
 }
 
-/** Joined (prediction, label) counts of one model version, over predictions received since `sinceMs`. */
+/** Joined (prediction, label) counts of one model version, over predictions received since `sinceMs` (PerformanceTracker#labelled). */
 export interface LiveMetrics {
   labelled(fleet: string, model: string, version: number, sinceMs: number): Promise<{ samples: number; correct: number }>;
 }
@@ -49,22 +48,5 @@ export function rolloutsOf(service: Pick<RolloutService, 'controller'>): Retrain
     pause: async (id) => void (await c.pause(id)),
     resume: async (id) => void (await c.resumeRollout(id)),
     rollback: async (id, reason) => void (await c.rollback(id, reason)),
-  };
-}
-
-/** LiveMetrics read from performance tracking's joined predictions (the same database, SQLite or PostgreSQL). */
-export function liveMetricsOf(db: SqlDb): LiveMetrics {
-  // The table exists once the drift service opened it; without it there are no labels yet.
-  const exists = db.dialect === 'sqlite' ? "SELECT 1 AS yes FROM sqlite_master WHERE type = 'table' AND name = 'perf_predictions'"
-    : "SELECT 1 AS yes WHERE to_regclass('perf_predictions') IS NOT NULL";
-  return {
-    async labelled(fleet, model, version, sinceMs) {
-      if (!(await db.get(exists))) return { samples: 0, correct: 0 };
-      const row = await db.get<{ samples: number; correct: number }>(
-        'SELECT count(*) AS samples, coalesce(sum(CASE WHEN output = label THEN 1 ELSE 0 END), 0) AS correct FROM perf_predictions WHERE fleet = ? AND model = ? AND version = ? AND label IS NOT NULL AND received_at >= ?',
-        [fleet, model, version, sinceMs],
-      );
-      return { samples: Number(row?.samples ?? 0), correct: Number(row?.correct ?? 0) };
-    },
   };
 }

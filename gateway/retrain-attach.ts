@@ -16,7 +16,7 @@ export async function attachRetraining(gateway: Pick<Gateway, 'store' | 'registr
   if (!(store instanceof SqliteStore)) throw new EdgeloopError('BAD_CONFIG', 'retraining needs the gateway on a SQLite store (the registry and rollouts live there)');
   if (!gateway.registry || !gateway.rollouts) throw new EdgeloopError('BAD_CONFIG', 'retraining needs the gateway with its registry and rollouts on (gateway option rollouts must not be false)');
   const service = await RetrainService.create({
-    ...options, database: store.database, store, registry: gateway.registry, rollouts: rolloutsOf(gateway.rollouts), alerts: gateway.drift?.alerts ?? null,
+    ...options, database: store.database, store, registry: gateway.registry, rollouts: rolloutsOf(gateway.rollouts), alerts: gateway.drift?.alerts ?? null, live: gateway.drift?.performance,
   });
   gateway.drift?.setMetricsSources({ retrain: () => service.metricsSnapshot() });
   if (gateway.http) service.registerRoutes(gateway.http);

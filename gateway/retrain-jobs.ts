@@ -24,7 +24,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { EdgeloopError } from '../src/errors.ts';
-import { schemaFor, type SqlDb, type SqlValue } from './sql.ts';
+import { createTables, type SqlDb, type SqlValue } from './sql.ts';
 
 export const RETRAIN_STATES = ['pending-approval', 'waiting-data', 'training', 'evaluating', 'rejected', 'rolling-out', 'promoted', 'rolled-back', 'failed'] as const;
 export type RetrainState = (typeof RETRAIN_STATES)[number];
@@ -168,13 +168,7 @@ export class SqlRetrainJobs implements RetrainJobStore {
    */
   static async create(db: SqlDb, options: { newId?: () => string; readonly?: boolean } = {}): Promise<SqlRetrainJobs> {
     const index = `CREATE UNIQUE INDEX IF NOT EXISTS ${ONE_OPEN_INDEX} ON retrain_jobs (model) WHERE state IN (${OPEN_LIST})`;
-    if (options.readonly) {
-      // Nothing to create.
-    } else if (db.dialect === 'sqlite') {
-      await db.exec(`${schemaFor('sqlite', SCHEMA)}\n${index};`);
-    } else {
-      await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: ['edgeloop.schema:retrain_jobs'] }, { sql: `${schemaFor('postgres', SCHEMA)}\n${index};` }]);
-    }
+    if (!options.readonly) await createTables(db, 'retrain_jobs', `${SCHEMA}\n${index};`);
     return new SqlRetrainJobs(db, options.newId ?? (() => `rt-${randomUUID().slice(0, 8)}`));
   }
 

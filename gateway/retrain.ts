@@ -28,10 +28,10 @@ import type { RetrainSnapshot } from './metrics.ts';
 import { buildCandidate, gainOf, recentWindowOf, type CurrentModel } from './retrain-recipe.ts';
 import { RETRAIN_STATES, SqlRetrainJobs, type RetrainJob, type RetrainJobStore, type RetrainLive, type RetrainState, type RetrainTrigger } from './retrain-jobs.ts';
 import { sqliteSql } from './sql.ts';
-import { liveMetricsOf, type LiveMetrics, type RetrainRollouts } from './retrain-adapters.ts';
+import type { LiveMetrics, RetrainRollouts } from './retrain-adapters.ts';
 
 export * from './retrain-jobs.ts';
-export { rolloutsOf, liveMetricsOf, type RetrainRollouts, type LiveMetrics, type RolloutView } from './retrain-adapters.ts';
+export { rolloutsOf, type RetrainRollouts, type LiveMetrics, type RolloutView } from './retrain-adapters.ts';
 
 export interface RetrainPolicy {
   /** auto: jobs proceed; approve: they wait in pending-approval for approve/reject. */
@@ -121,7 +121,7 @@ export interface RetrainServiceOptions {
   store: Store;
   registry: Registry;
   rollouts: RetrainRollouts;
-  /** Labelled live predictions per version (default: the perf_predictions table of `database`). */
+  /** Labelled live predictions per version (DriftService#performance); none: no live labels, the no-labels policy decides. */
   live?: LiveMetrics;
   /** Where alerts come from (DriftService#alerts); null: no alert trigger. `list` reads the stored ones (defer). */
   alerts?: { onAlert(listener: (alert: Alert) => void): () => void; list?(filter: { fleet?: string; kind?: 'drift'; limit?: number }): Promise<Alert[]> } | null;
@@ -198,7 +198,7 @@ export class RetrainService {
     this.#jobs = jobs;
     this.#runs = runs;
     this.policy = policy;
-    this.#live = o.live ?? (o.database ? liveMetricsOf(sqliteSql(o.database)) : NO_LIVE_METRICS);
+    this.#live = o.live ?? NO_LIVE_METRICS;
     this.#log = (o.logger ?? silentLogger).child('retrain');
     this.#now = o.now ?? Date.now;
     this.#timers = o.timers ?? defaultTimers;

@@ -12,8 +12,7 @@ import { EdgeloopError } from '../src/errors.ts';
 import type { ModelFormat, ModelVariant } from '../src/manifest.ts';
 import type { InstallMode } from '../src/contracts/device.ts';
 import type { DeviceRolloutState, RolloutPlan, RolloutState } from '../src/rollout-plan.ts';
-import type { SqlDb, SqlValue } from './sql.ts';
-import { createTables } from './sql-batch.ts';
+import { createTables, type SqlDb, type SqlValue } from './sql.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rollouts (

@@ -25,7 +25,7 @@ import type { PostgresStore } from './store-postgres.ts';
 import { postgresSql } from './sql.ts';
 import { SqlRetrainJobs, type RetrainJobStore } from './retrain-jobs.ts';
 import { RetrainService, registerRetrainRoutes } from './retrain.ts';
-import { liveMetricsOf, rolloutsOf } from './retrain-adapters.ts';
+import { rolloutsOf } from './retrain-adapters.ts';
 import type { AttachRetrainOptions } from './retrain-attach.ts';
 import type { HttpServer } from './http.ts';
 import { FleetRegistry } from './fleet.ts';
@@ -219,7 +219,7 @@ export class SingletonDuties {
     const fleet = r.defaultFleet;
     const service = await RetrainService.create({
       ...r, defaultFleet: fleet, jobStore: this.#jobs, store: this.#o.store, registry: this.#o.registry,
-      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: liveMetricsOf(sql), alerts: drift?.alerts ?? null, evaluations: this.#o.evaluations,
+      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: drift?.performance, alerts: drift?.alerts ?? null, evaluations: this.#o.evaluations,
       logger: this.#o.logger, now: this.#o.now,
       // Fenced by the election; a job the previous leader was training is trained again here.
       leading: () => this.#elector.isLeader, resumeTraining: true,

@@ -6,7 +6,6 @@
  * means another delivery of the same message was stored first).
  */
 import type { SqlDb, SqlStatement, SqlValue } from './sql.ts';
-import { schemaFor } from './sql.ts';
 
 export class SqlBatch {
   readonly #statements: SqlStatement[] = [];
@@ -24,17 +23,6 @@ export class SqlBatch {
   run(db: SqlDb): Promise<number[]> {
     return this.#statements.length === 0 ? Promise.resolve([]) : db.batch(this.#statements);
   }
-}
-
-/**
- * Creates a schema written with `schemaFor` placeholders (plus `{without_rowid}`, SQLite's clustered
- * table option) when its tables are missing. On PostgreSQL under a transaction-scoped advisory lock
- * named after it: gateways starting together would otherwise race on `CREATE … IF NOT EXISTS`.
- */
-export async function createTables(db: SqlDb, name: string, script: string): Promise<void> {
-  const text = schemaFor(db.dialect, script).replace(/\{without_rowid\}/g, db.dialect === 'sqlite' ? 'WITHOUT ROWID' : '');
-  if (db.dialect === 'sqlite') await db.exec(text);
-  else await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: [`edgeloop.schema:${name}`] }, { sql: text }]);
 }
 
 /** Whether an index exists (in the current schema on PostgreSQL): migrations that build one check first. */

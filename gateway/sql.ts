@@ -49,13 +49,25 @@ export interface SqlDb {
 
 /**
  * A schema written once for both dialects, with placeholders for the column types that differ:
- * `{time}` (milliseconds since the epoch), `{bytes}` and `{serial}` (an auto-increment primary key).
+ * `{time}` (milliseconds since the epoch), `{bytes}`, `{serial}` (an auto-increment primary key) and
+ * `{without_rowid}` (SQLite's clustered-table option after a table definition; nothing on PostgreSQL).
  */
 export function schemaFor(dialect: SqlDb['dialect'], script: string): string {
   const types = dialect === 'sqlite'
-    ? { time: 'INTEGER', bytes: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT' }
-    : { time: 'BIGINT', bytes: 'BYTEA', serial: 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' };
-  return script.replace(/\{(time|bytes|serial)\}/g, (_, k: keyof typeof types) => types[k]);
+    ? { time: 'INTEGER', bytes: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', without_rowid: 'WITHOUT ROWID' }
+    : { time: 'BIGINT', bytes: 'BYTEA', serial: 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY', without_rowid: '' };
+  return script.replace(/\{(time|bytes|serial|without_rowid)\}/g, (_, k: keyof typeof types) => types[k]);
+}
+
+/**
+ * Creates a schema written with `schemaFor` placeholders when its tables are missing. On PostgreSQL
+ * under a transaction-scoped advisory lock named after it: gateways starting together would otherwise
+ * race on `CREATE … IF NOT EXISTS`.
+ */
+export async function createTables(db: SqlDb, name: string, script: string): Promise<void> {
+  const text = schemaFor(db.dialect, script);
+  if (db.dialect === 'sqlite') await db.exec(text);
+  else await db.batch([{ sql: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', params: [`edgeloop.schema:${name}`] }, { sql: text }]);
 }
 
 /** A unique or primary-key violation (a concurrent writer won the row). */

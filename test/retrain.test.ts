@@ -93,7 +93,7 @@ test.after.always(async () => {
 async function service(t: { teardown(fn: () => Promise<void>): void }, extra: Partial<RetrainServiceOptions> = {}): Promise<RetrainService> {
   const g = ctx.gateway;
   const s = await RetrainService.create({
-    database: (g.store as SqliteStore).database, store: g.store, registry: g.registry!, rollouts: rolloutsOf(g.rollouts!), alerts: g.drift!.alerts,
+    database: (g.store as SqliteStore).database, store: g.store, registry: g.registry!, rollouts: rolloutsOf(g.rollouts!), alerts: g.drift!.alerts, live: g.drift!.performance,
     defaultFleet: FLEET, tickMs: 50, ...extra, policy: { recentWindowMs: 6 * DAY_MS, ...extra.policy },
   });
   await s.start();
