@@ -493,8 +493,10 @@ export class Agent {
     return `rolled back ${model} from v${from} to no version: it had none before, no model is active now (${why})`;
   }
 
-  /** Loads a slot (re-verifying its bytes) in the runtime and runs the smoke test. */
-  /** artifact: the slot's verified manifest and bytes when already in memory (an install); else load() reads and re-verifies them. */
+  /**
+   * Loads a slot in the runtime and runs the smoke test. `artifact`: the slot's verified manifest and
+   * bytes when already in memory (an install); without it load() reads and re-verifies them.
+   */
   private async loadAndTest(model: string, version: number, artifact?: { manifest: ModelManifest; bytes: Uint8Array }): Promise<LoadedModel> {
     const { manifest, bytes } = artifact ?? await this.store.load(model, version);
     const runner = await this.runnerFactory(manifest.artifact.format, bytes);
