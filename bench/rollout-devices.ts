@@ -7,7 +7,7 @@
  * the bench measures distribution, not inference.
  *
  * argv: brokerUrl fleet firstIndex count floorChunks stateRoot; env BENCH_PUBKEY_PEM.
- * stdout: one JSON line per event ({"ready"}, {"floorDone"}, {"cpuMs"}, {"error"}); stdin: a line asks for cpuMs, EOF stops.
+ * stdout: one JSON line per event ({"ready"}, {"floorDone"}, {"cpuMs"}, {"error"}); stdin: a line ('cpu' or 'rollout') asks for cpuMs, EOF stops.
  */
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -118,14 +118,16 @@ const heartbeat = setInterval(() => {
   }
 }, 10_000);
 emit({ ready: true });
-// Any line on stdin asks for this process's CPU time so far (the parent accounts the rollout phase).
-// BENCH_ROLLOUT_PROFILE=dir: a CPU profile of this process between the first and the second such line
+// Any line on stdin asks for this process's CPU time so far (the parent accounts the floor and the rollout).
+// BENCH_ROLLOUT_PROFILE=dir: a CPU profile of this process between the first and the second 'rollout' line
 // (the rollout only, without start-up and the floor), written to dir/rollout-devices-<first>.cpuprofile.
 const profileDir = process.env.BENCH_ROLLOUT_PROFILE;
 let session: Session | null = null;
-createInterface({ input: process.stdin }).on('line', () => {
+createInterface({ input: process.stdin }).on('line', (line) => {
   const u = process.cpuUsage();
-  if (profileDir && !session) {
+  if (line !== 'rollout') {
+    // 'cpu': the CPU time only (the floor's accounting).
+  } else if (profileDir && !session) {
     session = new Session();
     session.connect();
     session.post('Profiler.enable', () => session!.post('Profiler.start'));

@@ -21,7 +21,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,18 +56,32 @@ const dir = mkdtempSync(join(tmpdir(), 'edgeloop-bench-rollout-'));
 // per process, so their transfer state goes to tmpfs when there is one (BENCH_DEVICE_DIR overrides).
 const deviceRoot = mkdtempSync(join(process.env.BENCH_DEVICE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()), 'edgeloop-bench-devices-'));
 
-async function startBroker(): Promise<{ url: string; name: string; stop: () => Promise<void> }> {
+/** CPU seconds a process has used so far (Linux /proc; null elsewhere). */
+function procCpuS(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
+}
+
+const cpuSince = (now: number | null, before: number | null): string => (now === null || before === null ? 'n/a' : `${(now - before).toFixed(1)} s`);
+
+async function startBroker(): Promise<{ url: string; name: string; pid: number | undefined; stop: () => Promise<void> }> {
   const mosq = await startMosquitto();
-  if (mosq) return { url: mosq.url, name: 'mosquitto', stop: () => mosq.stop() };
+  if (mosq) return { url: mosq.url, name: 'mosquitto', pid: mosq.child.pid, stop: () => mosq.stop() };
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', `
     const { startEmbeddedBroker } = await import(${JSON.stringify(join(here, '../gateway/broker.ts'))});
     const b = await startEmbeddedBroker({ port: 0 });
     console.log(b.url);`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
-  return { url, name: 'aedes', stop: async () => { child.kill('SIGKILL'); } };
+  return { url, name: 'aedes', pid: child.pid, stop: async () => { child.kill('SIGKILL'); } };
 }
 
-interface DeviceProc { child: ChildProcess; ready: Promise<void>; floorDone: Promise<void>; cpuMs: () => Promise<number> }
+/** cpuMs(phase): the process's CPU time so far; 'rollout' also starts (then stops) its profile under BENCH_ROLLOUT_PROFILE. */
+interface DeviceProc { child: ChildProcess; ready: Promise<void>; floorDone: Promise<void>; cpuMs: (phase?: 'cpu' | 'rollout') => Promise<number> }
 
 function startDevices(url: string, first: number, count: number, floorChunks: number, pem: string): DeviceProc {
   // BENCH_CHILD_ARGS: extra node flags for the device processes (e.g. --cpu-prof to see where device CPU goes).
@@ -88,9 +102,9 @@ function startDevices(url: string, first: number, count: number, floorChunks: nu
     else if (doc.floorDone) onFloor();
     else if (doc.error) console.error(`device error: ${doc.error}`);
   });
-  const cpuMs = () => new Promise<number>((resolve) => {
+  const cpuMs = (phase: 'cpu' | 'rollout' = 'cpu') => new Promise<number>((resolve) => {
     onCpu = resolve;
-    child.stdin!.write('cpu\n');
+    child.stdin!.write(`${phase}\n`);
   });
   return { child, ready, floorDone, cpuMs };
 }
@@ -147,18 +161,23 @@ async function main(): Promise<void> {
 
   // Floor: the same chunks, published once each to the same N subscribers.
   const pub = await connectMqtt(broker.url, { clientId: 'bench-floor' });
+  const brokerFloorBefore = procCpuS(broker.pid);
+  const devFloorBefore = await Promise.all(procs.map((p) => p.cpuMs()));
   const floorStart = performance.now();
   await Promise.all(Array.from({ length: chunks }, (_, i) => publishAsync(pub, `bench/floor/${i}`, bytes.subarray(i * CHUNK_BYTES, Math.min(MODEL_BYTES, (i + 1) * CHUNK_BYTES)), { qos: 1 })));
   await Promise.all(procs.map((p) => p.floorDone));
   const floorS = (performance.now() - floorStart) / 1000;
+  const brokerFloorS = cpuSince(procCpuS(broker.pid), brokerFloorBefore);
+  const devFloorS = (await Promise.all(procs.map((p) => p.cpuMs()))).reduce((a, c, i) => a + c - devFloorBefore[i]!, 0) / 1000;
   await endAsync(pub);
-  console.error(`floor: ${chunks} chunks to ${N} subscribers in ${floorS.toFixed(2)} s`);
+  console.error(`floor: ${chunks} chunks to ${N} subscribers in ${floorS.toFixed(2)} s (CPU: simulated devices ${devFloorS.toFixed(1)} s, broker ${brokerFloorS})`);
 
   // Rollout: wait until the fleet registry sees every device, then roll out to all at once.
   while ((await service.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online').length < N || performance.now() < graceOverMs) await new Promise((r) => setTimeout(r, 100));
-  const cpuBefore = await Promise.all(procs.map((p) => p.cpuMs()));
+  const cpuBefore = await Promise.all(procs.map((p) => p.cpuMs('rollout')));
   const profile = await startProfile();
   const gwCpuBefore = process.cpuUsage();
+  const brokerBefore = procCpuS(broker.pid);
   const start = performance.now();
   if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutStartEpochMs: Date.now() }));
   const finished = new Promise<void>((done) => { watched = { id: null, done }; });
@@ -177,9 +196,10 @@ async function main(): Promise<void> {
   const summary = await service.controller.summary(created.id);
   if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutEndEpochMs: Date.now() }));
   const gwCpu = process.cpuUsage(gwCpuBefore);
-  const cpuAfter = await Promise.all(procs.map((p) => p.cpuMs()));
+  const brokerS = cpuSince(procCpuS(broker.pid), brokerBefore);
+  const cpuAfter = await Promise.all(procs.map((p) => p.cpuMs('rollout')));
   const devCpuS = cpuAfter.reduce((a, c, i) => a + c - cpuBefore[i]!, 0) / 1000;
-  console.error(`CPU during the rollout: simulated devices ${devCpuS.toFixed(1)} s (${((devCpuS * 1000) / N).toFixed(1)} ms per device), gateway process ${((gwCpu.user + gwCpu.system) / 1e6).toFixed(1)} s; wall ${rolloutS.toFixed(1)} s on ${availableParallelism()} cores`);
+  console.error(`CPU during the rollout: simulated devices ${devCpuS.toFixed(1)} s (${((devCpuS * 1000) / N).toFixed(1)} ms per device), gateway process ${((gwCpu.user + gwCpu.system) / 1e6).toFixed(1)} s, broker ${brokerS}; wall ${rolloutS.toFixed(1)} s on ${availableParallelism()} cores`);
   const stats = service.stats;
   console.error(`rollout ${summary.state}: ${summary.counts.active} active, ${summary.counts.failed} failed; ${stats.messages} device messages, ${stats.commandsSent} commands`);
   console.error(`transfer server: ${JSON.stringify(service.transferStats[FLEET])}`);
