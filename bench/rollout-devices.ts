@@ -7,7 +7,8 @@
  * the bench measures distribution, not inference.
  *
  * argv: brokerUrl fleet firstIndex count floorChunks stateRoot; env BENCH_PUBKEY_PEM.
- * stdout: one JSON line per event ({"ready"}, {"floorDone"}, {"cpuMs"}, {"error"}); stdin: a line ('cpu' or 'rollout') asks for cpuMs, EOF stops.
+ * Floor rounds publish on bench/floor/<round>/<chunk>; {"floorDone": round} once every device here holds all of a round's chunks.
+ * stdout: one JSON line per event ({"ready"}, {"floorDone"}, {"cpuMs"}, {"error"}); stdin: a line ('cpu' or 'profile') asks for cpuMs, EOF stops.
  */
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -30,7 +31,10 @@ interface Sim {
   id: string;
   client: MqttClient;
   models: ModelSlotStatus[];
+  /** Floor chunk topics received (each round's are distinct). */
   floorSeen: Set<string>;
+  /** Per round, how many of its chunks this device holds. */
+  floorCounts: Map<string, number>;
   startedAtMs: number;
 }
 
@@ -41,7 +45,8 @@ function status(s: Sim): DeviceStatusOnline {
   };
 }
 
-let floorDone = 0;
+/** Per floor round: chunks received by all devices here, and devices that hold the whole round. */
+const floorRounds = new Map<string, { devices: number }>();
 
 async function startSim(i: number): Promise<Sim> {
   const id = `sim${String(i).padStart(5, '0')}`;
@@ -53,7 +58,7 @@ async function startSim(i: number): Promise<Sim> {
   const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   noDelay();
   client.on('connect', noDelay);
-  const s: Sim = { id, client, models: [], floorSeen: new Set(), startedAtMs: Date.now() };
+  const s: Sim = { id, client, models: [], floorSeen: new Set(), floorCounts: new Map(), startedAtMs: Date.now() };
   let firstChunkAt = 0;
   let cmdAt = 0;
   const chunkTimes: number[] = [];
@@ -71,9 +76,16 @@ async function startSim(i: number): Promise<Sim> {
   };
   client.on('message', (topic, payload) => {
     if (topic.startsWith('bench/floor/')) {
-      if (s.floorSeen.size < floorChunks && !s.floorSeen.has(topic)) {
+      if (!s.floorSeen.has(topic)) {
         s.floorSeen.add(topic);
-        if (s.floorSeen.size === floorChunks && ++floorDone === count) emit({ floorDone: true });
+        const round = topic.slice('bench/floor/'.length, topic.lastIndexOf('/'));
+        const mine = (s.floorCounts.get(round) ?? 0) + 1;
+        s.floorCounts.set(round, mine);
+        if (mine === floorChunks) {
+          const r = floorRounds.get(round) ?? { devices: 0 };
+          floorRounds.set(round, r);
+          if (++r.devices === count) emit({ floorDone: Number(round) });
+        }
       }
       return;
     }
@@ -102,7 +114,7 @@ async function startSim(i: number): Promise<Sim> {
       if (process.env.BENCH_TRACE) emit({ trace: { id, resultAtEpochMs: Date.now() } });
     });
   });
-  await client.subscribeAsync([cmdTopic, 'bench/floor/+'], { qos: 1 });
+  await client.subscribeAsync([cmdTopic, 'bench/floor/#'], { qos: 1 });
   await publishAsync(client, deviceTopic('status', fleet, id), JSON.stringify(status(s)), { qos: 1, retain: true });
   return s;
 }
@@ -119,20 +131,22 @@ const heartbeat = setInterval(() => {
 }, 10_000);
 emit({ ready: true });
 // Any line on stdin asks for this process's CPU time so far (the parent accounts the floor and the rollout).
-// BENCH_ROLLOUT_PROFILE=dir: a CPU profile of this process between the first and the second 'rollout' line
-// (the rollout only, without start-up and the floor), written to dir/rollout-devices-<first>.cpuprofile.
+// BENCH_ROLLOUT_PROFILE=dir: a 'profile' line also starts a CPU profile of this process, the next one
+// stops it (the parent brackets one round's rollout), written to dir/rollout-devices-<first>.cpuprofile.
 const profileDir = process.env.BENCH_ROLLOUT_PROFILE;
 let session: Session | null = null;
 createInterface({ input: process.stdin }).on('line', (line) => {
   const u = process.cpuUsage();
-  if (line !== 'rollout') {
-    // 'cpu': the CPU time only (the floor's accounting).
+  if (line !== 'profile') {
+    // 'cpu': the CPU time only.
   } else if (profileDir && !session) {
     session = new Session();
     session.connect();
     session.post('Profiler.enable', () => session!.post('Profiler.start'));
   } else if (profileDir && session) {
-    session.post('Profiler.stop', (err, res) => {
+    const done = session;
+    session = null;
+    done.post('Profiler.stop', (err, res) => {
       if (!err) writeFileSync(join(profileDir, `rollout-devices-${first}.cpuprofile`), JSON.stringify(res.profile));
     });
   }

@@ -12,11 +12,14 @@
  *            device active (timed after the service's resume grace).
  * The transfer server pushes the chunks once, retained (RolloutService default): a device gets manifest
  * and chunks in one subscribe and requests nothing unless something is missing.
+ * Rounds: floor then rollout, BENCH_ROUNDS times (5), each round with a new version (new bytes) on the
+ * same connected devices. Every round prints its own figures; one round is at the mercy of a noisy
+ * machine, so the last line takes the median rollout time over the median floor time.
  * Last line: `rollout: <n> devices in <s> s, floor <s> s, ratio <r>`.
- * Knobs (env): BENCH_DEVICES (200; or --devices N), BENCH_PROCS (2; or --procs N), BENCH_MODEL_BYTES, BENCH_CHUNK_BYTES,
+ * Knobs (env): BENCH_DEVICES (200; or --devices N), BENCH_PROCS (2; or --procs N), BENCH_ROUNDS (5; or --rounds N), BENCH_MODEL_BYTES, BENCH_CHUNK_BYTES,
  * BENCH_CHUNKS_PER_S (transfer pacing, 0 = unpaced), BENCH_COALESCE_MS (TransferServer coalesceQuietMs),
  * BENCH_TRACE=1 (per-device timeline on stderr, epoch ms), BENCH_LOG=1 (rollout service log on stderr), BENCH_CHILD_ARGS (e.g. --cpu-prof for the device processes),
- * BENCH_ROLLOUT_PROFILE=dir (CPU profiles of the gateway and device processes during the rollout only).
+ * BENCH_ROLLOUT_PROFILE=dir (CPU profiles of the gateway and device processes during the last round's rollout only).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -42,7 +45,9 @@ function flag(name: string): string | undefined {
 }
 const N = Number(flag('devices') ?? process.env.BENCH_DEVICES ?? 200);
 const PROCS = Number(flag('procs') ?? process.env.BENCH_PROCS ?? 2);
-if (!(Number.isInteger(N) && N >= 1) || !(Number.isInteger(PROCS) && PROCS >= 1)) throw new Error(`--devices and --procs must be positive integers, got ${N} and ${PROCS}`);
+/** Rounds of floor then rollout (a new version each round); the last line reports medians. */
+const ROUNDS = Number(flag('rounds') ?? process.env.BENCH_ROUNDS ?? 5);
+if (![N, PROCS, ROUNDS].every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`--devices, --procs and --rounds must be positive integers, got ${N}, ${PROCS} and ${ROUNDS}`);
 const MODEL_BYTES = Number(process.env.BENCH_MODEL_BYTES ?? 100_000);
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 16 * 1024);
 /** Transfer pacing; unset: the RolloutService default; 0: unpaced. */
@@ -80,8 +85,8 @@ async function startBroker(): Promise<{ url: string; name: string; pid: number |
   return { url, name: 'aedes', pid: child.pid, stop: async () => { child.kill('SIGKILL'); } };
 }
 
-/** cpuMs(phase): the process's CPU time so far; 'rollout' also starts (then stops) its profile under BENCH_ROLLOUT_PROFILE. */
-interface DeviceProc { child: ChildProcess; ready: Promise<void>; floorDone: Promise<void>; cpuMs: (phase?: 'cpu' | 'rollout') => Promise<number> }
+/** cpuMs(phase): the process's CPU time so far; 'profile' also starts (then stops) its profile under BENCH_ROLLOUT_PROFILE. */
+interface DeviceProc { child: ChildProcess; ready: Promise<void>; floorDone: (round: number) => Promise<void>; cpuMs: (phase?: 'cpu' | 'profile') => Promise<number> }
 
 function startDevices(url: string, first: number, count: number, floorChunks: number, pem: string): DeviceProc {
   // BENCH_CHILD_ARGS: extra node flags for the device processes (e.g. --cpu-prof to see where device CPU goes).
@@ -90,23 +95,31 @@ function startDevices(url: string, first: number, count: number, floorChunks: nu
     stdio: ['pipe', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '16', ...process.env, BENCH_PUBKEY_PEM: pem },
   });
   let onReady!: () => void;
-  let onFloor!: () => void;
+  const floorRounds = new Map<number, { done: Promise<void>; resolve: () => void }>();
+  const floorRound = (round: number) => {
+    let r = floorRounds.get(round);
+    if (!r) {
+      let resolve!: () => void;
+      const done = new Promise<void>((res) => (resolve = res));
+      floorRounds.set(round, (r = { done, resolve }));
+    }
+    return r;
+  };
   let onCpu: ((ms: number) => void) | null = null;
   const ready = new Promise<void>((r) => (onReady = r));
-  const floorDone = new Promise<void>((r) => (onFloor = r));
   createInterface({ input: child.stdout! }).on('line', (line) => {
-    const doc = JSON.parse(line) as { ready?: boolean; floorDone?: boolean; error?: string; trace?: unknown; cpuMs?: number };
+    const doc = JSON.parse(line) as { ready?: boolean; floorDone?: number; error?: string; trace?: unknown; cpuMs?: number };
     if (doc.cpuMs !== undefined) onCpu?.(doc.cpuMs);
     if (doc.trace) console.error(JSON.stringify(doc.trace));
     if (doc.ready) onReady();
-    else if (doc.floorDone) onFloor();
+    else if (doc.floorDone !== undefined) floorRound(doc.floorDone).resolve();
     else if (doc.error) console.error(`device error: ${doc.error}`);
   });
-  const cpuMs = (phase: 'cpu' | 'rollout' = 'cpu') => new Promise<number>((resolve) => {
+  const cpuMs = (phase: 'cpu' | 'profile' = 'cpu') => new Promise<number>((resolve) => {
     onCpu = resolve;
     child.stdin!.write(`${phase}\n`);
   });
-  return { child, ready, floorDone, cpuMs };
+  return { child, ready, floorDone: (round) => floorRound(round).done, cpuMs };
 }
 
 /** BENCH_ROLLOUT_PROFILE=dir: a CPU profile of the gateway process during the rollout (dir/rollout-gateway.cpuprofile). */
@@ -130,13 +143,17 @@ async function main(): Promise<void> {
   const db = openDatabase(join(dir, 'edgeloop.db'), { synchronous: 'full' });
   const registry = await Registry.create({ database: db, keyDir: join(dir, 'keys') });
   const rnd = createRandom(1);
-  const bytes = Uint8Array.from({ length: MODEL_BYTES }, () => rnd.int(256));
-  await registry.register({
-    model: 'bench', task: 'classification', createdBy: 'bench', chunkBytes: CHUNK_BYTES,
-    artifacts: [{ format: 'onnx', variant: 'float32', bytes, metrics: {}, io: { inputs: [{ name: 'x', shape: [-1, 4], dtype: 'float32' }], outputs: [{ name: 'y', shape: [-1, 2], dtype: 'float32' }] } }],
-    pipeline: { spec: {}, fitted: {} }, lineage: {}, smokeTest: { inputs: [[0, 0, 0, 0]], expected: [[0.5, 0.5]], tolerance: { abs: 1, rel: 0 } }, reference: null,
-  });
   const chunks = Math.ceil(MODEL_BYTES / CHUNK_BYTES);
+  /** Registers bench@<round> with its own random bytes (every round transfers a new version). */
+  const registerVersion = async (): Promise<Uint8Array> => {
+    const bytes = Uint8Array.from({ length: MODEL_BYTES }, () => rnd.int(256));
+    await registry.register({
+      model: 'bench', task: 'classification', createdBy: 'bench', chunkBytes: CHUNK_BYTES,
+      artifacts: [{ format: 'onnx', variant: 'float32', bytes, metrics: {}, io: { inputs: [{ name: 'x', shape: [-1, 4], dtype: 'float32' }], outputs: [{ name: 'y', shape: [-1, 2], dtype: 'float32' }] } }],
+      pipeline: { spec: {}, fitted: {} }, lineage: {}, smokeTest: { inputs: [[0, 0, 0, 0]], expected: [[0.5, 0.5]], tolerance: { abs: 1, rel: 0 } }, reference: null,
+    });
+    return bytes;
+  };
   // The rollout's end is taken when it happens (onChange), not by polling, as the floor's is.
   let watched: { id: string | null; done: () => void } | null = null;
   const onChange = (id: string): void => {
@@ -157,52 +174,62 @@ async function main(): Promise<void> {
   for (let p = 0; p * per < N; p++) procs.push(startDevices(broker.url, p * per, Math.min(per, N - p * per), chunks, registry.publicKey().pem));
   const t0 = performance.now();
   await Promise.all(procs.map((p) => p.ready));
-  console.error(`${N} simulated devices connected in ${((performance.now() - t0) / 1000).toFixed(1)} s (${PROCS} processes, broker ${broker.name}); model ${MODEL_BYTES} bytes in ${chunks} chunks`);
-
-  // Floor: the same chunks, published once each to the same N subscribers.
+  console.error(`${N} simulated devices connected in ${((performance.now() - t0) / 1000).toFixed(1)} s (${PROCS} processes, broker ${broker.name}); model ${MODEL_BYTES} bytes in ${chunks} chunks; ${ROUNDS} rounds`);
   const pub = await connectMqtt(broker.url, { clientId: 'bench-floor' });
-  const brokerFloorBefore = procCpuS(broker.pid);
-  const devFloorBefore = await Promise.all(procs.map((p) => p.cpuMs()));
-  const floorStart = performance.now();
-  await Promise.all(Array.from({ length: chunks }, (_, i) => publishAsync(pub, `bench/floor/${i}`, bytes.subarray(i * CHUNK_BYTES, Math.min(MODEL_BYTES, (i + 1) * CHUNK_BYTES)), { qos: 1 })));
-  await Promise.all(procs.map((p) => p.floorDone));
-  const floorS = (performance.now() - floorStart) / 1000;
-  const brokerFloorS = cpuSince(procCpuS(broker.pid), brokerFloorBefore);
-  const devFloorS = (await Promise.all(procs.map((p) => p.cpuMs()))).reduce((a, c, i) => a + c - devFloorBefore[i]!, 0) / 1000;
-  await endAsync(pub);
-  console.error(`floor: ${chunks} chunks to ${N} subscribers in ${floorS.toFixed(2)} s (CPU: simulated devices ${devFloorS.toFixed(1)} s, broker ${brokerFloorS})`);
+  const floors: number[] = [];
+  const rollouts: number[] = [];
+  let failed: string | null = null;
 
-  // Rollout: wait until the fleet registry sees every device, then roll out to all at once.
-  while ((await service.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online').length < N || performance.now() < graceOverMs) await new Promise((r) => setTimeout(r, 100));
-  const cpuBefore = await Promise.all(procs.map((p) => p.cpuMs('rollout')));
-  const profile = await startProfile();
-  const gwCpuBefore = process.cpuUsage();
-  const brokerBefore = procCpuS(broker.pid);
-  const start = performance.now();
-  if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutStartEpochMs: Date.now() }));
-  const finished = new Promise<void>((done) => { watched = { id: null, done }; });
-  const created = await service.controller.create(parseRolloutRequest({ model: 'bench@1', fleet: FLEET, target: 'all', strategy: 'all-at-once', timeout: '5m', abortFailureRate: '0%' }));
-  watched!.id = created.id;
-  onChange(created.id);
-  const progress = setInterval(() => {
-    void service.controller.summary(created.id).then((s) => {
-      console.error(`  ${((performance.now() - start) / 1000).toFixed(1)} s: ${s.counts.active} active, ${s.counts.transferring} transferring, ${s.counts.failed} failed`);
-    });
-  }, 5000);
-  await finished;
-  const rolloutS = (performance.now() - start) / 1000;
-  await profile?.stop();
-  clearInterval(progress);
-  const summary = await service.controller.summary(created.id);
-  if (process.env.BENCH_TRACE) console.error(JSON.stringify({ rolloutEndEpochMs: Date.now() }));
-  const gwCpu = process.cpuUsage(gwCpuBefore);
-  const brokerS = cpuSince(procCpuS(broker.pid), brokerBefore);
-  const cpuAfter = await Promise.all(procs.map((p) => p.cpuMs('rollout')));
-  const devCpuS = cpuAfter.reduce((a, c, i) => a + c - cpuBefore[i]!, 0) / 1000;
-  console.error(`CPU during the rollout: simulated devices ${devCpuS.toFixed(1)} s (${((devCpuS * 1000) / N).toFixed(1)} ms per device), gateway process ${((gwCpu.user + gwCpu.system) / 1e6).toFixed(1)} s, broker ${brokerS}; wall ${rolloutS.toFixed(1)} s on ${availableParallelism()} cores`);
+  for (let round = 1; round <= ROUNDS && failed === null; round++) {
+    const bytes = await registerVersion();
+    // Floor: this round's chunks, published once each to the same N subscribers.
+    const brokerFloorBefore = procCpuS(broker.pid);
+    const devFloorBefore = await Promise.all(procs.map((p) => p.cpuMs()));
+    const floorStart = performance.now();
+    await Promise.all(Array.from({ length: chunks }, (_, i) => publishAsync(pub, `bench/floor/${round}/${i}`, bytes.subarray(i * CHUNK_BYTES, Math.min(MODEL_BYTES, (i + 1) * CHUNK_BYTES)), { qos: 1 })));
+    await Promise.all(procs.map((p) => p.floorDone(round)));
+    const floorS = (performance.now() - floorStart) / 1000;
+    const brokerFloorS = cpuSince(procCpuS(broker.pid), brokerFloorBefore);
+    const devFloorS = (await Promise.all(procs.map((p) => p.cpuMs()))).reduce((a, c, i) => a + c - devFloorBefore[i]!, 0) / 1000;
+    console.error(`round ${round} floor: ${chunks} chunks to ${N} subscribers in ${floorS.toFixed(2)} s (CPU: simulated devices ${devFloorS.toFixed(1)} s, broker ${brokerFloorS})`);
+
+    // Rollout of bench@<round>: wait until the fleet registry sees every device, then roll out to all at once.
+    while ((await service.fleet.list({ fleet: FLEET })).filter((d) => d.health === 'online').length < N || performance.now() < graceOverMs) await new Promise((r) => setTimeout(r, 100));
+    // The profiled round (BENCH_ROLLOUT_PROFILE) is the last: code warmed up as on a gateway that has run a while.
+    const profiled = round === ROUNDS && process.env.BENCH_ROLLOUT_PROFILE !== undefined;
+    const cpuBefore = await Promise.all(procs.map((p) => p.cpuMs(profiled ? 'profile' : 'cpu')));
+    const profile = profiled ? await startProfile() : null;
+    const gwCpuBefore = process.cpuUsage();
+    const brokerBefore = procCpuS(broker.pid);
+    const start = performance.now();
+    if (process.env.BENCH_TRACE) console.error(JSON.stringify({ round, rolloutStartEpochMs: Date.now() }));
+    const finished = new Promise<void>((done) => { watched = { id: null, done }; });
+    const created = await service.controller.create(parseRolloutRequest({ model: `bench@${round}`, fleet: FLEET, target: 'all', strategy: 'all-at-once', timeout: '5m', abortFailureRate: '0%' }));
+    watched!.id = created.id;
+    onChange(created.id);
+    const progress = setInterval(() => {
+      void service.controller.summary(created.id).then((s) => {
+        console.error(`  ${((performance.now() - start) / 1000).toFixed(1)} s: ${s.counts.active} active, ${s.counts.transferring} transferring, ${s.counts.failed} failed`);
+      });
+    }, 5000);
+    await finished;
+    const rolloutS = (performance.now() - start) / 1000;
+    await profile?.stop();
+    clearInterval(progress);
+    const summary = await service.controller.summary(created.id);
+    if (process.env.BENCH_TRACE) console.error(JSON.stringify({ round, rolloutEndEpochMs: Date.now() }));
+    const gwCpu = process.cpuUsage(gwCpuBefore);
+    const brokerS = cpuSince(procCpuS(broker.pid), brokerBefore);
+    const cpuAfter = await Promise.all(procs.map((p) => p.cpuMs(profiled ? 'profile' : 'cpu')));
+    const devCpuS = cpuAfter.reduce((a, c, i) => a + c - cpuBefore[i]!, 0) / 1000;
+    console.error(`round ${round} rollout ${summary.state}: ${summary.counts.active} active, ${summary.counts.failed} failed in ${rolloutS.toFixed(2)} s, ratio ${(rolloutS / floorS).toFixed(2)}; CPU: simulated devices ${devCpuS.toFixed(1)} s (${((devCpuS * 1000) / N).toFixed(1)} ms per device), gateway process ${((gwCpu.user + gwCpu.system) / 1e6).toFixed(1)} s, broker ${brokerS}; ${availableParallelism()} cores`);
+    if (summary.state !== 'completed' || summary.counts.active !== N) failed = `round ${round}: ${summary.state}: ${summary.reason}`;
+    floors.push(floorS);
+    rollouts.push(rolloutS);
+  }
+  await endAsync(pub);
   const stats = service.stats;
-  console.error(`rollout ${summary.state}: ${summary.counts.active} active, ${summary.counts.failed} failed; ${stats.messages} device messages, ${stats.commandsSent} commands`);
-  console.error(`transfer server: ${JSON.stringify(service.transferStats[FLEET])}`);
+  console.error(`${stats.messages} device messages, ${stats.commandsSent} commands; transfer server: ${JSON.stringify(service.transferStats[FLEET])}`);
 
   for (const p of procs) p.child.stdin!.end();
   await Promise.all(procs.map((p) => new Promise((r) => p.child.once('exit', r))));
@@ -211,11 +238,18 @@ async function main(): Promise<void> {
   await broker.stop();
   rmSync(dir, { recursive: true, force: true });
   rmSync(deviceRoot, { recursive: true, force: true });
-  if (summary.state !== 'completed' || summary.counts.active !== N) {
-    console.error(`rollout did not bring every device to active (${summary.state}: ${summary.reason})`);
+  if (failed !== null) {
+    console.error(`rollout did not bring every device to active (${failed})`);
     process.exitCode = 1;
+    return;
   }
-  console.log(`rollout: ${summary.counts.active} devices in ${rolloutS.toFixed(2)} s, floor ${floorS.toFixed(2)} s, ratio ${(rolloutS / floorS).toFixed(2)}`);
+  // One round is at the mercy of a noisy machine (2 cores shared by broker, gateway and devices): the
+  // last line takes the median rollout time over the median floor.
+  const median = (xs: number[]): number => { const b = [...xs].sort((x, y) => x - y); const m = b.length >> 1; return b.length % 2 ? b[m]! : (b[m - 1]! + b[m]!) / 2; };
+  const rolloutS = median(rollouts);
+  const floorS = median(floors);
+  console.error(`ratio per round: ${rollouts.map((r, i) => (r / floors[i]!).toFixed(2)).join(', ')}; last line: median rollout over median floor (${ROUNDS} rounds)`);
+  console.log(`rollout: ${N} devices in ${rolloutS.toFixed(2)} s, floor ${floorS.toFixed(2)} s, ratio ${(rolloutS / floorS).toFixed(2)}`);
 }
 
 await main();

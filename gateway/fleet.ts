@@ -9,6 +9,7 @@ import { EdgeloopError } from '../src/errors.ts';
 import { assertSafeName } from '../src/names.ts';
 import type { DeviceHardware, DeviceStatus, Heartbeat, ModelSlotStatus, RuntimeName } from '../src/contracts/device.ts';
 import { createTables, type SqlDb } from './sql.ts';
+import { placeholders } from './sql-batch.ts';
 
 export type DeviceHealth = 'online' | 'stale' | 'offline';
 
@@ -89,6 +90,9 @@ function statements(dialect: SqlDb['dialect']) {
   };
 }
 
+/** Ids per getMany query: far below SQLite's and PostgreSQL's parameter limits, few distinct statement texts. */
+const GET_MANY_BATCH = 500;
+
 export class FleetRegistry {
   readonly #db: SqlDb;
   readonly #staleAfterMs: number;
@@ -151,6 +155,26 @@ export class FleetRegistry {
   async get(fleet: string, device: string): Promise<FleetDevice | null> {
     const row = await this.#db.get<Row>(this.#sql.get, [assertSafeName('fleet', fleet), assertSafeName('device', device)]);
     return row ? this.#toDevice(row, this.#now()) : null;
+  }
+
+  /**
+   * The known devices among `devices`, by id (unknown ones are absent): one query per
+   * GET_MANY_BATCH ids, not one per device (a wave of a thousand devices starts with this).
+   */
+  async getMany(fleet: string, devices: readonly string[]): Promise<Map<string, FleetDevice>> {
+    assertSafeName('fleet', fleet);
+    const now = this.#now();
+    const out = new Map<string, FleetDevice>();
+    const ids = [...new Set(devices)];
+    for (let i = 0; i < ids.length; i += GET_MANY_BATCH) {
+      const part = ids.slice(i, i + GET_MANY_BATCH);
+      // Padded (repeating the last id) to a power of two: a handful of statement texts to prepare, not one per list length.
+      const size = Math.min(GET_MANY_BATCH, 2 ** Math.ceil(Math.log2(part.length)));
+      const params = [...part, ...new Array<string>(size - part.length).fill(part[part.length - 1]!)];
+      const rows = await this.#db.all<Row>(`SELECT * FROM fleet_devices WHERE fleet = ? AND device IN ${placeholders(size)}`, [fleet, ...params]);
+      for (const r of rows) out.set(r.device, this.#toDevice(r, now));
+    }
+    return out;
   }
 
   /** Devices sorted by fleet then id; `fleet` and `tag` filter. */

@@ -212,9 +212,10 @@ export class RolloutController {
   /** Devices among `devices` known to have activated a version of `model` above `version`. */
   async #downgrades(fleet: string, model: string, version: number, devices: readonly string[]): Promise<{ device: string; from: number }[]> {
     const out: { device: string; from: number }[] = [];
+    const known = await this.#fleet.getMany(fleet, devices);
     for (const device of devices) {
-      const known = await this.#fleet.get(fleet, device);
-      const from = known ? highestKnownVersion(known, model) : null;
+      const k = known.get(device);
+      const from = k ? highestKnownVersion(k, model) : null;
       if (from !== null && from > version) out.push({ device, from });
     }
     return out;
@@ -338,9 +339,10 @@ export class RolloutController {
     await this.#store.transaction(async () => {
       await this.#store.updateRollout(r.id, { currentWave: wave, waveStartedAtMs: now, waveSettledAtMs: null }, now);
       await this.#store.event(r.id, null, now, 'wave-started', `wave ${wave + 1} of ${r.waves}: ${devices.length} devices`);
+      const fleet = await this.#fleet.getMany(r.fleet, devices.filter((d) => d.state === 'pending').map((d) => d.device));
       for (const d of devices) {
         if (d.state !== 'pending') continue;
-        const known = await this.#fleet.get(r.fleet, d.device);
+        const known = fleet.get(d.device);
         const commandId = `${r.id}/${d.device}/install`;
         await this.#store.updateDevice(r.id, d.device, { state: 'transferring', commandId, dispatchedAtMs: now, fromVersion: known ? modelVersionsOf(known, r.model).active : null }, now);
         const command: Command = { id: commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };

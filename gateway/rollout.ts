@@ -16,7 +16,7 @@ import {
 } from '../src/contracts/device.ts';
 import { isInFlight } from '../src/rollout-plan.ts';
 import { parsePredictionBatch } from '../src/contracts/predictions.ts';
-import { connectMqtt, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
+import { connectMqtt, corkUntilIdle, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
 import type { SqlDb } from './sql.ts';
 import { DurableSubscriber, type ReceivedMessage } from './mqtt-session.ts';
 import { TransferServer, type TransferServerOptions, type TransferServerStats } from './transfer-server.ts';
@@ -239,6 +239,8 @@ export class RolloutService {
 
   async #sendCommand(fleet: string, device: string, command: Command): Promise<void> {
     if (!this.#client) throw new EdgeloopError('ABORTED', 'rollout service is stopped');
+    // A wave's commands leave in one socket write, not one each.
+    corkUntilIdle(this.#client);
     await publishAsync(this.#client, deviceTopic('cmd', fleet, device), JSON.stringify(command), { qos: 1 });
     this.#stats.commandsSent++;
   }

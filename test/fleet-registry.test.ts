@@ -77,6 +77,25 @@ test('list filters by fleet and tag; fleets(); model slots from command results'
   t.is(await f.get('lab', 'zzz'), null);
 });
 
+test('getMany: the known devices of one fleet among many ids, in queries of at most 500 ids', async (t) => {
+  const clock = { t: 1 };
+  const { fleet: f } = await fleet(clock);
+  const ids = Array.from({ length: 1203 }, (_, i) => `d${i}`);
+  for (const id of ids) await f.applyStatus('lab', id, status(id, { startedAtMs: 1000 + Number(id.slice(1)) }));
+  await f.applyStatus('farm', 'd5', { ...status('d5'), fleet: 'farm', startedAtMs: 42 });
+  // Every known id comes back once with its own row, whatever the padding of the last query; unknown
+  // ids and another fleet's device of the same name do not.
+  const asked = [...ids, 'ghost', 'd7', 'd7'];
+  const got = await f.getMany('lab', asked);
+  t.is(got.size, ids.length);
+  t.false(got.has('ghost'));
+  t.is(got.get('d5')!.startedAtMs, 1005, 'the lab device, not the farm one');
+  t.is(got.get('d1202')!.startedAtMs, 2202);
+  for (const n of [1, 3, 500, 501]) t.is((await f.getMany('lab', ids.slice(0, n))).size, n, `${n} ids`);
+  t.is((await f.getMany('lab', [])).size, 0);
+  t.deepEqual([...(await f.getMany('farm', ['d5', 'd6'])).keys()], ['d5']);
+});
+
 test('bad input: a status naming another device, bad names, bad health options', async (t) => {
   const { fleet: f, db } = await fleet({ t: 1 });
   const err = await t.throwsAsync(f.applyStatus('lab', 'pi1', status('pi2')));

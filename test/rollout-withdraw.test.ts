@@ -22,8 +22,14 @@ test('a completed rollout clears its retained chunks; rolling the same version o
   const v1 = `edgeloop/${FLEET}/models/${MODEL}/1/`;
   const everything = ['manifest', ...Array.from({ length: total }, (_, i) => `chunk/${i}`)].sort();
 
+  // The push is paced and runs on after create() returns: wait for it rather than race it.
+  const pushed = async (prefix: string): Promise<string[]> => {
+    let got: string[] = [];
+    await waitFor(async () => (got = await retainedUnder(mq.broker!.url, prefix)).length === everything.length, 10_000, `every chunk of ${prefix} retained`).catch(() => undefined);
+    return got;
+  };
   const first = await rig.create({ target: 'all', strategy: 'all-at-once', timeout: '20s' });
-  t.deepEqual(await retainedUnder(mq.broker.url, v1), everything, 'pushed retained while the rollout runs');
+  t.deepEqual(await pushed(v1), everything, 'pushed retained while the rollout runs');
   t.is((await rig.waitState(first.id, ['completed', 'aborted'])).state, 'completed');
   await waitFor(() => service.stats.withdrawn === 1, 10_000, 'the version to be withdrawn');
   t.deepEqual(await retainedUnder(mq.broker.url, v1), [], 'nothing of occ@1 is retained once its rollout completed');
@@ -35,7 +41,7 @@ test('a completed rollout clears its retained chunks; rolling the same version o
   await waitFor(() => service.stats.withdrawn === 2, 10_000, 'v2 withdrawn after the abort');
   t.deepEqual(await retainedUnder(mq.broker.url, `edgeloop/${FLEET}/models/${MODEL}/2/`), []);
   const again = await rig.create({ target: 'all', strategy: 'all-at-once', timeout: '20s', allowDowngrade: true });
-  t.deepEqual(await retainedUnder(mq.broker.url, v1), everything, 'offered again for the new rollout');
+  t.deepEqual(await pushed(v1), everything, 'offered again for the new rollout');
   t.is((await rig.waitState(again.id, ['completed', 'aborted'])).state, 'completed');
   await waitFor(() => service.stats.withdrawn === 3, 10_000, 'withdrawn again');
 });
