@@ -35,6 +35,9 @@ CREATE INDEX IF NOT EXISTS rollout_devices_by_command ON rollout_devices (comman
 CREATE INDEX IF NOT EXISTS rollout_devices_by_rollback ON rollout_devices (rollback_command_id);
 -- Every status and heartbeat looks up the device's part in its latest rollout (and in-flight installs).
 CREATE INDEX IF NOT EXISTS rollout_devices_by_device ON rollout_devices (device);
+-- Only the installs in flight: what a status or a heartbeat looks for costs the same after a device's
+-- hundredth rollout as after its first (the index above holds a row per rollout that ever targeted it).
+CREATE INDEX IF NOT EXISTS rollout_devices_in_flight ON rollout_devices (device) WHERE state IN ('transferring', 'verifying');
 -- The controller steps after every batch of device messages: counts per state (and per wave) and the
 -- timed-out installs are read from these covering indexes, not from every device row.
 CREATE INDEX IF NOT EXISTS rollout_devices_by_state ON rollout_devices (rollout_id, state, dispatched_at);
@@ -172,6 +175,8 @@ const SQL = {
   byRollback: 'SELECT * FROM rollout_devices WHERE rollback_command_id = ?',
   transferring: `SELECT d.* FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
     WHERE r.fleet = ? AND d.device = ? AND r.model = ? AND r.version = ? AND d.state IN ('transferring', 'verifying')`,
+  inFlightForDevice: `SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
+    WHERE r.fleet = ? AND d.device = ? AND d.state IN ('transferring', 'verifying') ORDER BY r.created_at`,
   latestForDevice: `SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
     WHERE r.fleet = ? AND d.device = ? ORDER BY r.created_at DESC LIMIT 1`,
   counts: 'SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? GROUP BY state',
@@ -284,6 +289,11 @@ export class RolloutStore {
 
   async inFlightFor(fleet: string, device: string, model: string, version: number): Promise<RolloutDeviceRecord[]> {
     return (await this.#db.all<DeviceRow>(SQL.transferring, [fleet, device, model, version])).map(toDevice);
+  }
+
+  /** The device's installs in flight (transferring or verifying), oldest rollout first, with their model and version. */
+  async inFlightForDevice(fleet: string, device: string): Promise<(RolloutDeviceRecord & { model: string; version: number })[]> {
+    return (await this.#db.all<DeviceRow & { model: string; version: number }>(SQL.inFlightForDevice, [fleet, device])).map((row) => ({ ...toDevice(row), model: row.model, version: row.version }));
   }
 
   /** The device's part in the newest rollout that targeted it (for `fleet show`). */

@@ -14,7 +14,6 @@ import { deviceTopic, parseTopic, TOPIC_ROOT } from '../src/topics.ts';
 import {
   parseJsonPayload, validateCommandResult, validateDeviceStatus, validateHeartbeat, type Command, type DeviceStatusOnline, type Rejection,
 } from '../src/contracts/device.ts';
-import { isInFlight } from '../src/rollout-plan.ts';
 import { parsePredictionBatch } from '../src/contracts/predictions.ts';
 import { connectMqtt, corkUntilIdle, endAsync, publishAsync, type MqttClient } from '../io/mqtt-client.ts';
 import type { SqlDb } from './sql.ts';
@@ -372,24 +371,28 @@ export class RolloutService {
    * command went out: that is the status an agent publishes right before its result.
    */
   async #resendInstall(fleet: string, device: string, status: DeviceStatusOnline): Promise<void> {
-    const d = await this.controller.store.latestForDevice(fleet, device);
-    if (!d || !isInFlight(d.state) || d.commandId === null || d.dispatchedAtMs === null || status.tsMs < d.dispatchedAtMs) return;
     const key = `${fleet}/${device}`;
     if ((this.#resentFor.get(key) ?? -Infinity) >= status.tsMs) return;
-    // Decided on the device row first (it carries the rollout's model and version): the status an agent
-    // publishes right before its result, the common case, costs no read of the rollout.
-    const slot = status.models.find((m) => m.model === d.model);
-    // A downgrade's install carries a signed rollback, accepted once (a replay is refused): not resent.
-    if (slot && [slot.active, slot.highWater ?? null, ...slot.previous].some((v) => v !== null && v > d.version)) return;
-    const installed = d.installMode === 'shadow' ? slot?.shadow === d.version : slot?.active === d.version;
-    if (installed && status.startedAtMs < d.dispatchedAtMs) return;
-    const r = await this.controller.store.mustGet(d.rolloutId);
-    if (r.state !== 'running' && r.state !== 'paused') return;
-    this.#resentFor.set(key, status.tsMs);
-    const command: Command = { id: d.commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
-    this.#log.info(`${fleet}/${device} announced itself while installing ${r.model}@${r.version}: sending ${d.commandId} again`);
-    this.#stats.commandsResent++;
-    this.#sendCommand(fleet, device, command).catch((err: unknown) => this.#log.warn(`cannot resend ${d.commandId} to ${fleet}/${device}: ${errorMessage(err)}`));
+    let resent = false;
+    // Usually none: the in-flight index holds only installs under way, not the device's whole history.
+    for (const d of await this.controller.store.inFlightForDevice(fleet, device)) {
+      if (d.commandId === null || d.dispatchedAtMs === null || status.tsMs < d.dispatchedAtMs) continue;
+      // Decided on the device row first (it carries the rollout's model and version): the status an agent
+      // publishes right before its result, the common case, costs no read of the rollout.
+      const slot = status.models.find((m) => m.model === d.model);
+      // A downgrade's install carries a signed rollback, accepted once (a replay is refused): not resent.
+      if (slot && [slot.active, slot.highWater ?? null, ...slot.previous].some((v) => v !== null && v > d.version)) continue;
+      const installed = d.installMode === 'shadow' ? slot?.shadow === d.version : slot?.active === d.version;
+      if (installed && status.startedAtMs < d.dispatchedAtMs) continue;
+      const r = await this.controller.store.mustGet(d.rolloutId);
+      if (r.state !== 'running' && r.state !== 'paused') continue;
+      resent = true;
+      const command: Command = { id: d.commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
+      this.#log.info(`${fleet}/${device} announced itself while installing ${r.model}@${r.version}: sending ${d.commandId} again`);
+      this.#stats.commandsResent++;
+      this.#sendCommand(fleet, device, command).catch((err: unknown) => this.#log.warn(`cannot resend ${d.commandId} to ${fleet}/${device}: ${errorMessage(err)}`));
+    }
+    if (resent) this.#resentFor.set(key, status.tsMs);
   }
 
   async #onPredictions(fleet: string, device: string, batch: ReturnType<typeof parsePredictionBatch>): Promise<void> {

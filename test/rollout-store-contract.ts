@@ -112,6 +112,9 @@ export function rolloutStoreContract(name: string, open: () => Promise<SqlPair>)
     t.deepEqual(await reader.inFlightDispatchedBefore('ro-2', T0 + 100), []);
     t.deepEqual((await reader.inFlightFor('lab', 'pi2', 'occ', 2)).map((d) => d.rolloutId), ['ro-2']);
     t.like(await reader.latestForDevice('lab', 'pi1'), { rolloutId: 'ro-3', model: 'occ', version: 2 }, 'the newest rollout that targeted the device');
+    t.deepEqual((await reader.inFlightForDevice('lab', 'pi2')).map((d) => [d.rolloutId, d.state, d.model, d.version]), [['ro-2', 'transferring', 'occ', 2]], 'the install under way, whatever rollout is newest');
+    t.deepEqual(await reader.inFlightForDevice('lab', 'pi1'), [], 'a failed install is not in flight');
+    t.deepEqual(await reader.inFlightForDevice('other-fleet', 'pi2'), []);
     await store.updateDevice('ro-2', 'pi2', { rollbackCommandId: 'ro-2/pi2/rollback', rollbackSentAtMs: T0 + 300, errorCode: null }, T0 + 300);
     t.is((await reader.byRollback('ro-2/pi2/rollback'))?.rollbackSentAtMs, T0 + 300);
     for (let i = 0; i < 5; i++) await store.event('ro-2', i % 2 ? 'pi1' : null, T0 + i, `k${i}`, `d${i}`);
