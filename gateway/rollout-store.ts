@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS rollout_devices (
   received_chunks INTEGER, total_chunks INTEGER, error_code TEXT, error_message TEXT,
   rollback_command_id TEXT, rollback_sent_at {time}, rollback_error TEXT,
   shadow_agree INTEGER NOT NULL DEFAULT 0, shadow_total INTEGER NOT NULL DEFAULT 0, updated_at {time} NOT NULL,
+  created_at {time},
   PRIMARY KEY (rollout_id, device)
 );
 CREATE INDEX IF NOT EXISTS rollout_devices_by_command ON rollout_devices (command_id);
@@ -46,6 +47,17 @@ CREATE TABLE IF NOT EXISTS rollout_events (
   id {serial}, rollout_id TEXT NOT NULL, device TEXT, at {time} NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rollout_events_by_rollout ON rollout_events (rollout_id, id);
+`;
+
+/**
+ * rollout_devices.created_at is the rollout's creation time, copied so that "the device's newest
+ * rollout" (asked for every batch of predictions a device sends) is read from the end of one index
+ * instead of joining and sorting every rollout that ever targeted the device. Tables from before it
+ * get the column and have it filled in from their rollouts.
+ */
+const LATEST = `
+UPDATE rollout_devices SET created_at = (SELECT r.created_at FROM rollouts r WHERE r.id = rollout_devices.rollout_id) WHERE created_at IS NULL;
+CREATE INDEX IF NOT EXISTS rollout_devices_latest ON rollout_devices (device, created_at);
 `;
 
 export interface RolloutRecord {
@@ -178,7 +190,7 @@ const SQL = {
   inFlightForDevice: `SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
     WHERE r.fleet = ? AND d.device = ? AND d.state IN ('transferring', 'verifying') ORDER BY r.created_at`,
   latestForDevice: `SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
-    WHERE r.fleet = ? AND d.device = ? ORDER BY r.created_at DESC LIMIT 1`,
+    WHERE r.fleet = ? AND d.device = ? ORDER BY d.created_at DESC LIMIT 1`,
   counts: 'SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? GROUP BY state',
   waveCounts: 'SELECT state, count(*) AS n FROM rollout_devices WHERE rollout_id = ? AND wave = ? GROUP BY state',
   waveDevices: 'SELECT * FROM rollout_devices WHERE rollout_id = ? AND wave = ? ORDER BY position',
@@ -188,7 +200,7 @@ const SQL = {
   event: 'INSERT INTO rollout_events (rollout_id, device, at, kind, detail) VALUES (?, ?, ?, ?, ?)',
   insertRollout: `INSERT INTO rollouts (id, fleet, model, version, ref, format, variant, plan, seed, state, reason, waves, current_wave, skipped, control, created_at, updated_at, created_by)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  insertDevice: 'INSERT INTO rollout_devices (rollout_id, device, wave, position, state, install_mode, from_version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  insertDevice: 'INSERT INTO rollout_devices (rollout_id, device, wave, position, state, install_mode, from_version, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   addShadow: 'UPDATE rollout_devices SET shadow_agree = shadow_agree + ?, shadow_total = shadow_total + ? WHERE rollout_id = ? AND device = ?',
 };
 
@@ -225,6 +237,13 @@ export class RolloutStore {
   /** Creates the tables when missing. */
   static async create(db: SqlDb): Promise<RolloutStore> {
     await createTables(db, 'rollouts', SCHEMA);
+    if (db.dialect === 'postgres') {
+      await createTables(db, 'rollouts-latest', `ALTER TABLE rollout_devices ADD COLUMN IF NOT EXISTS created_at BIGINT;\n${LATEST}`);
+    } else {
+      const columns = await db.all<{ name: string }>("SELECT name FROM pragma_table_info('rollout_devices')");
+      if (!columns.some((c) => c.name === 'created_at')) await db.exec('ALTER TABLE rollout_devices ADD COLUMN created_at INTEGER');
+      await db.exec(LATEST);
+    }
     return new RolloutStore(db);
   }
 
@@ -240,7 +259,7 @@ export class RolloutStore {
         params: [r.id, r.fleet, r.model, r.version, r.ref, r.format, r.variant, JSON.stringify(r.plan), r.seed, r.state, r.reason, r.waves, r.currentWave,
           JSON.stringify(r.skipped), JSON.stringify(r.control), r.createdAtMs, r.updatedAtMs, r.createdBy],
       },
-      ...devices.map((d) => ({ sql: SQL.insertDevice, params: [r.id, d.device, d.wave, d.position, d.state, d.installMode, d.fromVersion, d.updatedAtMs] })),
+      ...devices.map((d) => ({ sql: SQL.insertDevice, params: [r.id, d.device, d.wave, d.position, d.state, d.installMode, d.fromVersion, d.updatedAtMs, r.createdAtMs] })),
     ]);
   }
 
