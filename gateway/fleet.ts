@@ -84,6 +84,7 @@ function statements(dialect: SqlDb['dialect']) {
         heartbeat_seq = excluded.heartbeat_seq, transfer = excluded.transfer`,
     models: `UPDATE fleet_devices SET models = ?, last_seen = ${greatest}(last_seen, ?) WHERE fleet = ? AND device = ?`,
     get: 'SELECT * FROM fleet_devices WHERE fleet = ? AND device = ?',
+    modelsOf: 'SELECT models FROM fleet_devices WHERE fleet = ? AND device = ?',
     all: 'SELECT * FROM fleet_devices ORDER BY fleet, device',
     ofFleet: 'SELECT * FROM fleet_devices WHERE fleet = ? ORDER BY device',
     fleets: 'SELECT DISTINCT fleet FROM fleet_devices ORDER BY fleet',
@@ -143,7 +144,7 @@ export class FleetRegistry {
    * Results carry no high-water mark; the one the last status reported is kept (it never goes down).
    */
   async applyModels(fleet: string, device: string, models: ModelSlotStatus[], atMs = this.#now()): Promise<void> {
-    const row = await this.#db.get<Row>(this.#sql.get, [fleet, device]);
+    const row = await this.#db.get<Pick<Row, 'models'>>(this.#sql.modelsOf, [fleet, device]);
     const before = row ? (JSON.parse(row.models) as ModelSlotStatus[]) : [];
     const merged = models.map((m) => {
       const highWater = before.find((b) => b.model === m.model)?.highWater;

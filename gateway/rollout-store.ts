@@ -108,6 +108,9 @@ export interface RolloutDeviceRecord {
   updatedAtMs: number;
 }
 
+/** An install under way on a device (RolloutStore.inFlightForDevice). */
+export type InFlightInstall = Pick<RolloutDeviceRecord, 'rolloutId' | 'state' | 'installMode' | 'commandId' | 'dispatchedAtMs'> & { model: string; version: number };
+
 export interface RolloutEvent {
   device: string | null;
   atMs: number;
@@ -128,17 +131,20 @@ interface DeviceRow {
   shadow_agree: number; shadow_total: number; updated_at: number;
 }
 
-/** A rollout's plan never changes once inserted: parsed once per text (the controller reads the row per device message). */
-const parsedPlans = new Map<string, RolloutPlan>();
+/**
+ * A rollout's plan, skipped devices and A/B control arm never change once inserted: each JSON text is
+ * parsed once (the controller reads the row per device message, and an A/B control arm lists devices).
+ */
+const parsedTexts = new Map<string, unknown>();
 
-function planOf(text: string): RolloutPlan {
-  let plan = parsedPlans.get(text);
-  if (!plan) {
-    if (parsedPlans.size >= 256) parsedPlans.clear();
-    plan = deepFreeze(JSON.parse(text) as RolloutPlan);
-    parsedPlans.set(text, plan);
+function parsedOnce<T>(text: string): T {
+  let value = parsedTexts.get(text);
+  if (value === undefined) {
+    if (parsedTexts.size >= 256) parsedTexts.clear();
+    value = deepFreeze(JSON.parse(text) as unknown);
+    parsedTexts.set(text, value);
   }
-  return plan;
+  return value as T;
 }
 
 /** Shared between callers, so frozen: a change would throw (modules are strict) instead of leaking. */
@@ -153,9 +159,9 @@ function deepFreeze<T>(value: T): T {
 function toRollout(r: RolloutRow): RolloutRecord {
   return {
     id: r.id, fleet: r.fleet, model: r.model, version: r.version, ref: r.ref, format: r.format, variant: r.variant,
-    plan: planOf(r.plan), seed: r.seed, state: r.state, reason: r.reason, waves: r.waves, currentWave: r.current_wave,
+    plan: parsedOnce<RolloutPlan>(r.plan), seed: r.seed, state: r.state, reason: r.reason, waves: r.waves, currentWave: r.current_wave,
     waveStartedAtMs: r.wave_started_at, waveSettledAtMs: r.wave_settled_at,
-    skipped: JSON.parse(r.skipped) as RolloutRecord['skipped'], control: JSON.parse(r.control) as string[], rollbackRequested: r.rollback_requested === 1,
+    skipped: parsedOnce<RolloutRecord['skipped']>(r.skipped), control: parsedOnce<string[]>(r.control), rollbackRequested: r.rollback_requested === 1,
     createdAtMs: r.created_at, updatedAtMs: r.updated_at, finishedAtMs: r.finished_at, createdBy: r.created_by,
   };
 }
@@ -187,7 +193,9 @@ const SQL = {
   byRollback: 'SELECT * FROM rollout_devices WHERE rollback_command_id = ?',
   transferring: `SELECT d.* FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
     WHERE r.fleet = ? AND d.device = ? AND r.model = ? AND r.version = ? AND d.state IN ('transferring', 'verifying')`,
-  inFlightForDevice: `SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
+  // Only the columns a status check needs: every status of a device runs it, and building all of a row's
+  // columns is most of its cost.
+  inFlightForDevice: `SELECT d.rollout_id, d.state, d.install_mode, d.command_id, d.dispatched_at, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
     WHERE r.fleet = ? AND d.device = ? AND d.state IN ('transferring', 'verifying') ORDER BY r.created_at`,
   latestForDevice: `SELECT d.*, r.model, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
     WHERE r.fleet = ? AND d.device = ? ORDER BY d.created_at DESC LIMIT 1`,
@@ -311,8 +319,11 @@ export class RolloutStore {
   }
 
   /** The device's installs in flight (transferring or verifying), oldest rollout first, with their model and version. */
-  async inFlightForDevice(fleet: string, device: string): Promise<(RolloutDeviceRecord & { model: string; version: number })[]> {
-    return (await this.#db.all<DeviceRow & { model: string; version: number }>(SQL.inFlightForDevice, [fleet, device])).map((row) => ({ ...toDevice(row), model: row.model, version: row.version }));
+  async inFlightForDevice(fleet: string, device: string): Promise<InFlightInstall[]> {
+    type Row = Pick<DeviceRow, 'rollout_id' | 'state' | 'install_mode' | 'command_id' | 'dispatched_at'> & { model: string; version: number };
+    return (await this.#db.all<Row>(SQL.inFlightForDevice, [fleet, device])).map((r) => ({
+      rolloutId: r.rollout_id, state: r.state, installMode: r.install_mode, commandId: r.command_id, dispatchedAtMs: r.dispatched_at, model: r.model, version: r.version,
+    }));
   }
 
   /** The device's part in the newest rollout that targeted it (for `fleet show`). */
