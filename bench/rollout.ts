@@ -36,6 +36,8 @@ import { sqliteSql } from '../gateway/sql.ts';
 import { parseRolloutRequest } from '../gateway/rollout-request.ts';
 import { createRandom } from '../src/random.ts';
 import { createLogger } from '../src/log.ts';
+import { canonicalJson } from '../src/pipeline/hash.ts';
+import { ArtifactAssembler, pinKeys, verifyManifest } from '../device/verify.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
 
 /** `--devices N` / `--procs N` on the command line (npm run bench:rollout -- --devices 1000), else the env knobs. */
@@ -138,6 +140,32 @@ async function startProfile(): Promise<{ stop: () => Promise<void> } | null> {
   };
 }
 
+/**
+ * What every device must spend on a model whatever the protocol around it, timed alone on one core:
+ * the manifest parsed, validated and its signature verified, every chunk checked against its sha256 and
+ * the whole artifact against its own (device/verify.ts, as device/transfer-client.ts runs them).
+ * The floor does none of it, so it bounds how close the rollout can get to the floor on shared cores.
+ */
+async function requiredChecksMs(registry: Registry, ref: string): Promise<number> {
+  const manifest = await registry.manifest(ref, 'onnx', 'float32');
+  const bytes = await registry.artifact(ref, 'onnx', 'float32');
+  const text = canonicalJson(manifest);
+  const pinned = pinKeys([registry.publicKey().pem]);
+  const { chunkBytes } = manifest.artifact;
+  const chunks = manifest.artifact.chunkSha256.map((_, i) => Buffer.from(bytes.subarray(i * chunkBytes, Math.min(bytes.length, (i + 1) * chunkBytes))));
+  const once = (): void => {
+    const m = verifyManifest(JSON.parse(text), pinned);
+    const asm = new ArtifactAssembler(m);
+    chunks.forEach((c, i) => asm.add(i, c));
+    asm.finish();
+  };
+  for (let i = 0; i < 50; i++) once();
+  const runs = 300;
+  const t = performance.now();
+  for (let i = 0; i < runs; i++) once();
+  return (performance.now() - t) / runs;
+}
+
 async function main(): Promise<void> {
   const broker = await startBroker();
   const db = openDatabase(join(dir, 'edgeloop.db'), { synchronous: 'full' });
@@ -233,6 +261,9 @@ async function main(): Promise<void> {
 
   for (const p of procs) p.child.stdin!.end();
   await Promise.all(procs.map((p) => new Promise((r) => p.child.once('exit', r))));
+  // Timed once the devices are gone, on a quiet core.
+  const checks = failed === null ? await requiredChecksMs(registry, `bench@${ROUNDS}`) : null;
+  if (checks !== null) console.error(`required per-device checks alone (manifest validation and ed25519 signature, per-chunk and whole-file sha256), one core: ${checks.toFixed(3)} ms per device, ${((checks * N) / 1000).toFixed(2)} s of CPU for ${N} devices`);
   await service.stop();
   db.close();
   await broker.stop();
