@@ -10,7 +10,7 @@
  * runs is the separate info series edgeloop_device_model_info, so a model upgrade leaves no stale
  * per-version statistic series behind.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { IngestCounters } from './store.ts';
 import type { DriftReport, FeatureDrift } from '../src/drift/report.ts';
 import type { StoredVerdict } from './drift-store.ts';
@@ -78,6 +78,9 @@ export class GatewayMetrics {
     this.#now = options.now ?? Date.now;
     this.#sources = options.sources ?? {};
     const reg = [this.registry];
+    // The process's own health beside the gateway's: event-loop delay (nodejs_eventloop_lag_p99_seconds,
+    // _max_seconds: a stalled loop holds every MQTT ack and HTTP answer), CPU, memory, GC pauses.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
     const fl = ['fleet', 'device', 'feature'] as const;
     const dl = ['fleet', 'device'] as const;
     const ml = ['fleet', 'device', 'model', 'version'] as const;

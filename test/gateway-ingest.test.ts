@@ -115,6 +115,11 @@ test('the gateway serves Prometheus /metrics with its ingest counters and the dr
   t.regex(text, /NOT_JSON/);
   t.regex(text, /^edgeloop_leader\{gateway="t"\} 1$/m, 'a SQLite gateway is its own leader');
   t.true(gw.isLeader);
+  // The process's own health: event-loop delay, CPU, memory (prom-client's default metrics).
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+  t.true(value('nodejs_eventloop_lag_max_seconds') >= 0, 'event-loop delay');
+  t.true(value('process_cpu_user_seconds_total') > 0, 'CPU');
+  t.true(value('process_resident_memory_bytes') > 1e6, 'memory');
   const drift = (await (await fetch(`${gw.httpUrl}/v1/drift`)).json()) as { policy: { psiAlert: number } };
   t.is(drift.policy.psiAlert, 0.25);
 });
