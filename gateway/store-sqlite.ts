@@ -14,12 +14,18 @@ export interface SqliteStoreOptions {
   maxQuarantinePayloadBytes?: number;
   /** Quarantine rows kept; the oldest are evicted beyond it (and counted). */
   maxQuarantineRows?: number;
+  /** Readings per page of readings() (the event loop gets a turn every two pages). */
+  pageRows?: number;
 }
+
+/** readings() gives the event loop a turn every PAGES_PER_TURN pages (≈ 20 ms of reading at the default page). */
+const PAGES_PER_TURN = 2;
 
 export const SQLITE_STORE_DEFAULTS = {
   synchronous: 'full' as const,
   maxQuarantinePayloadBytes: 64 * 1024,
   maxQuarantineRows: 100_000,
+  pageRows: 2000,
 };
 
 const SCHEMA_VERSION = '2';
@@ -159,6 +165,7 @@ export class SqliteStore implements Store {
 
   static async create(options: SqliteStoreOptions): Promise<SqliteStore> {
     const opts = { ...SQLITE_STORE_DEFAULTS, ...stripUndefined(options) };
+    if (!(Number.isInteger(opts.pageRows) && opts.pageRows >= 1 && opts.pageRows <= 1_000_000)) throw new EdgeloopError('BAD_ARGUMENT', `pageRows must be an integer in 1..1000000, got ${opts.pageRows}`);
     const db = openDatabase(options.path, { synchronous: opts.synchronous });
     const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
     const version = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined) : undefined;
@@ -171,6 +178,7 @@ export class SqliteStore implements Store {
       synchronous: opts.synchronous,
       maxQuarantinePayloadBytes: opts.maxQuarantinePayloadBytes,
       maxQuarantineRows: opts.maxQuarantineRows,
+      pageRows: opts.pageRows,
     });
   }
 
@@ -197,14 +205,45 @@ export class SqliteStore implements Store {
     return { sql: clauses.join(' AND '), params };
   }
 
+  /**
+   * Keyset pages per device over the primary key (device_id, ts, sensor_id), as the PostgreSQL store
+   * reads: one statement per page, never an open cursor, and the event loop gets a turn between pages.
+   * A single cursor over a training window (a retraining job's, hundreds of thousands of readings) ran
+   * as one uninterrupted task on the gateway's thread — a 1 s stall of every MQTT acknowledgement in
+   * the demo — and better-sqlite3 refuses every other statement on the connection while one is open,
+   * so it could not yield either. Readings committed meanwhile after the cursor are included (for the
+   * devices listed when the read started).
+   */
   async *readings(query: ReadingQuery): AsyncIterable<Reading> {
-    const { sql, params } = this.#where(query);
-    const stmt = this.#db.prepare(
-      `SELECT d.fleet AS fleet, d.device AS device, s.name AS sensor, r.ts AS ts, r.value AS value
-       FROM devices d JOIN readings r ON r.device_id = d.id JOIN sensors s ON s.id = r.sensor_id
-       WHERE ${sql} ORDER BY d.device, r.ts, r.sensor_id`,
+    const devices = this.#db.prepare(`SELECT id, device FROM devices WHERE fleet = ?${query.device === undefined ? '' : ' AND device = ?'} ORDER BY device`)
+      .all(...(query.device === undefined ? [query.fleet] : [query.fleet, query.device])) as { id: number; device: string }[];
+    let sensorIds: number[] | null = null;
+    if (query.sensors && query.sensors.length > 0) {
+      sensorIds = (this.#db.prepare(`SELECT id FROM sensors WHERE name IN (${query.sensors.map(() => '?').join(', ')})`).pluck().all(...query.sensors) as number[]);
+      if (sensorIds.length === 0) return;
+    }
+    const clauses = ['r.device_id = ?'];
+    const fixed: number[] = [];
+    if (sensorIds) { clauses.push(`r.sensor_id IN (${sensorIds.map(() => '?').join(', ')})`); fixed.push(...sensorIds); }
+    if (query.fromMs !== undefined) { clauses.push('r.ts >= ?'); fixed.push(query.fromMs); }
+    if (query.toMs !== undefined) { clauses.push('r.ts < ?'); fixed.push(query.toMs); }
+    const page = (after: boolean) => this.#db.prepare(
+      `SELECT r.ts AS ts, r.sensor_id AS sensorId, s.name AS sensor, r.value AS value FROM readings r JOIN sensors s ON s.id = r.sensor_id
+       WHERE ${[...clauses, ...(after ? ['(r.ts, r.sensor_id) > (?, ?)'] : [])].join(' AND ')} ORDER BY r.ts, r.sensor_id LIMIT ${this.#opts.pageRows}`,
     );
-    for (const row of stmt.iterate(...params)) yield row as Reading;
+    const first = page(false);
+    const next = page(true);
+    let pages = 0;
+    for (const dev of devices) {
+      let rows = first.all(dev.id, ...fixed) as { ts: number; sensorId: number; sensor: string; value: number }[];
+      for (;;) {
+        for (const r of rows) yield { fleet: query.fleet, device: dev.device, sensor: r.sensor, ts: r.ts, value: r.value };
+        if (rows.length < this.#opts.pageRows) break;
+        if (++pages % PAGES_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const tail = rows[rows.length - 1]!;
+        rows = next.all(dev.id, ...fixed, tail.ts, tail.sensorId) as typeof rows;
+      }
+    }
   }
 
   async countReadings(query: ReadingQuery): Promise<number> {
