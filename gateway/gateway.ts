@@ -73,7 +73,7 @@ export interface GatewayOptions {
   /** Model registry + rollouts (on by default; on PostgreSQL the rollouts run on the elected instance); false disables both. */
   rollouts?: false | GatewayRolloutOptions;
   /** The retraining loop (on by default when rollouts are on); false disables it. */
-  retrain?: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations'>;
+  retrain?: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations' | 'runs'>;
   /**
    * PostgreSQL store only: the election of the instance that runs the singleton duties (advisory lock
    * `key`, default 'edgeloop:singleton-duties'; `retryMs`, default 2000, bounds the fail-over time).
@@ -105,6 +105,7 @@ export class Gateway {
   #registry: Registry | null = null;
   #rollouts: RolloutService | null = null;
   #evaluations: Promise<ModelEvaluationStore | undefined> | null = null;
+  #runs: Promise<RunStore | undefined> | null = null;
   #retrain: RetrainService | null = null;
   #duties: SingletonDuties | null = null;
   #feed: ChangeFeed | null = null;
@@ -230,7 +231,7 @@ export class Gateway {
           this.#publicKeyPath = join(this.#o.keyDir, PUBLIC_KEY_FILE);
           const fleet = this.#o.fleet ?? '+';
           this.#duties = await SingletonDuties.create({
-            id: this.#o.id, store: this.#store, registry: this.#registry, drift: this.#drift, evaluations: await this.#evaluationStore(),
+            id: this.#o.id, store: this.#store, registry: this.#registry, drift: this.#drift, evaluations: await this.#evaluationStore(), runs: await this.#runStore(),
             rollouts: { brokerUrl: clientUrl, mqtt: login, options: { ...(this.#o.rollouts ?? {}), onChange: (rolloutId) => this.#onRolloutChange(rolloutId) } },
             retrain: this.#o.retrain === false ? false : { defaultFleet: fleet !== '+' ? fleet : undefined, ...(this.#o.retrain ?? {}) },
             key: this.#o.leader?.key, retryMs: this.#o.leader?.retryMs, logger: this.#log, now,
@@ -258,10 +259,9 @@ export class Gateway {
         if (!this.#drift) this.#addLeaderMetrics(this.#http);
         this.#feed = attachDashboardPanels({
           http: this.#http, dashboard: this.#dashboard, store: this.#store, database: sqlite?.database,
-          // The models panel reads the registry and the artifacts' evaluations on either store; training
-          // runs are kept in SQLite only, so on PostgreSQL a version's detail has no run metrics.
+          // The models panel reads the registry, the training runs and the artifacts' evaluations on either store.
           registry: this.#registry, drift: this.#drift,
-          runs: sqlite ? await RunStore.create({ database: sqlite.database }) : undefined,
+          runs: await this.#runStore(),
           evaluations: await this.#evaluationStore(),
           driftPolicy: this.#o.drift ? this.#o.drift.policy : undefined,
           logger: this.#log.child('dashboard'), now,
@@ -284,6 +284,7 @@ export class Gateway {
           defaultFleet: fleet !== '+' ? fleet : undefined,
           ...(this.#o.retrain ?? {}),
           evaluations: await this.#evaluationStore(),
+          runs: await this.#runStore(),
           logger: this.#log, now,
         });
       }
@@ -377,6 +378,14 @@ export class Gateway {
     return { ...this.#login };
   }
 
+  /** The training runs, in the gateway's database (SQLite or PostgreSQL); one instance, made on first use. */
+  #runStore(): Promise<RunStore | undefined> {
+    const store = this.#store;
+    this.#runs ??= store instanceof SqliteStore ? RunStore.create({ database: store.database, now: this.#o.now })
+      : store instanceof PostgresStore ? RunStore.create({ sql: postgresSql(store.pool), now: this.#o.now }) : Promise.resolve(undefined);
+    return this.#runs;
+  }
+
   /** The artifacts' evaluations (confusion matrices), in the gateway's database; one instance, made on first use. */
   #evaluationStore(): Promise<ModelEvaluationStore | undefined> {
     const store = this.#store;
@@ -456,6 +465,7 @@ export class Gateway {
     if (this.#store && !this.#o.store) await this.#store.close();
     this.#store = null;
     this.#evaluations = null;
+    this.#runs = null;
     this.#ingestor = null;
   }
 }

@@ -9,7 +9,7 @@ import type { Gateway } from './gateway.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import { RetrainService, rolloutsOf, type RetrainServiceOptions } from './retrain.ts';
 
-export type AttachRetrainOptions = Pick<RetrainServiceOptions, 'policy' | 'schedule' | 'defaultFleet' | 'now' | 'tickMs' | 'timers' | 'newId' | 'evaluations'> & { logger?: Logger };
+export type AttachRetrainOptions = Pick<RetrainServiceOptions, 'policy' | 'schedule' | 'defaultFleet' | 'now' | 'tickMs' | 'timers' | 'newId' | 'evaluations' | 'runs'> & { logger?: Logger };
 
 export async function attachRetraining(gateway: Pick<Gateway, 'store' | 'registry' | 'rollouts' | 'drift' | 'http'>, options: AttachRetrainOptions = {}): Promise<RetrainService> {
   const store = gateway.store;

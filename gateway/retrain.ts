@@ -111,11 +111,12 @@ export interface Timers {
 
 export interface RetrainServiceOptions {
   /**
-   * The gateway's SQLite handle: jobs, training runs and live labels (perf_predictions) live there.
-   * Without it (a gateway on PostgreSQL) give `jobStore`: training runs are then not recorded and live
-   * metrics come from `live` (none by default).
+   * The gateway's SQLite handle: jobs and training runs live there. Without it (a gateway on
+   * PostgreSQL) give `jobStore` and `runs`; live metrics come from `live` (none by default).
    */
   database?: SqliteDatabase;
+  /** Where the candidates' training runs are recorded (default: the training_runs table of `database`; none without either). */
+  runs?: RunStore;
   /** Where the jobs live (default: the retrain_jobs table of `database`); PostgreSQL for several gateways. */
   jobStore?: RetrainJobStore;
   store: Store;
@@ -211,7 +212,7 @@ export class RetrainService {
     const db = options.database;
     if (!db && !options.jobStore) throw new EdgeloopError('BAD_CONFIG', 'retraining needs a database (SQLite) or a jobStore (PostgreSQL) for its jobs');
     const jobs = options.jobStore ?? (await SqlRetrainJobs.create(sqliteSql(db!), { newId: options.newId }));
-    const runs = db ? await RunStore.create({ database: db, now: options.now }) : null;
+    const runs = options.runs ?? (db ? await RunStore.create({ database: db, now: options.now }) : null);
     return new RetrainService(options, jobs, runs, policy);
   }
 

@@ -1,5 +1,6 @@
 /**
- * Training runs and their hyper-parameter trials, in the gateway's SQLite file. A run records what was
+ * Training runs and their hyper-parameter trials, in the gateway's database (its SQLite file, or the
+ * PostgreSQL that scaled-out gateways share, through gateway/sql.ts). A run records what was
  * trained (model kind, params), on what (dataset name and hash, pipeline spec hash), by which code
  * (git commit, else package version), how long it took and how it scored on each named split
  * (train, val, test, test1, test2, …), and optionally the evaluation report (opaque JSON) to show again.
@@ -13,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { EdgeloopError } from '../src/errors.ts';
 import { canonicalJson } from '../src/pipeline/hash.ts';
 import type { SqliteDatabase } from '../io/sqlite.ts';
+import { createTables, isUniqueViolation, sqliteSql, type SqlDb } from './sql.ts';
 
 export const RUN_STATUSES = ['running', 'completed', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -109,25 +111,40 @@ export interface RunComparison {
 }
 
 export interface RunStoreOptions {
-  database: SqliteDatabase;
+  /** The database: `sql` (SQLite or PostgreSQL), or a SQLite handle (`database`, the CLI's). */
+  sql?: SqlDb;
+  database?: SqliteDatabase;
   now?: () => number;
   newId?: () => string;
   /** Defaults to detectCodeVersion(process.cwd()). */
   codeVersion?: string;
 }
 
-const SCHEMA = `
+/**
+ * `seq` orders runs created in the same millisecond by insertion (SQLite: the rowid, which tables from
+ * before the column keep using; PostgreSQL: an identity column).
+ */
+const TRIALS = (real: string, time: string): string => `
+CREATE INDEX IF NOT EXISTS training_runs_by_time ON training_runs (created_at);
+CREATE TABLE IF NOT EXISTS training_trials (
+  run_id TEXT NOT NULL REFERENCES training_runs (id), trial INTEGER NOT NULL, params TEXT NOT NULL, metrics TEXT NOT NULL,
+  score ${real}, duration_ms ${real} NOT NULL, created_at ${time} NOT NULL, PRIMARY KEY (run_id, trial)
+);`;
+
+const SCHEMA = {
+  sqlite: `
 CREATE TABLE IF NOT EXISTS training_runs (
   id TEXT PRIMARY KEY, model_kind TEXT NOT NULL, params TEXT NOT NULL, dataset TEXT, dataset_hash TEXT, spec_hash TEXT,
   metrics TEXT NOT NULL, duration_ms REAL, code_version TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
   created_at INTEGER NOT NULL, finished_at INTEGER, report TEXT
-);
-CREATE INDEX IF NOT EXISTS training_runs_by_time ON training_runs (created_at);
-CREATE TABLE IF NOT EXISTS training_trials (
-  run_id TEXT NOT NULL REFERENCES training_runs (id), trial INTEGER NOT NULL, params TEXT NOT NULL, metrics TEXT NOT NULL,
-  score REAL, duration_ms REAL NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (run_id, trial)
-);
-`;
+);${TRIALS('REAL', 'INTEGER')}`,
+  postgres: `
+CREATE TABLE IF NOT EXISTS training_runs (
+  id TEXT PRIMARY KEY, model_kind TEXT NOT NULL, params TEXT NOT NULL, dataset TEXT, dataset_hash TEXT, spec_hash TEXT,
+  metrics TEXT NOT NULL, duration_ms DOUBLE PRECISION, code_version TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
+  created_at BIGINT NOT NULL, finished_at BIGINT, report TEXT, seq BIGINT GENERATED ALWAYS AS IDENTITY
+);${TRIALS('DOUBLE PRECISION', 'BIGINT')}`,
+};
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
@@ -250,24 +267,28 @@ function optionalText(what: string, v: unknown): string | null {
 }
 
 export class RunStore {
-  readonly #db: SqliteDatabase;
+  readonly #db: SqlDb;
   readonly #now: () => number;
   readonly #newId: () => string;
   readonly #codeVersion: string;
 
-  private constructor(options: RunStoreOptions, codeVersion: string) {
-    this.#db = options.database;
+  private constructor(db: SqlDb, options: RunStoreOptions, codeVersion: string) {
+    this.#db = db;
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => defaultRunId(this.#now()));
     this.#codeVersion = codeVersion;
   }
 
   static async create(options: RunStoreOptions): Promise<RunStore> {
-    options.database.exec(SCHEMA);
-    // Files written before reports were stored lack the column; add it (NULL for old runs).
-    const columns = options.database.prepare('PRAGMA table_info(training_runs)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'report')) options.database.exec('ALTER TABLE training_runs ADD COLUMN report TEXT');
-    return new RunStore(options, options.codeVersion ?? detectCodeVersion(process.cwd()));
+    const db = options.sql ?? (options.database ? sqliteSql(options.database) : undefined);
+    if (!db) throw new EdgeloopError('BAD_ARGUMENT', 'RunStore needs a database: sql (SQLite or PostgreSQL) or a SQLite handle');
+    await createTables(db, 'training-runs', SCHEMA[db.dialect]);
+    if (db.dialect === 'sqlite') {
+      // Files written before reports were stored lack the column; add it (NULL for old runs).
+      const columns = await db.all<{ name: string }>("SELECT name FROM pragma_table_info('training_runs')");
+      if (!columns.some((c) => c.name === 'report')) await db.exec('ALTER TABLE training_runs ADD COLUMN report TEXT');
+    }
+    return new RunStore(db, options, options.codeVersion ?? detectCodeVersion(process.cwd()));
   }
 
   get codeVersion(): string {
@@ -276,10 +297,10 @@ export class RunStore {
 
   /** Records a run that has started (status 'running'). */
   async start(input: RunInput): Promise<RunRecord> {
-    return this.#get(this.#insertRun(input));
+    return this.#get(await this.#insertRun(input));
   }
 
-  #insertRun(input: RunInput): string {
+  async #insertRun(input: RunInput): Promise<string> {
     const id = input.id ?? this.#newId();
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new EdgeloopError('BAD_ARGUMENT', `run id ${JSON.stringify(id)} must be 1-128 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit`);
     if (typeof input.modelKind !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(input.modelKind)) {
@@ -291,12 +312,13 @@ export class RunStore {
     const specHash = optionalText('specHash', input.specHash);
     const codeVersion = optionalText('codeVersion', input.codeVersion) ?? this.#codeVersion;
     try {
-      this.#db.prepare(
+      await this.#db.run(
         `INSERT INTO training_runs (id, model_kind, params, dataset, dataset_hash, spec_hash, metrics, duration_ms, code_version, status, error, created_at, finished_at)
          VALUES (?, ?, ?, ?, ?, ?, '{}', NULL, ?, 'running', NULL, ?, NULL)`,
-      ).run(id, input.modelKind, JSON.stringify(params), dataset, datasetHash, specHash, codeVersion, this.#now());
+        [id, input.modelKind, JSON.stringify(params), dataset, datasetHash, specHash, codeVersion, this.#now()],
+      );
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new EdgeloopError('BAD_ARGUMENT', `run ${id} already exists`, { cause: err });
+      if (isUniqueViolation(err)) throw new EdgeloopError('BAD_ARGUMENT', `run ${id} already exists`, { cause: err });
       throw new EdgeloopError('STORE', `cannot record run ${id}: ${(err as Error).message}`, { cause: err });
     }
     return id;
@@ -307,7 +329,7 @@ export class RunStore {
     const metrics = assertSplitMetrics(result.metrics);
     const durationMs = assertDuration('durationMs', result.durationMs);
     const report = reportJson(result.report);
-    this.#transition(id, () => this.#db.prepare("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ?, report = ? WHERE id = ?").run(JSON.stringify(metrics), durationMs, this.#now(), report, id));
+    await this.#transition(id, "UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ?, report = ? WHERE id = ? AND status = 'running'", [JSON.stringify(metrics), durationMs, this.#now(), report, id]);
     return this.#get(id);
   }
 
@@ -315,7 +337,7 @@ export class RunStore {
   async fail(id: string, failure: { error: string; durationMs?: number }): Promise<RunRecord> {
     if (typeof failure.error !== 'string' || failure.error.length === 0) throw new EdgeloopError('BAD_ARGUMENT', 'fail: error must be a non-empty string saying why the run failed');
     const durationMs = failure.durationMs === undefined ? null : assertDuration('durationMs', failure.durationMs);
-    this.#transition(id, () => this.#db.prepare("UPDATE training_runs SET status = 'failed', error = ?, duration_ms = ?, finished_at = ? WHERE id = ?").run(failure.error.slice(0, 4096), durationMs, this.#now(), id));
+    await this.#transition(id, "UPDATE training_runs SET status = 'failed', error = ?, duration_ms = ?, finished_at = ? WHERE id = ? AND status = 'running'", [failure.error.slice(0, 4096), durationMs, this.#now(), id]);
     return this.#get(id);
   }
 
@@ -324,21 +346,20 @@ export class RunStore {
     const metrics = assertSplitMetrics(input.metrics);
     const durationMs = assertDuration('durationMs', input.durationMs);
     const report = reportJson(input.report);
-    const id = this.#db.transaction(() => {
-      const runId = this.#insertRun(input);
-      this.#db.prepare("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ?, report = ? WHERE id = ?").run(JSON.stringify(metrics), durationMs, this.#now(), report, runId);
+    const id = await this.#db.transaction(async () => {
+      const runId = await this.#insertRun(input);
+      await this.#db.run("UPDATE training_runs SET status = 'completed', metrics = ?, duration_ms = ?, finished_at = ?, report = ? WHERE id = ?", [JSON.stringify(metrics), durationMs, this.#now(), report, runId]);
       return runId;
-    }).immediate();
+    });
     return this.#get(id);
   }
 
-  #transition(id: string, update: () => void): void {
-    this.#db.transaction(() => {
-      const status = this.#db.prepare('SELECT status FROM training_runs WHERE id = ?').pluck().get(id) as RunStatus | undefined;
-      if (status === undefined) throw new EdgeloopError('NOT_FOUND', `run ${id} not found`);
-      if (status !== 'running') throw new EdgeloopError('BAD_ARGUMENT', `run ${id} is ${status}, not running`);
-      update();
-    }).immediate();
+  /** A compare-and-set from running: when no row changed, says whether the run is missing or no longer running. */
+  async #transition(id: string, update: string, params: (string | number | null)[]): Promise<void> {
+    if ((await this.#db.run(update, params)) === 1) return;
+    const row = await this.#db.get<{ status: RunStatus }>('SELECT status FROM training_runs WHERE id = ?', [id]);
+    if (row === undefined) throw new EdgeloopError('NOT_FOUND', `run ${id} not found`);
+    throw new EdgeloopError('BAD_ARGUMENT', `run ${id} is ${row.status}, not running`);
   }
 
   /** Stores one finished trial; a trial number is recorded once per run. */
@@ -349,14 +370,14 @@ export class RunStore {
     const durationMs = assertDuration('trial durationMs', trial.durationMs);
     if (trial.score !== undefined && !Number.isFinite(trial.score)) throw new EdgeloopError('BAD_ARGUMENT', `trial score must be a finite number, got ${trial.score}`);
     const createdAtMs = this.#now();
-    this.#db.transaction(() => {
-      if (this.#db.prepare('SELECT 1 FROM training_runs WHERE id = ?').pluck().get(runId) === undefined) throw new EdgeloopError('NOT_FOUND', `run ${runId} not found`);
-      if (this.#db.prepare('SELECT 1 FROM training_trials WHERE run_id = ? AND trial = ?').pluck().get(runId, trial.trial) !== undefined) {
-        throw new EdgeloopError('BAD_ARGUMENT', `trial ${trial.trial} of run ${runId} is already recorded`);
-      }
-      this.#db.prepare('INSERT INTO training_trials (run_id, trial, params, metrics, score, duration_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(runId, trial.trial, JSON.stringify(params), JSON.stringify(metrics), trial.score ?? null, durationMs, createdAtMs);
-    }).immediate();
+    if ((await this.#db.get('SELECT 1 AS one FROM training_runs WHERE id = ?', [runId])) === undefined) throw new EdgeloopError('NOT_FOUND', `run ${runId} not found`);
+    try {
+      await this.#db.run('INSERT INTO training_trials (run_id, trial, params, metrics, score, duration_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [runId, trial.trial, JSON.stringify(params), JSON.stringify(metrics), trial.score ?? null, durationMs, createdAtMs]);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new EdgeloopError('BAD_ARGUMENT', `trial ${trial.trial} of run ${runId} is already recorded`, { cause: err });
+      throw err;
+    }
     const rec: TrialRecord = { runId, trial: trial.trial, params, metrics, durationMs, createdAtMs };
     if (trial.score !== undefined) rec.score = trial.score;
     return rec;
@@ -364,10 +385,10 @@ export class RunStore {
 
   /** Trials of a run in trial order (what a resumed search skips). */
   async trials(runId: string): Promise<TrialRecord[]> {
-    this.#get(runId);
-    const rows = this.#db.prepare('SELECT * FROM training_trials WHERE run_id = ? ORDER BY trial').all(runId) as TrialRow[];
+    await this.#get(runId);
+    const rows = await this.#db.all<TrialRow>('SELECT * FROM training_trials WHERE run_id = ? ORDER BY trial', [runId]);
     return rows.map((r) => {
-      const rec: TrialRecord = { runId: r.run_id, trial: r.trial, params: JSON.parse(r.params) as Record<string, unknown>, metrics: JSON.parse(r.metrics) as Record<string, number>, durationMs: r.duration_ms, createdAtMs: r.created_at };
+      const rec: TrialRecord = { runId: r.run_id, trial: r.trial, params: JSON.parse(r.params) as Record<string, unknown>, metrics: JSON.parse(r.metrics) as Record<string, number>, durationMs: r.duration_ms, createdAtMs: Number(r.created_at) };
       if (r.score !== null) rec.score = r.score;
       return rec;
     });
@@ -381,18 +402,18 @@ export class RunStore {
     return {
       id: r.id, modelKind: r.model_kind, params: JSON.parse(r.params) as Record<string, unknown>, dataset: r.dataset, datasetHash: r.dataset_hash, specHash: r.spec_hash,
       metrics: unfoldLegacyMetrics(JSON.parse(r.metrics) as SplitMetrics), report: r.report === null ? null : (JSON.parse(r.report) as Record<string, unknown>), durationMs: r.duration_ms, codeVersion: r.code_version, status: r.status, error: r.error,
-      createdAtMs: r.created_at, finishedAtMs: r.finished_at, trialCount: r.trial_count,
+      createdAtMs: Number(r.created_at), finishedAtMs: r.finished_at === null ? null : Number(r.finished_at), trialCount: Number(r.trial_count),
     };
   }
 
-  #get(id: string): RunRecord {
-    const row = this.#db.prepare(this.#select('WHERE r.id = ?')).get(id) as RunRow | undefined;
+  async #get(id: string): Promise<RunRecord> {
+    const row = await this.#db.get<RunRow>(this.#select('WHERE r.id = ?'), [id]);
     if (row === undefined) throw new EdgeloopError('NOT_FOUND', `run ${JSON.stringify(id)} not found`);
     return this.#toRecord(row);
   }
 
   async show(id: string): Promise<RunRecord & { trials: TrialRecord[] }> {
-    const run = this.#get(id);
+    const run = await this.#get(id);
     return { ...run, trials: await this.trials(id) };
   }
 
@@ -410,14 +431,15 @@ export class RunStore {
     const limit = filter.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new EdgeloopError('BAD_ARGUMENT', `limit must be an integer in 1..100000, got ${limit}`);
     params.push(limit);
-    const rows = this.#db.prepare(this.#select(`${clauses.length ? 'WHERE ' + clauses.join(' AND ') : ''} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?`)).all(...params) as RunRow[];
+    const seq = this.#db.dialect === 'sqlite' ? 'r.rowid' : 'r.seq';
+    const rows = await this.#db.all<RunRow>(this.#select(`${clauses.length ? 'WHERE ' + clauses.join(' AND ') : ''} ORDER BY r.created_at DESC, ${seq} DESC LIMIT ?`), params);
     return rows.map((r) => this.#toRecord(r));
   }
 
   /** Side-by-side metrics and params of runs, in the order given. */
   async compare(ids: readonly string[]): Promise<RunComparison> {
     if (ids.length < 2) throw new EdgeloopError('BAD_ARGUMENT', `compare needs at least 2 run ids, got ${ids.length}`);
-    const runs = ids.map((id) => this.#get(id));
+    const runs = await Promise.all(ids.map((id) => this.#get(id)));
     const splits = orderSplits(runs.flatMap((r) => Object.keys(r.metrics)));
     const rows: RunComparison['metrics'] = [];
     for (const split of splits) {

@@ -35,6 +35,7 @@ import { registerRolloutRoutes } from './rollout-http.ts';
 import type { MqttLogin } from './mqtt-login.ts';
 import type { DriftService } from './drift-monitor.ts';
 import type { EvaluationSink } from './publish.ts';
+import type { RunStore } from './runs.ts';
 
 /** How the leader's rollout service reaches the devices, and its options. */
 export interface DutyRolloutOptions {
@@ -49,7 +50,7 @@ export interface SingletonDutiesOptions {
   store: PostgresStore;
   registry: Registry;
   /** Retraining options (false: off; the instance still campaigns so leadership is visible). */
-  retrain: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations'>;
+  retrain: false | Omit<AttachRetrainOptions, 'logger' | 'now' | 'evaluations' | 'runs'>;
   /** The rollout controller (false: off, and retraining then fails an accepted candidate's job). */
   rollouts: false | DutyRolloutOptions;
   /**
@@ -60,6 +61,8 @@ export interface SingletonDutiesOptions {
   drift?: DriftService | null;
   /** Where a published candidate's artifact evaluations (confusion matrices) go. */
   evaluations?: EvaluationSink;
+  /** Where the candidates' training runs are recorded (the shared PostgreSQL). */
+  runs?: RunStore;
   /** Advisory lock key; instances with the same key share the duties. */
   key?: string;
   /** Lock attempts (followers) and checks (leader) period: the fail-over time is about this. */
@@ -219,7 +222,7 @@ export class SingletonDuties {
     const fleet = r.defaultFleet;
     const service = await RetrainService.create({
       ...r, defaultFleet: fleet, jobStore: this.#jobs, store: this.#o.store, registry: this.#o.registry,
-      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: drift?.performance, alerts: drift?.alerts ?? null, evaluations: this.#o.evaluations,
+      rollouts: this.#rollouts ? rolloutsOf(this.#rollouts) : NO_ROLLOUTS, live: drift?.performance, alerts: drift?.alerts ?? null, evaluations: this.#o.evaluations, runs: this.#o.runs,
       logger: this.#o.logger, now: this.#o.now,
       // Fenced by the election; a job the previous leader was training is trained again here.
       leading: () => this.#elector.isLeader, resumeTraining: true,

@@ -1,22 +1,66 @@
-/** Training runs and trials in the gateway's SQLite file: lifecycle, resume, list, compare, code version, bad calls. */
+/**
+ * Training runs and trials in the gateway's database — its SQLite file and the PostgreSQL that scaled-out
+ * gateways share, through the same tests: lifecycle, resume, list, compare, code version, bad calls.
+ * PostgreSQL is skipped (visibly) only when not installed and not in CI.
+ */
 import test from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { SqliteStore } from '../gateway/store-sqlite.ts';
+import { PostgresStore } from '../gateway/store-postgres.ts';
+import { postgresSql } from '../gateway/sql.ts';
 import { RunStore, detectCodeVersion, defaultRunId } from '../gateway/runs.ts';
+import { pgRig } from './helpers/pg-rig.ts';
 import { tempDir } from './helpers/tmp.ts';
 
-async function open(path = join(tempDir(), 'edgeloop.db')) {
-  let clock = 1_700_000_000_000;
-  let n = 0;
-  const store = await SqliteStore.create({ path });
-  const runs = await RunStore.create({ database: store.database, now: () => (clock += 1000), newId: () => `run-${++n}`, codeVersion: 'abc123' });
-  return { path, store, runs };
+const rig = pgRig({ database: 'runs' });
+let schemas = 0;
+
+interface Opened { runs: RunStore; close: () => Promise<void>; reopen: () => Promise<Opened> }
+
+/** A database of each kind; `reopen` gives a second store on the same data (a restarted gateway). */
+const backends: { name: string; open: () => Promise<Opened> }[] = [
+  {
+    name: 'sqlite',
+    open: async () => {
+      const path = join(tempDir(), 'edgeloop.db');
+      const at = async (): Promise<Opened> => {
+        const store = await SqliteStore.create({ path });
+        return { runs: await runStore({ database: store.database }), close: () => store.close(), reopen: at };
+      };
+      return at();
+    },
+  },
+];
+if (rig.available) {
+  backends.push({
+    name: 'postgres',
+    open: async () => {
+      const schema = `runs${++schemas}`;
+      const at = async (): Promise<Opened> => {
+        const store = await PostgresStore.create({ url: rig.dbUrl, schema, poolSize: 2 });
+        return { runs: await runStore({ sql: postgresSql(store.pool) }), close: () => store.close(), reopen: at };
+      };
+      return at();
+    },
+  });
+} else {
+  test('runs on postgres: PostgreSQL not installed, skipped', (t) => t.pass());
 }
 
-test('a run goes running → completed with metrics; trials are kept for resuming', async (t) => {
-  const { store, runs } = await open();
+function runStore(db: Parameters<typeof RunStore.create>[0]): Promise<RunStore> {
+  let clock = 1_700_000_000_000;
+  let n = 0;
+  return RunStore.create({ ...db, now: () => (clock += 1000), newId: () => `run-${++n}`, codeVersion: 'abc123' });
+}
+
+for (const backend of backends) {
+const open = backend.open;
+const name = (what: string): string => `${backend.name}: ${what}`;
+
+test(name('a run goes running → completed with metrics; trials are kept for resuming'), async (t) => {
+  const { runs, close: closeStore } = await open();
   const started = await runs.start({ modelKind: 'random-forest', params: { nTrees: 50, maxDepth: null }, dataset: 'occ-v1', datasetHash: 'd'.repeat(64), specHash: 's'.repeat(64) });
   t.like(started, { id: 'run-1', status: 'running', codeVersion: 'abc123', metrics: {}, durationMs: null, finishedAtMs: null, trialCount: 0, dataset: 'occ-v1' });
   await runs.addTrial('run-1', { trial: 0, params: { maxDepth: 4 }, metrics: { val_accuracy: 0.95 }, durationMs: 120.5 });
@@ -33,24 +77,24 @@ test('a run goes running → completed with metrics; trials are kept for resumin
   const shown = await runs.show('run-1');
   t.is(shown.trials.length, 3);
   t.deepEqual(shown.params, { nTrees: 50, maxDepth: null });
-  await store.close();
+  await closeStore();
 });
 
-test('runs survive a restart; a failed run keeps its reason', async (t) => {
+test(name('runs survive a restart; a failed run keeps its reason'), async (t) => {
   const a = await open();
   await a.runs.start({ modelKind: 'mlp', id: 'r-a' });
   await a.runs.addTrial('r-a', { trial: 0, params: { lr: 0.01 }, metrics: { loss: 0.3 }, durationMs: 10 });
-  await a.store.close();
-  const b = await open(a.path);
+  await a.close();
+  const b = await a.reopen();
   t.is((await b.runs.trials('r-a')).length, 1, 'an interrupted search finds its finished trials');
   const failed = await b.runs.fail('r-a', { error: 'out of memory', durationMs: 99 });
   t.like(failed, { status: 'failed', error: 'out of memory', durationMs: 99 });
   await t.throwsAsync(b.runs.fail('r-a', { error: 'again' }), { code: 'BAD_ARGUMENT', message: 'run r-a is failed, not running' });
-  await b.store.close();
+  await b.close();
 });
 
-test('list is newest first and filters; record() stores a finished run in one call', async (t) => {
-  const { store, runs } = await open();
+test(name('list is newest first and filters; record() stores a finished run in one call'), async (t) => {
+  const { runs, close: closeStore } = await open();
   await runs.record({ modelKind: 'logistic', params: { C: 1 }, dataset: 'a', metrics: { test: { accuracy: 0.9 } }, durationMs: 10 });
   await runs.record({ modelKind: 'logistic', params: { C: 10 }, dataset: 'b', metrics: { test: { accuracy: 0.92 } }, durationMs: 12 });
   await runs.start({ modelKind: 'svc', dataset: 'a' });
@@ -60,11 +104,11 @@ test('list is newest first and filters; record() stores a finished run in one ca
   t.deepEqual((await runs.list({ status: 'running' })).map((r) => r.id), ['run-3']);
   t.deepEqual((await runs.list({ limit: 1 })).map((r) => r.id), ['run-3']);
   t.is((await runs.show('run-1')).status, 'completed');
-  await store.close();
+  await closeStore();
 });
 
-test('compare lays metrics and params side by side, null where a run lacks one', async (t) => {
-  const { store, runs } = await open();
+test(name('compare lays metrics and params side by side, null where a run lacks one'), async (t) => {
+  const { runs, close: closeStore } = await open();
   await runs.record({ modelKind: 'logistic', params: { C: 1, penalty: 'l2' }, metrics: { val: { accuracy: 0.9 }, test: { accuracy: 0.91 } }, durationMs: 10 });
   await runs.record({ modelKind: 'random-forest', params: { nTrees: 100 }, metrics: { test: { accuracy: 0.95, f1: 0.94 } }, durationMs: 30 });
   const c = await runs.compare(['run-2', 'run-1']);
@@ -82,11 +126,11 @@ test('compare lays metrics and params side by side, null where a run lacks one',
   ]);
   await t.throwsAsync(runs.compare(['run-1']), { code: 'BAD_ARGUMENT', message: 'compare needs at least 2 run ids, got 1' });
   await t.throwsAsync(runs.compare(['run-1', 'nope']), { code: 'NOT_FOUND', message: 'run "nope" not found' });
-  await store.close();
+  await closeStore();
 });
 
-test('bad calls fail with BAD_ARGUMENT / NOT_FOUND naming the argument', async (t) => {
-  const { store, runs } = await open();
+test(name('bad calls fail with BAD_ARGUMENT / NOT_FOUND naming the argument'), async (t) => {
+  const { runs, close: closeStore } = await open();
   await runs.start({ modelKind: 'mlp', id: 'r1' });
   const cases: [() => Promise<unknown>, string, string | RegExp][] = [
     [() => runs.start({ modelKind: 'mlp', id: 'r1' }), 'BAD_ARGUMENT', 'run r1 already exists'],
@@ -113,8 +157,26 @@ test('bad calls fail with BAD_ARGUMENT / NOT_FOUND naming the argument', async (
   for (const [call, code, message] of cases) await t.throwsAsync(call(), { code, message });
   t.is((await runs.list()).length, 1, 'nothing half-written');
   t.is((await runs.show('r1')).status, 'running');
-  await store.close();
+  await closeStore();
 });
+
+test(name('named splits: test1/test2 are first-class, ordered train, val, test, then by name; a report is kept'), async (t) => {
+  const { runs, close: closeStore } = await open();
+  await runs.record({ modelKind: 'lda', metrics: { test2: { accuracy: 0.993 }, train: { accuracy: 0.99 }, test1: { accuracy: 0.979, f1_macro: 0.97 } }, durationMs: 5, report: { task: 'classification', diagnosis: { verdict: 'good-fit', text: ['fine'] } } });
+  await runs.record({ modelKind: 'logistic-regression', metrics: { train: { accuracy: 0.98 }, val: { accuracy: 0.97 }, test1: { accuracy: 0.978 } }, durationMs: 6 });
+  const one = await runs.show('run-1');
+  t.deepEqual(one.metrics.test1, { accuracy: 0.979, f1_macro: 0.97 });
+  t.deepEqual(one.report, { task: 'classification', diagnosis: { verdict: 'good-fit', text: ['fine'] } });
+  t.is((await runs.show('run-2')).report, null);
+  const c = await runs.compare(['run-1', 'run-2']);
+  t.deepEqual(c.splits, ['train', 'val', 'test1', 'test2']);
+  t.deepEqual(c.metrics.map((m) => [m.name, ...m.values]), [
+    ['train.accuracy', 0.99, 0.98], ['val.accuracy', null, 0.97], ['test1.accuracy', 0.979, 0.978], ['test1.f1_macro', 0.97, null], ['test2.accuracy', 0.993, null],
+  ]);
+  await closeStore();
+});
+
+}
 
 test('code version: the git commit of the work tree, else the package version', (t) => {
   const repo = tempDir();
@@ -130,22 +192,6 @@ test('code version: the git commit of the work tree, else the package version', 
   git('pack-refs', '--all');
   t.is(detectCodeVersion(repo), head, 'packed refs');
   t.regex(defaultRunId(Date.UTC(2024, 0, 31, 14, 25, 1)), /^run-20240131-142501-[0-9a-f]{6}$/);
-});
-
-test('named splits: test1/test2 are first-class, ordered train, val, test, then by name; a report is kept', async (t) => {
-  const { store, runs } = await open();
-  await runs.record({ modelKind: 'lda', metrics: { test2: { accuracy: 0.993 }, train: { accuracy: 0.99 }, test1: { accuracy: 0.979, f1_macro: 0.97 } }, durationMs: 5, report: { task: 'classification', diagnosis: { verdict: 'good-fit', text: ['fine'] } } });
-  await runs.record({ modelKind: 'logistic-regression', metrics: { train: { accuracy: 0.98 }, val: { accuracy: 0.97 }, test1: { accuracy: 0.978 } }, durationMs: 6 });
-  const one = await runs.show('run-1');
-  t.deepEqual(one.metrics.test1, { accuracy: 0.979, f1_macro: 0.97 });
-  t.deepEqual(one.report, { task: 'classification', diagnosis: { verdict: 'good-fit', text: ['fine'] } });
-  t.is((await runs.show('run-2')).report, null);
-  const c = await runs.compare(['run-1', 'run-2']);
-  t.deepEqual(c.splits, ['train', 'val', 'test1', 'test2']);
-  t.deepEqual(c.metrics.map((m) => [m.name, ...m.values]), [
-    ['train.accuracy', 0.99, 0.98], ['val.accuracy', null, 0.97], ['test1.accuracy', 0.979, 0.978], ['test1.f1_macro', 0.97, null], ['test2.accuracy', 0.993, null],
-  ]);
-  await store.close();
 });
 
 test('runs stored before named splits (test1/test2 folded into test, no report column) read back unfolded', async (t) => {

@@ -169,7 +169,11 @@ pgTest('on PostgreSQL an accepted retraining candidate goes out as a canary, is 
   const models = await callJson<{ model: string; version: number; aliases: string }[]>(gw.httpUrl!, 'GET', '/v1/models');
   t.is(models.status, 200, 'the models panel reads the registry on PostgreSQL');
   t.deepEqual(models.doc.filter((m) => m.model === 'occupancy').map((m) => [m.version, m.aliases]), [[2, 'production'], [1, '']]);
-  const v2 = await callJson<{ artifacts: { format: string; confusion: Record<string, { labels: string[]; matrix: number[][] }> | null; p50Us: number | null }[] }>(gw.httpUrl!, 'GET', '/v1/models/occupancy/2');
+  const v2 = await callJson<{ artifacts: { format: string; confusion: Record<string, { labels: string[]; matrix: number[][] }> | null; p50Us: number | null }[]; run: { id: string; status: string; metrics: Record<string, Record<string, number>> } | null }>(gw.httpUrl!, 'GET', '/v1/models/occupancy/2');
+  t.truthy(job.runId);
+  t.is(v2.doc.run?.id, job.runId!, 'the candidate\'s training run is recorded in PostgreSQL and shown with the version');
+  t.is(v2.doc.run?.status, 'completed');
+  t.true(Object.keys(v2.doc.run?.metrics ?? {}).length > 0, 'with its metrics');
   const [onnx] = v2.doc.artifacts;
   t.truthy(onnx?.confusion?.holdout, 'the retrained version\'s confusion matrix is kept in PostgreSQL');
   t.deepEqual(onnx!.confusion!.holdout!.labels, ['0', '1']);
