@@ -116,8 +116,12 @@ export function sqliteSql(db: SqliteDatabase): SqlDb {
     transaction: async <T>(fn: () => Promise<T>): Promise<T> => {
       if (db.inTransaction) return fn();
       await wrap(() => db.exec('BEGIN IMMEDIATE'));
+      // Two probes: a transaction begun in the check phase (from a setImmediate callback) would see its
+      // immediate only on the next turn, after that turn's timers and I/O callbacks could already have
+      // resumed and finished the body; the 0 ms timer comes first in the timers phase.
       let yielded = false;
       const probe = setImmediate(() => { yielded = true; });
+      const timerProbe = setTimeout(() => { yielded = true; }, 0);
       let out: T;
       try {
         out = await fn();
@@ -127,6 +131,7 @@ export function sqliteSql(db: SqliteDatabase): SqlDb {
         throw err;
       } finally {
         clearImmediate(probe);
+        clearTimeout(timerProbe);
       }
       await wrap(() => db.exec('COMMIT'));
       if (yielded) throw new EdgeloopError('INTERNAL', 'a SQLite transaction body yielded to the event loop (it must await only statements): committed, but other code may have joined it');

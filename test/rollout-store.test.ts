@@ -103,3 +103,26 @@ test('sqlite: a transaction body that yields to the event loop is reported (and 
   });
   t.is((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 52);
 });
+
+test('sqlite: a body that yields is reported even when its transaction began in a setImmediate callback and that turn ran on', async (t) => {
+  const db = openDatabase(join(tempDir(), 'edgeloop.db'));
+  t.teardown(() => db.close());
+  const sql = sqliteSql(db);
+  await sql.exec('CREATE TABLE t (v INTEGER)');
+  // The transaction's immediate probe then waits for the next turn, whose timers come first: the body's
+  // 5 ms timer is due by then (the rest of this turn takes 10 ms), and only the timer probe sees it.
+  const outcome = await new Promise<unknown>((resolve) => {
+    setImmediate(() => {
+      sql.transaction(async () => {
+        await sql.run('INSERT INTO t (v) VALUES (1)');
+        await new Promise((r) => setTimeout(r, 5));
+      }).then(() => resolve(null), resolve);
+    });
+    setImmediate(() => {
+      const until = performance.now() + 10;
+      while (performance.now() < until);
+    });
+  });
+  t.true(isEdgeloopError(outcome, 'INTERNAL'), String(outcome));
+  t.false(db.inTransaction);
+});
