@@ -3,7 +3,7 @@
  * local hour, weekday (0 = Monday … 6 = Sunday, as pandas `dayofweek`), weekend flag (Sat/Sun),
  * and seconds since local midnight. Column names are `ts__<feature>`.
  */
-import { zoneOffsetMs } from '../time/time-zone.ts';
+import { cachedZoneOffsetMs, zoneOffsetMs } from '../time/time-zone.ts';
 
 export const DATE_FEATURES = ['hour', 'weekday', 'weekend', 'seconds_since_midnight'] as const;
 export type DateFeature = (typeof DATE_FEATURES)[number];
@@ -15,31 +15,14 @@ export function dateColumns(features: readonly DateFeature[]): string[] {
   return features.map((f) => `ts__${f}`);
 }
 
-/**
- * Converts instants to local calendar fields. Zone offsets are cached per UTC hour: every zone
- * transition in the tz database falls on a whole quarter hour and at most one occurs per hour, so
- * an hour whose start and end offsets agree has one offset throughout; other hours are resolved
- * per instant. Formatting with Intl per reading would cost ~10 µs.
- */
+/** Converts instants to local calendar fields (offsets from the per-hour cache of src/time). */
 export class ZoneCalendar {
-  private readonly cache = new Map<number, number>();
-
   constructor(readonly timeZone: string) {
     zoneOffsetMs(0, timeZone); // validates the zone name (BAD_ARGUMENT) up front
   }
 
   offsetMs(utcMs: number): number {
-    const hour = Math.floor(utcMs / MS_PER_HOUR);
-    const cached = this.cache.get(hour);
-    if (cached !== undefined && !Number.isNaN(cached)) return cached;
-    if (cached === undefined) {
-      const a = zoneOffsetMs(hour * MS_PER_HOUR, this.timeZone);
-      const b = zoneOffsetMs((hour + 1) * MS_PER_HOUR - 1000, this.timeZone);
-      if (this.cache.size > 100_000) this.cache.clear();
-      this.cache.set(hour, a === b ? a : NaN);
-      if (a === b) return a;
-    }
-    return zoneOffsetMs(utcMs, this.timeZone);
+    return cachedZoneOffsetMs(utcMs, this.timeZone);
   }
 
   /** Writes the requested features of instant `utcMs` into `out` from `offset`. */
