@@ -53,7 +53,11 @@ test('npm start: the loop runs end to end, the dashboard shows it in Chromium, C
   // five days of field data, beats the lab model on the recent holdout and reaches a live decision.
   t.regex(out, /alert #\d+ warning performance on room-\d: occupancy v1 performance degraded/);
   t.regex(out, /retrain job \S+ \(alert\) waiting-data: waiting until the recent labelled data of fleet 'office' spans 120\.0 h/);
-  t.regex(out, /retrain job \S+ \(alert\) rolling-out: accepted \(candidate accuracy 0\.9\d+ vs current occupancy@1/);
+  // The candidate beats the current model on the same recent holdout (by minGain); how much depends on
+  // the share of the stuck-sensor room's rows in that holdout, i.e. on when the job started.
+  const accepted = /retrain job \S+ \(alert\) rolling-out: accepted \(candidate accuracy (0\.\d+) vs current occupancy@1 (0\.\d+)/.exec(out);
+  t.truthy(accepted, 'a retrained candidate is accepted');
+  t.true(Number(accepted![1]) >= 0.8 && Number(accepted![1]) > Number(accepted![2]), `candidate ${accepted![1]} vs current ${accepted![2]}`);
   t.regex(out, /retrain job \S+ \(alert\) (promoted|rolled-back)/);
   const devicesBefore = processesMentioning(join(dataDir, 'devices'));
   t.is(devicesBefore.length, 3, devicesBefore.join('\n'));
