@@ -13,7 +13,7 @@ import { loadConfig, dbPathOf, keyDirOf, credentialsFileOf, type Config } from '
 import { readTokenFile } from './gateway-api.ts';
 
 const USAGE = `edgeloop gateway [--broker mqtt://host:port] [--db path|postgres://…] [--fleet F|+] [--shared-group G] [--mqtt-port N] [--http-port N] [--no-http]
-       [--no-rollouts] [--key-dir DIR] [--http-token-file F] [--broker-auth] [--credentials file] [--broker-tls-cert f --broker-tls-key f [--broker-tls-ca f] [--broker-request-cert]]
+       [--no-rollouts] [--key-dir DIR] [--http-token-file F [--http-protect-reads]] [--broker-auth] [--credentials file] [--broker-tls-cert f --broker-tls-key f [--broker-tls-ca f] [--broker-request-cert]]
        [--tls-ca f] [--tls-cert f --tls-key f] [--config file]
   The gateway's own broker password: gateway.password or EDGELOOP_GATEWAY_PASSWORD (never a flag).`;
 
@@ -69,7 +69,7 @@ export function gatewayFromConfig(config: Config, logger = createLogger({ level:
     username: g.username,
     password: g.password,
     maxBatch: g.maxBatch,
-    http: g.httpEnabled ? { host: g.httpHost, port: g.httpPort, token: g.httpTokenFile === undefined ? null : readTokenFile(g.httpTokenFile) } : null,
+    http: g.httpEnabled ? { host: g.httpHost, port: g.httpPort, token: g.httpTokenFile === undefined ? null : readTokenFile(g.httpTokenFile), protectReads: g.httpProtectReads } : null,
     limits: config.telemetry,
     logger,
     store,
@@ -83,7 +83,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     broker: { type: 'string' }, fleet: { type: 'string' }, 'shared-group': { type: 'string' }, 'mqtt-port': { type: 'string' },
     'http-port': { type: 'string' }, 'no-http': { type: 'boolean' }, id: { type: 'string' }, 'protocol-version': { type: 'string' },
-    'no-rollouts': { type: 'boolean' }, 'key-dir': { type: 'string' }, 'http-token-file': { type: 'string' }, 'broker-auth': { type: 'boolean' }, credentials: { type: 'string' },
+    'no-rollouts': { type: 'boolean' }, 'key-dir': { type: 'string' }, 'http-token-file': { type: 'string' }, 'http-protect-reads': { type: 'boolean' }, 'broker-auth': { type: 'boolean' }, credentials: { type: 'string' },
     'broker-tls-cert': { type: 'string' }, 'broker-tls-key': { type: 'string' }, 'broker-tls-ca': { type: 'string' }, 'broker-request-cert': { type: 'boolean' },
     'tls-ca': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
   }, USAGE);
@@ -101,6 +101,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   if (values['no-rollouts']) overrides.push({ path: ['gateway', 'rollouts'], value: false });
   if (values['key-dir'] !== undefined) overrides.push({ path: ['gateway', 'keyDir'], value: values['key-dir'] });
   if (values['http-token-file'] !== undefined) overrides.push({ path: ['gateway', 'httpTokenFile'], value: values['http-token-file'] });
+  if (values['http-protect-reads']) overrides.push({ path: ['gateway', 'httpProtectReads'], value: true });
   if (values['broker-auth']) overrides.push({ path: ['broker', 'auth'], value: true });
   if (values.credentials !== undefined) overrides.push({ path: ['broker', 'credentialsFile'], value: values.credentials });
   const flagPaths: [keyof typeof values, string[]][] = [

@@ -38,8 +38,10 @@ export const configSchema = z
         /** 0 picks a free port. */
         httpPort: port.default(8080),
         httpEnabled: z.boolean().default(true),
-        /** File holding the HTTP API token: every write request (POST) must carry it as a Bearer token; reads stay open. */
+        /** File holding the HTTP API token: every write request (POST) must carry it as a Bearer token; reads stay open unless httpProtectReads. */
         httpTokenFile: z.string().min(1).optional(),
+        /** Reads need the token too (all but /healthz): Bearer header, or a browser opens the dashboard once with ?token=… (needs httpTokenFile). */
+        httpProtectReads: z.boolean().default(false),
         /** Model registry + rollouts (the `edgeloop rollout` / `edgeloop fleet` API). */
         rollouts: z.boolean().default(true),
         /**

@@ -60,7 +60,7 @@ export interface GatewayOptions {
   tls?: MqttTls;
   maxBatch?: number;
   /** 0 picks a free port; null disables HTTP. `token`: write requests need it (gateway/http.ts). */
-  http?: { host: string; port: number; token?: string | null } | null;
+  http?: { host: string; port: number; token?: string | null; protectReads?: boolean } | null;
   limits?: Partial<TelemetryLimits>;
   logger?: Logger;
   now?: () => number;

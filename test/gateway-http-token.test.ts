@@ -68,3 +68,52 @@ test('token files: first line, at least 16 characters, unreadable named', (t) =>
   t.true(isEdgeloopError(e2, 'BAD_CONFIG'));
   t.regex(e2!.message, /cannot read the API token file .*missing/);
 });
+
+test('protectReads: reads need the token too (Bearer, or the cookie a browser gets from ?token= once); writes still need the header', async (t) => {
+  const dir = tempDir();
+  const gw = new Gateway({ id: 'tokr', dbPath: join(dir, 'g.db'), embeddedBroker: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0, token: TOKEN, protectReads: true } });
+  await gw.start();
+  t.teardown(() => gw.stop());
+  const url = gw.httpUrl!;
+  const bearer = { authorization: `Bearer ${TOKEN}` };
+
+  // Anonymous: every read refused, before routing (an unknown path is 401 too, not 404); /healthz stays open.
+  for (const path of ['/', '/v1/rollouts', '/v1/fleet', '/metrics', '/v1/events', '/no/such/path']) {
+    const res = await fetch(url + path);
+    t.is(res.status, 401, path);
+    t.is(((await res.json()) as { error: string }).error, 'UNAUTHORIZED');
+  }
+  t.is((await fetch(`${url}/healthz`)).status, 200);
+  t.is((await fetch(`${url}/v1/rollouts`, { headers: { authorization: `Bearer ${TOKEN.replace('a', 'b')}` } })).status, 401);
+  // The Bearer header: the CLI and a Prometheus scrape.
+  t.is((await fetch(`${url}/v1/rollouts`, { headers: bearer })).status, 200);
+  t.regex(await (await fetch(`${url}/metrics`, { headers: bearer })).text(), /^edgeloop_leader/m);
+  const tokenFile = join(dir, 'api.token');
+  writeFileSync(tokenFile, `${TOKEN}\n`);
+  await t.throwsAsync(rolloutCommand(['status', '--gateway', url], () => undefined), { code: 'UNAUTHORIZED' });
+  await t.notThrowsAsync(rolloutCommand(['status', '--gateway', url, '--token-file', tokenFile], () => undefined));
+
+  // A browser: ?token= once → 303 to the same page without it, and an HttpOnly SameSite=Strict cookie.
+  t.is((await fetch(`${url}/?token=wrong-token-of-some-length`, { redirect: 'manual' })).status, 401);
+  const entry = await fetch(`${url}/?tab=models&token=${TOKEN}`, { redirect: 'manual' });
+  t.is(entry.status, 303);
+  t.is(entry.headers.get('location'), '/?tab=models');
+  const setCookie = entry.headers.get('set-cookie') ?? '';
+  t.regex(setCookie, /^edgeloop_token=[0-9a-f]+; HttpOnly; SameSite=Strict; Path=\//);
+  const cookie = setCookie.split(';')[0]!;
+  t.is((await fetch(`${url}/`, { headers: { cookie } })).status, 200, 'the dashboard');
+  t.is((await fetch(`${url}/v1/rollouts`, { headers: { cookie: `theme=dark; ${cookie}` } })).status, 200, 'its API calls');
+  t.is((await fetch(`${url}/v1/rollouts`, { headers: { cookie: 'edgeloop_token=nope' } })).status, 401);
+  // A cookie never authorises a write.
+  const write = await fetch(`${url}/v1/rollouts`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{}' });
+  t.is(write.status, 401);
+  t.true(gw.http!.unauthorized >= 10);
+});
+
+test('protectReads without a token is refused at start', async (t) => {
+  const gw = new Gateway({ id: 'tokx', dbPath: join(tempDir(), 'g.db'), embeddedBroker: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0, protectReads: true } });
+  const err = await t.throwsAsync(gw.start());
+  t.true(isEdgeloopError(err, 'BAD_CONFIG'), String(err));
+  t.regex(err!.message, /protectReads needs an API token/);
+  await gw.stop();
+});
