@@ -11,6 +11,7 @@ import { retrainCommand } from '../cli/commands-retrain.ts';
 import { readTokenFile } from '../cli/gateway-api.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { launchBrowser } from './helpers/browser.ts';
 
 const TOKEN = 'a3f9c2e1b4d8f7a6c5e4d3b2a1f0e9d8';
 
@@ -116,4 +117,32 @@ test('protectReads without a token is refused at start', async (t) => {
   t.true(isEdgeloopError(err, 'BAD_CONFIG'), String(err));
   t.regex(err!.message, /protectReads needs an API token/);
   await gw.stop();
+});
+
+test('protectReads in Chromium: the dashboard opened once with ?token= loads its data and goes live on its event stream', async (t) => {
+  const browser = await launchBrowser();
+  if (!browser) {
+    if (process.env.CI) t.fail('chromium is not installed but CI must run the browser test (.ci/run installs it)');
+    return t.pass('chromium not installed: skipped');
+  }
+  t.teardown(() => browser.close());
+  const gw = new Gateway({ id: 'tokb', dbPath: join(tempDir(), 'g.db'), embeddedBroker: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0, token: TOKEN, protectReads: true } });
+  await gw.start();
+  t.teardown(() => gw.stop());
+  const url = gw.httpUrl!;
+  for (let i = 0; i < 20; i++) {
+    const res = await fetch(`${url}/v1/telemetry/lab/d1`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ ts: 1_700_000_000_000 + i * 60_000, values: { T: 20 + i / 10 } }) });
+    t.is(res.status, 200);
+  }
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const anonymous = await page.goto(`${url}/`);
+  t.is(anonymous?.status(), 401, 'without the token the page is refused');
+  await page.goto(`${url}/?token=${TOKEN}`);
+  t.is(new URL(page.url()).search, '', 'the address no longer holds the token');
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  t.is(Number(await page.getAttribute('body', 'data-series-points')), 20, 'the series API answered the cookie');
+  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelector: (s: string) => { textContent: string } | null } }).document.querySelector('#status')?.textContent === 'live', undefined, { timeout: 10_000 });
+  t.deepEqual(errors, []);
 });
