@@ -99,6 +99,8 @@ export class RolloutController {
   readonly #newId: () => string;
   /** Timeouts are not judged before this (results queued in the broker while we were down arrive first). */
   #graceUntilMs = 0;
+  /** When resume() ran: installs dispatched before it are sent again once, when the grace ends. */
+  #resumedAtMs: number | null = null;
   /** The tail of the lock's queue. */
   #lockTail: Promise<unknown> = Promise.resolve();
   /** The steps handed to code that holds the lock. */
@@ -133,7 +135,8 @@ export class RolloutController {
 
   /** After a (re)start: re-offers the models of live rollouts and gives queued results time to arrive. */
   async resume(graceMs: number): Promise<void> {
-    this.#graceUntilMs = this.#now() + graceMs;
+    this.#resumedAtMs = this.#now();
+    this.#graceUntilMs = this.#resumedAtMs + graceMs;
     for (const r of await this.#store.live()) {
       try {
         await this.#offerModel(r.fleet, `${r.model}@${r.version}`, r.format, r.variant);
@@ -209,6 +212,35 @@ export class RolloutController {
     return this.summary(id);
   }
 
+  /**
+   * After a restart (or on the instance elected after the leader died): the installs that were in flight
+   * before it are sent again, once the devices had the grace to reconnect. A command committed but never
+   * published (the process died between the commit and the publish), or published while the device had
+   * no session, would otherwise only end at its timeout, counted as a failure. The agent's install is
+   * idempotent (same command id; a version already on disk is not transferred again) and a second result
+   * is ignored. An install that is a downgrade is not resent: it carried a signed rollback, accepted
+   * once; it ends with its result or its timeout.
+   */
+  async #resendInFlight(dispatchedBeforeMs: number): Promise<void> {
+    for (const r of await this.#store.live()) {
+      const inFlight = (await this.#store.inFlightDispatchedBefore(r.id, dispatchedBeforeMs)).filter((d) => d.commandId !== null);
+      if (inFlight.length === 0) continue;
+      const known = await this.#fleet.getMany(r.fleet, inFlight.map((d) => d.device));
+      let resent = 0;
+      for (const d of inFlight) {
+        const k = known.get(d.device);
+        const highest = k ? highestKnownVersion(k, r.model) : null;
+        if (highest !== null && highest > r.version) continue;
+        this.#send(r.fleet, d.device, { id: d.commandId!, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode });
+        resent++;
+      }
+      if (resent === 0) continue;
+      await this.#store.event(r.id, null, this.#now(), 'resent', `${resent} install${resent === 1 ? '' : 's'} in flight sent again after the controller resumed`);
+      this.#log.info(`rollout ${r.id}: sent ${resent} install${resent === 1 ? '' : 's'} in flight again after resuming`);
+      this.#changed(r.id);
+    }
+  }
+
   /** Devices among `devices` known to have activated a version of `model` above `version`. */
   async #downgrades(fleet: string, model: string, version: number, devices: readonly string[]): Promise<{ device: string; from: number }[]> {
     const out: { device: string; from: number }[] = [];
@@ -263,6 +295,11 @@ export class RolloutController {
   }
 
   async #tick(): Promise<void> {
+    if (this.#resumedAtMs !== null && this.#now() >= this.#graceUntilMs) {
+      const before = this.#resumedAtMs;
+      this.#resumedAtMs = null;
+      await this.#resendInFlight(before).catch((err: unknown) => this.#log.error(`cannot resend the installs in flight: ${errorMessage(err)}`));
+    }
     for (const r of await this.#store.live()) {
       try {
         await this.#step(r);

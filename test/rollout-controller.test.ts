@@ -88,6 +88,39 @@ test('waves start only after the previous wave settled plus the interval, to the
   t.deepEqual(new Set(sent.map((s) => s.device)).size, 5, 'each device got one install');
 });
 
+test('a restarted controller sends the installs in flight again once its grace ends (not downgrades, not finished devices, once)', async (t) => {
+  const { clock, db, fleet, c, sent, ok } = await setup(4);
+  const r = await c.create(req({ strategy: 'all-at-once', abortFailureRate: '100%' }));
+  t.is(sent.length, 4);
+  const first = new Map(sent.map((s) => [s.device, s.command]));
+  // d1 finished; d2 is verifying; d3 and d4 never got their command (the process died after the commit).
+  await c.onCommandResult('lab', 'd1', ok('d1', first.get('d1')!, 2));
+  await c.onHeartbeat('lab', 'd2', { tsMs: 1, seq: 1, uptimeS: 1, active: { occ: 1 }, transfer: { model: 'occ', version: 2, receivedChunks: 5, totalChunks: 5 } });
+  // d4 meanwhile reports it ran v3 once: its install of v2 is a downgrade and needs the signed rollback it carried.
+  await fleet.applyModels('lab', 'd4', [{ model: 'occ', active: 3, shadow: null, previous: [1] }]);
+
+  clock.t += 5000;
+  const resent: { device: string; command: Command }[] = [];
+  const restarted = new RolloutController({
+    store: await RolloutStore.create(sqliteSql(db)), fleet, models, now: () => clock.t,
+    send: async (_f, device, command) => { resent.push({ device, command }); },
+    offer: async () => undefined,
+  });
+  await restarted.resume(2000);
+  await restarted.tick();
+  t.deepEqual(resent, [], 'nothing during the grace: devices are still reconnecting');
+  clock.t += 2000;
+  await restarted.tick();
+  t.deepEqual(resent.map((x) => x.device).sort(), ['d2', 'd3'], 'the installs in flight, not the finished one, not the downgrade');
+  for (const x of resent) t.deepEqual(x.command, first.get(x.device), 'the same command: same id, model, version, mode');
+  t.regex((await restarted.store.events(r.id)).map((e) => `${e.kind}: ${e.detail}`).join('\n'), /resent: 2 installs in flight sent again after the controller resumed/);
+  await restarted.tick();
+  t.is(resent.length, 2, 'once');
+  // A result for a resent install completes the device as usual.
+  await restarted.onCommandResult('lab', 'd3', ok('d3', first.get('d3')!, 2));
+  t.is((await restarted.store.device(r.id, 'd3'))!.state, 'active');
+});
+
 test('heartbeat progress moves a device to verifying; a failed smoke test is recorded with the device code', async (t) => {
   const { c, sent, fail } = await setup(2);
   const r = await c.create(req({ strategy: 'all-at-once', abortFailureRate: '100%' }));
