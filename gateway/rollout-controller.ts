@@ -80,6 +80,11 @@ export interface RolloutSummary extends Omit<RolloutRecord, 'plan'> {
 
 const LIVE: readonly RolloutState[] = ['running', 'paused'];
 
+/** The install command of a rollout for one device (sent at its wave, and again, same id, when it must be resent). */
+export function installCommand(r: Pick<RolloutRecord, 'model' | 'version' | 'format' | 'variant'>, commandId: string, mode: InstallMode): Command & { type: 'install' } {
+  return { id: commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode };
+}
+
 function formatDowngrades(version: number, downgrades: readonly { device: string; from: number }[]): string {
   return [...downgrades].sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0)).map((d) => `${d.device} (v${d.from} → v${version})`).join(', ');
 }
@@ -225,13 +230,11 @@ export class RolloutController {
     for (const r of await this.#store.live()) {
       const inFlight = (await this.#store.inFlightDispatchedBefore(r.id, dispatchedBeforeMs)).filter((d) => d.commandId !== null);
       if (inFlight.length === 0) continue;
-      const known = await this.#fleet.getMany(r.fleet, inFlight.map((d) => d.device));
+      const downgrades = new Set((await this.#downgrades(r.fleet, r.model, r.version, inFlight.map((d) => d.device))).map((x) => x.device));
       let resent = 0;
       for (const d of inFlight) {
-        const k = known.get(d.device);
-        const highest = k ? highestKnownVersion(k, r.model) : null;
-        if (highest !== null && highest > r.version) continue;
-        this.#send(r.fleet, d.device, { id: d.commandId!, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode });
+        if (downgrades.has(d.device)) continue;
+        this.#send(r.fleet, d.device, installCommand(r, d.commandId!, d.installMode));
         resent++;
       }
       if (resent === 0) continue;
@@ -376,13 +379,13 @@ export class RolloutController {
     await this.#store.transaction(async () => {
       await this.#store.updateRollout(r.id, { currentWave: wave, waveStartedAtMs: now, waveSettledAtMs: null }, now);
       await this.#store.event(r.id, null, now, 'wave-started', `wave ${wave + 1} of ${r.waves}: ${devices.length} devices`);
-      const fleet = await this.#fleet.getMany(r.fleet, devices.filter((d) => d.state === 'pending').map((d) => d.device));
+      const fleetRows = await this.#fleet.getMany(r.fleet, devices.filter((d) => d.state === 'pending').map((d) => d.device));
       for (const d of devices) {
         if (d.state !== 'pending') continue;
-        const known = fleet.get(d.device);
+        const known = fleetRows.get(d.device);
         const commandId = `${r.id}/${d.device}/install`;
         await this.#store.updateDevice(r.id, d.device, { state: 'transferring', commandId, dispatchedAtMs: now, fromVersion: known ? modelVersionsOf(known, r.model).active : null }, now);
-        const command: Command = { id: commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
+        const command = installCommand(r, commandId, d.installMode);
         const rollback = await this.#signedRollback(r, d.device, now);
         if (rollback) command.rollback = rollback;
         commands.push({ device: d.device, command });

@@ -21,7 +21,7 @@ import { DurableSubscriber, type ReceivedMessage } from './mqtt-session.ts';
 import { TransferServer, type TransferServerOptions, type TransferServerStats } from './transfer-server.ts';
 import { FleetRegistry, type FleetOptions } from './fleet.ts';
 import { RolloutStore, type RolloutRecord } from './rollout-store.ts';
-import { RolloutController, type LockedController, type ModelSource } from './rollout-controller.ts';
+import { installCommand, RolloutController, type LockedController, type ModelSource } from './rollout-controller.ts';
 import { ShadowPairing } from './rollout-shadow.ts';
 import { registerRolloutRoutes, rolloutPanels, type RolloutRoutesSource } from './rollout-http.ts';
 import type { HttpServer } from './http.ts';
@@ -387,7 +387,7 @@ export class RolloutService {
       const r = await this.controller.store.mustGet(d.rolloutId);
       if (r.state !== 'running' && r.state !== 'paused') continue;
       resent = true;
-      const command: Command = { id: d.commandId, type: 'install', model: r.model, version: r.version, format: r.format, variant: r.variant, mode: d.installMode };
+      const command = installCommand(r, d.commandId, d.installMode);
       this.#log.info(`${fleet}/${device} announced itself while installing ${r.model}@${r.version}: sending ${d.commandId} again`);
       this.#stats.commandsResent++;
       this.#sendCommand(fleet, device, command).catch((err: unknown) => this.#log.warn(`cannot resend ${d.commandId} to ${fleet}/${device}: ${errorMessage(err)}`));

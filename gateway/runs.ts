@@ -121,30 +121,22 @@ export interface RunStoreOptions {
 }
 
 /**
- * `seq` orders runs created in the same millisecond by insertion (SQLite: the rowid, which tables from
- * before the column keep using; PostgreSQL: an identity column).
+ * Both dialects through createTables ({time}); DOUBLE PRECISION because PostgreSQL's REAL is single
+ * precision (SQLite gives it REAL affinity, as the files written before held). Runs created in the same
+ * millisecond are listed in insertion order: SQLite's rowid, a `seq` identity column on PostgreSQL.
  */
-const TRIALS = (real: string, time: string): string => `
-CREATE INDEX IF NOT EXISTS training_runs_by_time ON training_runs (created_at);
-CREATE TABLE IF NOT EXISTS training_trials (
-  run_id TEXT NOT NULL REFERENCES training_runs (id), trial INTEGER NOT NULL, params TEXT NOT NULL, metrics TEXT NOT NULL,
-  score ${real}, duration_ms ${real} NOT NULL, created_at ${time} NOT NULL, PRIMARY KEY (run_id, trial)
-);`;
-
-const SCHEMA = {
-  sqlite: `
-CREATE TABLE IF NOT EXISTS training_runs (
-  id TEXT PRIMARY KEY, model_kind TEXT NOT NULL, params TEXT NOT NULL, dataset TEXT, dataset_hash TEXT, spec_hash TEXT,
-  metrics TEXT NOT NULL, duration_ms REAL, code_version TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
-  created_at INTEGER NOT NULL, finished_at INTEGER, report TEXT
-);${TRIALS('REAL', 'INTEGER')}`,
-  postgres: `
+const schema = (dialect: SqlDb['dialect']): string => `
 CREATE TABLE IF NOT EXISTS training_runs (
   id TEXT PRIMARY KEY, model_kind TEXT NOT NULL, params TEXT NOT NULL, dataset TEXT, dataset_hash TEXT, spec_hash TEXT,
   metrics TEXT NOT NULL, duration_ms DOUBLE PRECISION, code_version TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
-  created_at BIGINT NOT NULL, finished_at BIGINT, report TEXT, seq BIGINT GENERATED ALWAYS AS IDENTITY
-);${TRIALS('DOUBLE PRECISION', 'BIGINT')}`,
-};
+  created_at {time} NOT NULL, finished_at {time}, report TEXT${dialect === 'postgres' ? ', seq BIGINT GENERATED ALWAYS AS IDENTITY' : ''}
+);
+CREATE INDEX IF NOT EXISTS training_runs_by_time ON training_runs (created_at);
+CREATE TABLE IF NOT EXISTS training_trials (
+  run_id TEXT NOT NULL REFERENCES training_runs (id), trial INTEGER NOT NULL, params TEXT NOT NULL, metrics TEXT NOT NULL,
+  score DOUBLE PRECISION, duration_ms DOUBLE PRECISION NOT NULL, created_at {time} NOT NULL, PRIMARY KEY (run_id, trial)
+);
+`;
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
@@ -282,7 +274,7 @@ export class RunStore {
   static async create(options: RunStoreOptions): Promise<RunStore> {
     const db = options.sql ?? (options.database ? sqliteSql(options.database) : undefined);
     if (!db) throw new EdgeloopError('BAD_ARGUMENT', 'RunStore needs a database: sql (SQLite or PostgreSQL) or a SQLite handle');
-    await createTables(db, 'training-runs', SCHEMA[db.dialect]);
+    await createTables(db, 'training-runs', schema(db.dialect));
     if (db.dialect === 'sqlite') {
       // Files written before reports were stored lack the column; add it (NULL for old runs).
       const columns = await db.all<{ name: string }>("SELECT name FROM pragma_table_info('training_runs')");

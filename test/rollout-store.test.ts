@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { PostgresStore } from '../gateway/store-postgres.ts';
 import { postgresSql, schemaFor, sqliteSql, type SqlDb } from '../gateway/sql.ts';
 import { RolloutStore } from '../gateway/rollout-store.ts';
+import { hasIndex } from '../gateway/sql-batch.ts';
 import { openDatabase } from '../io/sqlite.ts';
 import { isEdgeloopError } from '../src/errors.ts';
 import { rolloutStoreContract } from './rollout-store-contract.ts';
@@ -53,6 +54,7 @@ CREATE TABLE rollout_devices (
   shadow_agree INTEGER NOT NULL DEFAULT 0, shadow_total INTEGER NOT NULL DEFAULT 0, updated_at {time} NOT NULL,
   PRIMARY KEY (rollout_id, device)
 );
+CREATE INDEX rollout_devices_by_device ON rollout_devices (device);
 INSERT INTO rollouts (id, fleet, model, version, ref, format, variant, plan, seed, state, waves, created_at, updated_at, created_by)
   VALUES ('ro-old2', 'lab', 'occ', 2, 'occ@2', 'onnx', 'float32', '{}', 1, 'completed', 1, 2000, 2000, 'test'),
          ('ro-old1', 'lab', 'occ', 1, 'occ@1', 'onnx', 'float32', '{}', 1, 'completed', 1, 1000, 1000, 'test');
@@ -64,6 +66,7 @@ async function migratesOldTables(t: ExecutionContext, db: SqlDb): Promise<void> 
   await db.exec(schemaFor(db.dialect, OLD_ROLLOUT_DEVICES));
   const store = await RolloutStore.create(db);
   t.like(await store.latestForDevice('lab', 'pi1'), { rolloutId: 'ro-old2', version: 2 }, 'rows from before the column: the newest by their rollout');
+  t.false(await hasIndex(db, 'rollout_devices_by_device'), 'the index on (device) alone, a prefix of the new one, is dropped');
   await RolloutStore.create(db); // a second start finds the column and the index
   t.deepEqual((await db.all<{ created_at: number }>("SELECT created_at FROM rollout_devices WHERE device = 'pi1' ORDER BY created_at")).map((r) => Number(r.created_at)), [1000, 2000]);
 }
